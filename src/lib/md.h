@@ -1,0 +1,86 @@
+/* md.h: the domain model -- a managed domain (MD): its names, contacts, CA, renewal policy
+ * and key specs, and the state computed from the store. md.json is its persisted form. */
+#ifndef MD_H
+#define MD_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "md_util.h"
+#include "md_json.h"
+#include "md_crypt.h"
+
+#define MD_VERSION "0.1.0"
+#define MD_USER_AGENT "mod_md/" MD_VERSION
+
+#define MD_PROTO_ACME "ACME"
+
+/* Numeric values as in md.json of Apache's bundled mod_md, so stores can be shared. */
+typedef enum {
+    MD_S_UNKNOWN = 0,    /* not yet computed */
+    MD_S_INCOMPLETE = 1, /* no (complete) certificate for one of its key specs */
+    MD_S_COMPLETE = 2,   /* certificates for all key specs, covering all names, valid */
+    MD_S_EXPIRED = 3,    /* certificates there, at least one past notAfter */
+    MD_S_ERROR = 4,      /* store content unusable (corrupt file, key mismatch) */
+} md_state_t;
+
+typedef enum {
+    MD_RENEW_MANUAL = 0, /* never driven by the module; a2md drive does it */
+    MD_RENEW_AUTO = 1,   /* driven when the certificate is missing or in its renew window */
+    MD_RENEW_ALWAYS = 2, /* driven even when the certificate comes from elsewhere */
+} md_renew_mode_t;
+
+#define MD_RENEW_WINDOW_DEFAULT "33%"
+#define MD_WARN_WINDOW_DEFAULT "10%"
+
+typedef struct md_t {
+    const char *name;             /* the first of its domains, unless set explicitly */
+    apr_array_header_t *domains;  /* const char*, checked and lower-cased, no duplicates */
+    apr_array_header_t *contacts; /* const char*, "mailto:..." */
+    const char *ca_proto;         /* MD_PROTO_ACME */
+    apr_array_header_t *ca_urls;  /* const char*, ACME directory URLs (failover in order) */
+    const char *ca_account;       /* account id in accounts/, once one is chosen */
+    const char *ca_agreement;     /* terms-of-service URL agreed to, or "accepted" */
+    apr_array_header_t *ca_challenges; /* const char*, allowed challenge types; empty: any */
+    md_renew_mode_t renew_mode;
+    md_timeslice_t renew_window;
+    md_timeslice_t warn_window;
+    apr_array_header_t *pkey_specs; /* md_pkey_spec_t*; empty means RSA 2048 */
+    int transitive;                 /* 1: names of vhosts using the MD are added (MDMembers auto) */
+    int require_https;              /* 0 off, 1 temporary, 2 permanent */
+    int must_staple;
+
+    /* computed, not configuration */
+    md_state_t state;
+    const char *state_descr; /* why, in words: "certificate(rsa2048) is missing" */
+
+    /* where it was defined (not persisted), for error messages */
+    const char *defn_file;
+    int defn_line;
+} md_t;
+
+/* A new MD with defaults (ACME, auto, 33% / 10%, RSA 2048 implied) for already checked
+ * names; name = domains[0]. */
+md_t *md_create(apr_array_header_t *domains, apr_pool_t *p);
+md_t *md_copy(const md_t *md, apr_pool_t *p); /* deep */
+
+/* The key specs to use (the default one when none configured). */
+const apr_array_header_t *md_pkey_specs(const md_t *md, apr_pool_t *p);
+
+int md_contains_domain(const md_t *md, const char *domain);
+/* The first domain both have, or NULL. */
+const char *md_common_domain(const md_t *a, const md_t *b);
+
+const char *md_state_name(md_state_t state); /* "incomplete", "complete", ... */
+const char *md_renew_mode_name(md_renew_mode_t mode); /* "manual", "auto", "always" */
+apr_status_t md_renew_mode_parse(md_renew_mode_t *pmode, const char *s);
+
+/* md.json: field names and encodings as in Apache's bundled mod_md ("name", "domains",
+ * "contacts", "ca":{"proto","urls","account","agreement"}, "renew-mode", "renew-window",
+ * "warn-window", "privkey":[...], "transitive", "require-https", "must-staple", "state").
+ * Reading also accepts "ca":{"url": "..."} of older stores. Unknown fields are ignored. */
+md_json_t *md_to_json(const md_t *md, apr_pool_t *p);
+apr_status_t md_from_json(md_t **pmd, const char **perr, const md_json_t *j, apr_pool_t *p);
+
+#endif
