@@ -50,13 +50,13 @@ md_t *md_create(apr_array_header_t *domains, apr_pool_t *p)
 
 static apr_array_header_t *specs_copy(const apr_array_header_t *specs, apr_pool_t *p)
 {
-    apr_array_header_t *copy = apr_array_make(p, specs->nelts ? specs->nelts : 1,
-                                              sizeof(md_pkey_spec_t *));
+    apr_array_header_t *copy =
+        apr_array_make(p, specs->nelts ? specs->nelts : 1, sizeof(md_pkey_spec_t *));
     int i;
 
     for (i = 0; i < specs->nelts; ++i) {
-        md_pkey_spec_t *spec = apr_pmemdup(p, APR_ARRAY_IDX(specs, i, md_pkey_spec_t *),
-                                           sizeof(md_pkey_spec_t));
+        md_pkey_spec_t *spec =
+            apr_pmemdup(p, APR_ARRAY_IDX(specs, i, md_pkey_spec_t *), sizeof(md_pkey_spec_t));
         if (spec->curve) {
             spec->curve = apr_pstrdup(p, spec->curve);
         }
@@ -145,14 +145,11 @@ apr_status_t md_renew_mode_parse(md_renew_mode_t *pmode, const char *s)
 {
     if (!strcasecmp(s, "auto") || !strcasecmp(s, "automatic")) {
         *pmode = MD_RENEW_AUTO;
-    }
-    else if (!strcasecmp(s, "manual")) {
+    } else if (!strcasecmp(s, "manual")) {
         *pmode = MD_RENEW_MANUAL;
-    }
-    else if (!strcasecmp(s, "always")) {
+    } else if (!strcasecmp(s, "always")) {
         *pmode = MD_RENEW_ALWAYS;
-    }
-    else {
+    } else {
         return APR_EINVAL;
     }
     return APR_SUCCESS;
@@ -180,8 +177,8 @@ md_json_t *md_to_json(const md_t *md, apr_pool_t *p)
     if (md->pkey_specs && md->pkey_specs->nelts) {
         md_json_t *keys = md_json_new_arr(p);
         for (i = 0; i < md->pkey_specs->nelts; ++i) {
-            md_json_push(keys, md_pkey_spec_to_json(
-                                   APR_ARRAY_IDX(md->pkey_specs, i, md_pkey_spec_t *), p));
+            md_json_push(
+                keys, md_pkey_spec_to_json(APR_ARRAY_IDX(md->pkey_specs, i, md_pkey_spec_t *), p));
         }
         md_json_set(j, MD_KEY_PRIVKEY, keys);
     }
@@ -272,8 +269,7 @@ apr_status_t md_from_json(md_t **pmd, const char **perr, const md_json_t *j, apr
     }
     if (md_json_has(ca, MD_KEY_URLS)) {
         md->ca_urls = md_json_get_strs(ca, MD_KEY_URLS, p);
-    }
-    else if ((url = md_json_get_str(ca, MD_KEY_URL)) != NULL) {
+    } else if ((url = md_json_get_str(ca, MD_KEY_URL)) != NULL) {
         APR_ARRAY_PUSH(md->ca_urls, const char *) = apr_pstrdup(p, url);
     }
     md->ca_account = apr_pstrdup(p, md_json_get_str(ca, MD_KEY_ACCOUNT));
