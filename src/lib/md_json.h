@@ -28,8 +28,7 @@ apr_status_t md_json_parse(md_json_t **pj, const char **perr, const char *data, 
 
 /* Reads and parses a file. APR_ENOENT when it does not exist; APR_EINVAL with a reason
  * naming the path, line and column when it is not valid JSON (the file is left alone). */
-apr_status_t md_json_read_file(md_json_t **pj, const char **perr, const char *path,
-                               apr_pool_t *p);
+apr_status_t md_json_read_file(md_json_t **pj, const char **perr, const char *path, apr_pool_t *p);
 
 /* Keys in insertion order; pretty: indented by 2, compact otherwise. */
 const char *md_json_dump(const md_json_t *j, int pretty, apr_pool_t *p);
@@ -42,8 +41,8 @@ apr_status_t md_json_write_file(const md_json_t *j, const char *path, apr_filepe
 
 int md_json_has(const md_json_t *j, const char *key);
 md_json_t *md_json_get(const md_json_t *j, const char *key, apr_pool_t *p); /* any type */
-const char *md_json_get_str(const md_json_t *j, const char *key); /* NULL unless a string;
-                                                                      valid while j lives */
+const char *md_json_get_str(const md_json_t *j, const char *key);           /* NULL unless a string;
+                                                                                valid while j lives */
 long long md_json_get_int(const md_json_t *j, const char *key, long long dflt); /* int or real */
 double md_json_get_num(const md_json_t *j, const char *key, double dflt);
 int md_json_get_bool(const md_json_t *j, const char *key, int dflt); /* true/false or 0/1 */
@@ -65,7 +64,7 @@ void md_json_del(md_json_t *j, const char *key);
 
 apr_size_t md_json_len(const md_json_t *arr); /* 0 unless an array */
 md_json_t *md_json_at(const md_json_t *arr, apr_size_t i, apr_pool_t *p);
-const char *md_json_str_value(const md_json_t *j); /* the string itself, NULL otherwise */
+const char *md_json_str_value(const md_json_t *j);       /* the string itself, NULL otherwise */
 void md_json_push(md_json_t *arr, const md_json_t *val); /* shares val */
 void md_json_push_str(md_json_t *arr, const char *val);
 

@@ -75,8 +75,7 @@ int md_base64url_is_token(const char *s);
 
 int md_array_str_index(const apr_array_header_t *a, const char *s, int case_sensitive);
 apr_array_header_t *md_array_str_copy(apr_pool_t *p, const apr_array_header_t *a);
-int md_array_str_eq(const apr_array_header_t *a, const apr_array_header_t *b,
-                    int case_sensitive);
+int md_array_str_eq(const apr_array_header_t *a, const apr_array_header_t *b, int case_sensitive);
 /* "a, b, c" */
 const char *md_array_str_join(const apr_array_header_t *a, const char *sep, apr_pool_t *p);
 
