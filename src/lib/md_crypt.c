@@ -254,7 +254,7 @@ apr_status_t md_pkey_spec_from_json(md_pkey_spec_t **pspec, const md_json_t *j, 
     if (type && !apr_cstr_casecmp(type, "RSA")) {
         bits = md_json_get_int(j, "bits", MD_PKEY_RSA_DEFAULT_BITS);
         if (bits < MD_PKEY_RSA_MIN_BITS || bits > MD_PKEY_RSA_MAX_BITS) {
-            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
+            md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_EINVAL,
                           "key spec: RSA size %" APR_INT64_T_FMT " out of range %d..%d",
                           (apr_int64_t) bits, MD_PKEY_RSA_MIN_BITS, MD_PKEY_RSA_MAX_BITS);
             return APR_EINVAL;
@@ -265,14 +265,14 @@ apr_status_t md_pkey_spec_from_json(md_pkey_spec_t **pspec, const md_json_t *j, 
     if (type && !apr_cstr_casecmp(type, "EC")) {
         name = md_json_get_str(j, "curve");
         if (!name || (curve = curve_lookup(name)) == NULL) {
-            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
+            md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_EINVAL,
                           "key spec: EC curve '%s' is not supported", name ? name : "(missing)");
             return APR_EINVAL;
         }
         *pspec = spec_ec(curve->canonical, p);
         return APR_SUCCESS;
     }
-    md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "key spec: unknown type '%s'",
+    md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_EINVAL, "key spec: unknown type '%s'",
                   type ? type : "(missing)");
     return APR_EINVAL;
 }
