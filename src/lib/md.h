@@ -35,13 +35,13 @@ typedef enum {
 #define MD_WARN_WINDOW_DEFAULT "10%"
 
 typedef struct md_t {
-    const char *name;             /* the first of its domains, unless set explicitly */
-    apr_array_header_t *domains;  /* const char*, checked and lower-cased, no duplicates */
-    apr_array_header_t *contacts; /* const char*, "mailto:..." */
-    const char *ca_proto;         /* MD_PROTO_ACME */
-    apr_array_header_t *ca_urls;  /* const char*, ACME directory URLs (failover in order) */
-    const char *ca_account;       /* account id in accounts/, once one is chosen */
-    const char *ca_agreement;     /* terms-of-service URL agreed to, or "accepted" */
+    const char *name;                  /* the first of its domains, unless set explicitly */
+    apr_array_header_t *domains;       /* const char*, checked and lower-cased, no duplicates */
+    apr_array_header_t *contacts;      /* const char*, "mailto:..." */
+    const char *ca_proto;              /* MD_PROTO_ACME */
+    apr_array_header_t *ca_urls;       /* const char*, ACME directory URLs (failover in order) */
+    const char *ca_account;            /* account id in accounts/, once one is chosen */
+    const char *ca_agreement;          /* terms-of-service URL agreed to, or "accepted" */
     apr_array_header_t *ca_challenges; /* const char*, allowed challenge types; empty: any */
     md_renew_mode_t renew_mode;
     md_timeslice_t renew_window;
@@ -72,7 +72,7 @@ int md_contains_domain(const md_t *md, const char *domain);
 /* The first domain both have, or NULL. */
 const char *md_common_domain(const md_t *a, const md_t *b);
 
-const char *md_state_name(md_state_t state); /* "incomplete", "complete", ... */
+const char *md_state_name(md_state_t state);          /* "incomplete", "complete", ... */
 const char *md_renew_mode_name(md_renew_mode_t mode); /* "manual", "auto", "always" */
 apr_status_t md_renew_mode_parse(md_renew_mode_t *pmode, const char *s);
 

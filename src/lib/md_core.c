@@ -174,7 +174,11 @@ md_json_t *md_to_json(const md_t *md, apr_pool_t *p)
     }
     md_json_set(j, MD_KEY_CA, ca);
 
-    if (md->pkey_specs && md->pkey_specs->nelts) {
+    if (md->pkey_specs && md->pkey_specs->nelts == 1) {
+        /* one spec is an object, several an array: what the bundled module writes and reads */
+        md_json_set(j, MD_KEY_PRIVKEY,
+                    md_pkey_spec_to_json(APR_ARRAY_IDX(md->pkey_specs, 0, md_pkey_spec_t *), p));
+    } else if (md->pkey_specs && md->pkey_specs->nelts > 1) {
         md_json_t *keys = md_json_new_arr(p);
         for (i = 0; i < md->pkey_specs->nelts; ++i) {
             md_json_push(
@@ -209,21 +213,34 @@ static apr_status_t window_from_json(md_timeslice_t *ts, const md_json_t *j, con
     return APR_SUCCESS;
 }
 
-static apr_status_t specs_from_json(apr_array_header_t *specs, const md_json_t *arr,
+static apr_status_t spec_from_json(apr_array_header_t *specs, const md_json_t *j, const char **perr,
+                                   apr_pool_t *p)
+{
+    md_pkey_spec_t *spec;
+
+    if (md_pkey_spec_from_json(&spec, j, p) != APR_SUCCESS) {
+        *perr = apr_psprintf(p, "\"%s\" holds something that is not a key specification: %s",
+                             MD_KEY_PRIVKEY, md_json_dump(j, 0, p));
+        return APR_EINVAL;
+    }
+    APR_ARRAY_PUSH(specs, md_pkey_spec_t *) = spec;
+    return APR_SUCCESS;
+}
+
+/* "privkey" is one spec object or an array of them. */
+static apr_status_t specs_from_json(apr_array_header_t *specs, const md_json_t *j,
                                     const char **perr, apr_pool_t *p)
 {
-    apr_size_t i, n = md_json_len(arr);
+    apr_size_t i, n = md_json_len(j);
+    apr_status_t rv = APR_SUCCESS;
 
-    for (i = 0; i < n; ++i) {
-        md_pkey_spec_t *spec;
-        if (md_pkey_spec_from_json(&spec, md_json_at(arr, i, p), p) != APR_SUCCESS) {
-            *perr = apr_psprintf(p, "\"%s\"[%lu] is not a key specification", MD_KEY_PRIVKEY,
-                                 (unsigned long) i);
-            return APR_EINVAL;
-        }
-        APR_ARRAY_PUSH(specs, md_pkey_spec_t *) = spec;
+    if (md_json_is_obj(j)) {
+        return spec_from_json(specs, j, perr, p);
     }
-    return APR_SUCCESS;
+    for (i = 0; i < n && rv == APR_SUCCESS; ++i) {
+        rv = spec_from_json(specs, md_json_at(j, i, p), perr, p);
+    }
+    return rv;
 }
 
 static int require_https_from_json(const md_json_t *j)

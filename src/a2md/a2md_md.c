@@ -1,0 +1,266 @@
+/* a2md_md.c: the a2md commands on managed domains -- add, update, list, remove -- and how
+ * one MD is shown, as text for people or as the registry's status JSON for scripts. */
+#include <stdio.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "a2md.h"
+#include "md_log.h"
+
+static const char *time_str(apr_time_t t, apr_pool_t *p)
+{
+    return t ? md_time_format(t, p) : "-";
+}
+
+apr_status_t a2md_show_md(a2md_ctx_t *ctx, const md_t *md)
+{
+    apr_array_header_t *infos;
+    md_json_t *j;
+    int i;
+
+    if (ctx->json) {
+        md_reg_status_json(&j, ctx->reg, md, apr_time_now(), ctx->p);
+        a2md_output(ctx, j);
+        return APR_SUCCESS;
+    }
+    a2md_print(ctx, "%s  %s  [%s]\n", md->name, md_state_name(md->state),
+               md_array_str_join(md->domains, " ", ctx->p));
+    if (ctx->verbose) {
+        a2md_print(ctx, "  ca: %s %s, agreement: %s, contacts: %s\n", md->ca_proto,
+                   md->ca_urls->nelts ? md_array_str_join(md->ca_urls, " ", ctx->p) : "-",
+                   md->ca_agreement ? md->ca_agreement : "-",
+                   md->contacts->nelts ? md_array_str_join(md->contacts, " ", ctx->p) : "-");
+        a2md_print(ctx, "  renew: %s, window %s, warn %s\n", md_renew_mode_name(md->renew_mode),
+                   md_timeslice_format(&md->renew_window, ctx->p),
+                   md_timeslice_format(&md->warn_window, ctx->p));
+    }
+    md_reg_cert_infos(&infos, ctx->reg, md, MD_SG_DOMAINS, apr_time_now(), ctx->p);
+    for (i = 0; i < infos->nelts; ++i) {
+        md_cert_info_t *info = APR_ARRAY_IDX(infos, i, md_cert_info_t *);
+        if (info->names) {
+            a2md_print(ctx, "  %s: valid %s .. %s, renew from %s, issuer %s%s%s\n", info->spec_name,
+                       time_str(info->not_before, ctx->p), time_str(info->not_after, ctx->p),
+                       time_str(info->renew_at, ctx->p), info->issuer, info->problem ? "; " : "",
+                       info->problem ? info->problem : "");
+        } else {
+            a2md_print(ctx, "  %s: %s\n", info->spec_name, info->problem);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+static apr_array_header_t *args_array(int argc, const char *const *argv, apr_pool_t *p)
+{
+    apr_array_header_t *a = apr_array_make(p, argc > 0 ? argc : 1, sizeof(const char *));
+    int i;
+
+    for (i = 0; i < argc; ++i) {
+        APR_ARRAY_PUSH(a, const char *) = argv[i];
+    }
+    return a;
+}
+
+static apr_status_t cmd_add(a2md_ctx_t *ctx, int argc, const char *const *argv)
+{
+    apr_array_header_t *domains;
+    const char *err = NULL;
+    md_t *md;
+    apr_status_t rv;
+
+    if (argc < 2) {
+        return a2md_usage_error(ctx, "add: which domain names?");
+    }
+    /* check the names before anything touches the disk: a typo must not create a store */
+    if (md_dns_names_check(&domains, &err, args_array(argc - 1, argv + 1, ctx->p), ctx->p)) {
+        return a2md_fail(ctx, APR_EINVAL, "add: %s", err);
+    }
+    md = md_create(domains, ctx->p);
+    if (ctx->ca_url) {
+        APR_ARRAY_PUSH(md->ca_urls, const char *) = ctx->ca_url;
+    }
+    md->ca_agreement = ctx->agreement;
+    if ((rv = a2md_open_reg(ctx, 1)) != APR_SUCCESS ||
+        (rv = md_reg_add(ctx->reg, md, ctx->p)) != APR_SUCCESS) {
+        return rv;
+    }
+    return a2md_show_md(ctx, md);
+}
+
+const a2md_cmd_t a2md_cmd_add = {"add", "add [opts] domain [domain...]",
+                                 "adds a managed domain; must not overlap existing ones", cmd_add};
+
+/* "admin@example.org" -> "mailto:admin@example.org"; other URIs are kept. */
+static apr_status_t contacts_parse(apr_array_header_t **pcontacts, a2md_ctx_t *ctx, int argc,
+                                   const char *const *argv)
+{
+    apr_array_header_t *contacts = apr_array_make(ctx->p, argc, sizeof(const char *));
+    int i;
+
+    for (i = 0; i < argc; ++i) {
+        const char *c = argv[i];
+        if (!strchr(c, ':')) {
+            if (!strchr(c, '@')) {
+                return a2md_usage_error(ctx,
+                                        "contact '%s' is neither an email address nor a "
+                                        "URI like mailto:admin@example.org",
+                                        c);
+            }
+            c = apr_pstrcat(ctx->p, "mailto:", c, NULL);
+        }
+        APR_ARRAY_PUSH(contacts, const char *) = c;
+    }
+    *pcontacts = contacts;
+    return APR_SUCCESS;
+}
+
+static apr_status_t window_parse(md_timeslice_t *ts, a2md_ctx_t *ctx, const char *aspect, int argc,
+                                 const char *const *argv)
+{
+    const char *err = NULL;
+
+    if (argc != 1) {
+        return a2md_usage_error(ctx, "update %s: give one window, like 14d or 33%%", aspect);
+    }
+    if (md_timeslice_parse(ts, argv[0], &err, ctx->p) != APR_SUCCESS) {
+        return a2md_usage_error(ctx, "update %s: %s", aspect, err ? err : argv[0]);
+    }
+    return APR_SUCCESS;
+}
+
+/* Applies "aspect args..." to md. */
+static apr_status_t update_aspect(a2md_ctx_t *ctx, md_t *md, const char *aspect, int argc,
+                                  const char *const *argv)
+{
+    const char *err = NULL;
+
+    if (!strcmp(aspect, "domains")) {
+        if (argc < 1) {
+            return a2md_usage_error(ctx, "update domains: which domain names?");
+        }
+        md->domains = args_array(argc, argv, ctx->p);
+    } else if (!strcmp(aspect, "ca")) {
+        if (argc < 1 || argc > 2) {
+            return a2md_usage_error(ctx, "update ca: give the directory url [and protocol]");
+        }
+        if (argc == 2 && strcasecmp(argv[1], MD_PROTO_ACME)) {
+            return a2md_usage_error(ctx, "update ca: protocol '%s' is not supported, only ACME",
+                                    argv[1]);
+        }
+        md->ca_urls = args_array(1, argv, ctx->p);
+    } else if (!strcmp(aspect, "account")) {
+        if (argc != 1) {
+            return a2md_usage_error(ctx, "update account: give one account id");
+        }
+        md->ca_account = argv[0];
+    } else if (!strcmp(aspect, "contacts")) {
+        return contacts_parse(&md->contacts, ctx, argc, argv);
+    } else if (!strcmp(aspect, "agreement")) {
+        if (argc != 1) {
+            return a2md_usage_error(ctx, "update agreement: give the terms url or 'accepted'");
+        }
+        md->ca_agreement = argv[0];
+    } else if (!strcmp(aspect, "pkey") || !strcmp(aspect, "keys")) {
+        if (md_pkey_specs_parse(&md->pkey_specs, &err, argc, argv, ctx->p) != APR_SUCCESS) {
+            return a2md_usage_error(ctx, "update %s: %s", aspect, err);
+        }
+    } else if (!strcmp(aspect, "renew-window")) {
+        return window_parse(&md->renew_window, ctx, aspect, argc, argv);
+    } else if (!strcmp(aspect, "warn-window")) {
+        return window_parse(&md->warn_window, ctx, aspect, argc, argv);
+    } else if (!strcmp(aspect, "renew-mode") || !strcmp(aspect, "drive-mode")) {
+        if (argc != 1 || md_renew_mode_parse(&md->renew_mode, argv[0]) != APR_SUCCESS) {
+            return a2md_usage_error(ctx, "update %s: give auto, manual or always", aspect);
+        }
+    } else if (!strcmp(aspect, "challenges")) {
+        md->ca_challenges = args_array(argc, argv, ctx->p);
+    } else {
+        return a2md_usage_error(ctx,
+                                "update: unknown aspect '%s' (domains, ca, account, contacts, "
+                                "agreement, pkey, renew-window, warn-window, renew-mode, "
+                                "challenges)",
+                                aspect);
+    }
+    return APR_SUCCESS;
+}
+
+static apr_status_t cmd_update(a2md_ctx_t *ctx, int argc, const char *const *argv)
+{
+    md_t *md;
+    apr_status_t rv;
+
+    if (argc < 3) {
+        return a2md_usage_error(ctx, "update: give the MD's name, an aspect and its values");
+    }
+    if ((rv = a2md_open_reg(ctx, 0)) != APR_SUCCESS ||
+        (rv = md_reg_get(&md, ctx->reg, argv[1], ctx->p)) != APR_SUCCESS ||
+        (rv = update_aspect(ctx, md, argv[2], argc - 3, argv + 3)) != APR_SUCCESS ||
+        (rv = md_reg_update(ctx->reg, argv[1], md, ctx->p)) != APR_SUCCESS) {
+        return rv;
+    }
+    return a2md_show_md(ctx, md);
+}
+
+const a2md_cmd_t a2md_cmd_update = {
+    "update", "update name ['aspect' args]",
+    "aspect: domains, ca, account, contacts, agreement, pkey, renew-window, renew-mode",
+    cmd_update};
+
+static apr_status_t cmd_list(a2md_ctx_t *ctx, int argc, const char *const *argv)
+{
+    apr_array_header_t *mds;
+    apr_status_t rv;
+    int i;
+
+    if ((rv = a2md_open_reg(ctx, 0)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (argc > 1) {
+        mds = apr_array_make(ctx->p, argc - 1, sizeof(md_t *));
+        for (i = 1; i < argc; ++i) {
+            md_t *md;
+            if ((rv = md_reg_get(&md, ctx->reg, argv[i], ctx->p)) != APR_SUCCESS) {
+                return rv;
+            }
+            APR_ARRAY_PUSH(mds, md_t *) = md;
+        }
+    } else if ((rv = md_reg_list(&mds, ctx->reg, ctx->p)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < mds->nelts; ++i) {
+        a2md_show_md(ctx, APR_ARRAY_IDX(mds, i, md_t *));
+    }
+    return APR_SUCCESS;
+}
+
+const a2md_cmd_t a2md_cmd_list = {
+    "list", "list [name...]", "all managed domains, with state and certificate validity", cmd_list};
+
+static apr_status_t cmd_remove(a2md_ctx_t *ctx, int argc, const char *const *argv)
+{
+    const char *archived;
+    apr_status_t rv;
+    int i;
+
+    if (argc < 2) {
+        return a2md_usage_error(ctx, "remove: which managed domain?");
+    }
+    if ((rv = a2md_open_reg(ctx, 0)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 1; i < argc; ++i) {
+        if ((rv = md_reg_remove(&archived, ctx->reg, argv[i], ctx->p)) != APR_SUCCESS) {
+            return rv;
+        }
+        if (ctx->json) {
+            md_json_t *j = md_json_new_obj(ctx->p);
+            md_json_set_str(j, "name", argv[i]);
+            md_json_set_str(j, "archived", archived);
+            a2md_output(ctx, j);
+        }
+        a2md_print(ctx, "%s removed, its files kept in archive/%s\n", argv[i], archived);
+    }
+    return APR_SUCCESS;
+}
+
+const a2md_cmd_t a2md_cmd_remove = {
+    "remove", "remove name...", "removes a managed domain (archived, not destroyed)", cmd_remove};

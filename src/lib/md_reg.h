@@ -1,0 +1,62 @@
+/* md_reg.h: the registry of managed domains kept in a store -- add, update, remove, list,
+ * and the state of each MD computed from its certificates and keys. */
+#ifndef MD_REG_H
+#define MD_REG_H
+
+#include "md.h"
+#include "md_store.h"
+
+typedef struct md_reg_t md_reg_t;
+
+apr_status_t md_reg_create(md_reg_t **preg, md_store_t *store, apr_pool_t *p);
+md_store_t *md_reg_store(md_reg_t *reg);
+
+/* Adds md (its domains are checked and normalised, name = first domain unless set). Refused
+ * with APR_EINVAL for an invalid name, APR_EEXIST when the name or one of its domains is
+ * already managed (the log names the MD that has it). */
+apr_status_t md_reg_add(md_reg_t *reg, md_t *md, apr_pool_t *p);
+
+/* APR_ENOENT (logged) when there is no such MD; APR_EINVAL when its md.json is corrupt
+ * (logged with the path; the file is left alone). The state is computed. */
+apr_status_t md_reg_get(md_t **pmd, md_reg_t *reg, const char *name, apr_pool_t *p);
+
+/* All MDs sorted by name, states computed. Fails on the first corrupt md.json. */
+apr_status_t md_reg_list(apr_array_header_t **pmds, md_reg_t *reg, apr_pool_t *p);
+
+/* The MD that manages domain, or APR_ENOENT (not logged). */
+apr_status_t md_reg_find(md_t **pmd, md_reg_t *reg, const char *domain, apr_pool_t *p);
+
+/* Replaces the stored MD of that name with md (same checks as add, excluding itself). The
+ * name cannot change; when md's domains no longer contain the name, the MD keeps its name. */
+apr_status_t md_reg_update(md_reg_t *reg, const char *name, md_t *md, apr_pool_t *p);
+
+/* Moves domains/<name> to the archive and drops its staged job. *parchived names the archive
+ * entry. APR_ENOENT when there is no such MD. */
+apr_status_t md_reg_remove(const char **parchived, md_reg_t *reg, const char *name, apr_pool_t *p);
+
+/* What a certificate of an MD, for one key spec, looks like in a group (domains, staging). */
+typedef struct {
+    const md_pkey_spec_t *spec;
+    const char *spec_name; /* "rsa2048" */
+    int present;           /* a certificate file is there */
+    md_state_t state;      /* of this certificate alone */
+    const char *problem;   /* why it is not complete, NULL when it is */
+    apr_time_t not_before, not_after;
+    apr_time_t renew_at, warn_at; /* start of the renew / warn window */
+    const char *subject, *issuer, *serial, *fingerprint;
+    apr_array_header_t *names;
+} md_cert_info_t;
+
+/* One md_cert_info_t* per key spec of md, read from group (MD_SG_DOMAINS or MD_SG_STAGING). */
+apr_status_t md_reg_cert_infos(apr_array_header_t **pinfos, md_reg_t *reg, const md_t *md,
+                               md_store_group_t group, apr_time_t now, apr_pool_t *p);
+
+/* Sets md->state and md->state_descr from the certificates in domains/. */
+void md_reg_compute_state(md_reg_t *reg, md_t *md, apr_time_t now, apr_pool_t *p);
+
+/* Status of one MD as JSON (what a2md -j list and the md-status handler show): md.json's
+ * fields, "state" as a word, "certificates" per key spec, "renew-at", "staging". */
+apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md, apr_time_t now,
+                                apr_pool_t *p);
+
+#endif

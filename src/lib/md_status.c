@@ -1,0 +1,186 @@
+/* md_status.c: what the certificates of an MD look like (per key spec), the MD's state
+ * derived from them, and the status JSON that a2md and the md-status handler show. */
+#include <apr_strings.h>
+
+#include "md_reg.h"
+#include "md_cert.h"
+
+static const char *file_name(const char *base, const md_pkey_spec_t *spec, apr_pool_t *p)
+{
+    return apr_pstrcat(p, base, md_pkey_spec_file_suffix(spec, p), ".pem", NULL);
+}
+
+static void read_cert_info(md_cert_info_t *info, md_store_t *store, const md_t *md,
+                           md_store_group_t group, apr_time_t now, apr_pool_t *p)
+{
+    apr_array_header_t *chain;
+    md_cert_t *leaf;
+    md_pkey_t *key;
+    const char *err = NULL;
+    apr_status_t rv;
+
+    info->state = MD_S_INCOMPLETE;
+    rv = md_store_load_chain(&chain, &err, store, group, md->name,
+                             file_name(MD_FN_PUBCERT, info->spec, p), p);
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        info->problem = "certificate is missing";
+        return;
+    }
+    info->present = 1;
+    info->state = MD_S_ERROR;
+    if (rv != APR_SUCCESS || chain->nelts == 0) {
+        info->problem = apr_psprintf(p, "certificate unreadable: %s", err ? err : "empty");
+        return;
+    }
+    leaf = APR_ARRAY_IDX(chain, 0, md_cert_t *);
+    info->not_before = md_cert_not_before(leaf);
+    info->not_after = md_cert_not_after(leaf);
+    info->renew_at = md_timeslice_start(&md->renew_window, info->not_before, info->not_after);
+    info->warn_at = md_timeslice_start(&md->warn_window, info->not_before, info->not_after);
+    info->subject = md_cert_subject(leaf, p);
+    info->issuer = md_cert_issuer(leaf, p);
+    info->serial = md_cert_serial_hex(leaf, p);
+    info->fingerprint = md_cert_fingerprint(leaf, p);
+    info->names = md_cert_dns_names(leaf, p);
+
+    rv = md_store_load_pkey(&key, &err, store, group, md->name,
+                            file_name(MD_FN_PRIVKEY, info->spec, p), p);
+    if (rv != APR_SUCCESS) {
+        info->problem = APR_STATUS_IS_ENOENT(rv)
+                            ? "private key is missing"
+                            : apr_psprintf(p, "private key unreadable: %s", err ? err : "");
+    } else if (!md_cert_matches_key(leaf, key)) {
+        info->problem = "private key does not match the certificate";
+    } else if (!md_cert_covers(leaf, md->domains, p)) {
+        /* the MD got more names since: a new certificate is needed, nothing is broken */
+        info->state = MD_S_INCOMPLETE;
+        info->problem = "certificate does not cover all domains of the MD";
+    } else if (info->not_after <= now) {
+        info->state = MD_S_EXPIRED;
+        info->problem =
+            apr_psprintf(p, "certificate expired on %s", md_time_format(info->not_after, p));
+    } else {
+        info->state = MD_S_COMPLETE;
+    }
+}
+
+/* error > incomplete > expired > complete: the state an MD shows is its worst certificate's */
+static int state_rank(md_state_t s)
+{
+    switch (s) {
+    case MD_S_ERROR:
+        return 3;
+    case MD_S_INCOMPLETE:
+        return 2;
+    case MD_S_EXPIRED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+apr_status_t md_reg_cert_infos(apr_array_header_t **pinfos, md_reg_t *reg, const md_t *md,
+                               md_store_group_t group, apr_time_t now, apr_pool_t *p)
+{
+    const apr_array_header_t *specs = md_pkey_specs(md, p);
+    apr_array_header_t *infos = apr_array_make(p, specs->nelts, sizeof(md_cert_info_t *));
+    int i;
+
+    for (i = 0; i < specs->nelts; ++i) {
+        md_cert_info_t *info = apr_pcalloc(p, sizeof(*info));
+        info->spec = APR_ARRAY_IDX(specs, i, const md_pkey_spec_t *);
+        info->spec_name = md_pkey_spec_name(info->spec, p);
+        read_cert_info(info, md_reg_store(reg), md, group, now, p);
+        APR_ARRAY_PUSH(infos, md_cert_info_t *) = info;
+    }
+    *pinfos = infos;
+    return APR_SUCCESS;
+}
+
+void md_reg_compute_state(md_reg_t *reg, md_t *md, apr_time_t now, apr_pool_t *p)
+{
+    apr_array_header_t *infos;
+    md_state_t state = MD_S_COMPLETE;
+    const char *descr = NULL;
+    int i;
+
+    md_reg_cert_infos(&infos, reg, md, MD_SG_DOMAINS, now, p);
+    for (i = 0; i < infos->nelts; ++i) {
+        md_cert_info_t *info = APR_ARRAY_IDX(infos, i, md_cert_info_t *);
+        if (state_rank(info->state) > state_rank(state)) {
+            state = info->state;
+            descr = apr_psprintf(p, "certificate(%s): %s", info->spec_name, info->problem);
+        }
+    }
+    md->state = state;
+    md->state_descr = descr;
+}
+
+static md_json_t *cert_info_json(const md_cert_info_t *info, apr_pool_t *p)
+{
+    md_json_t *j = md_json_new_obj(p);
+
+    md_json_set_str(j, "key", info->spec_name);
+    md_json_set_bool(j, "present", info->present);
+    md_json_set_str(j, "state", md_state_name(info->state));
+    if (info->problem) {
+        md_json_set_str(j, "problem", info->problem);
+    }
+    if (info->names) {
+        md_json_set_str(j, "valid-from", md_time_format(info->not_before, p));
+        md_json_set_str(j, "valid-until", md_time_format(info->not_after, p));
+        md_json_set_str(j, "renew-at", md_time_format(info->renew_at, p));
+        md_json_set_str(j, "warn-at", md_time_format(info->warn_at, p));
+        md_json_set_str(j, "subject", info->subject);
+        md_json_set_str(j, "issuer", info->issuer);
+        md_json_set_str(j, "serial", info->serial);
+        md_json_set_str(j, "sha256-fingerprint", info->fingerprint);
+        md_json_set_strs(j, "names", info->names);
+    }
+    return j;
+}
+
+static md_json_t *cert_infos_json(apr_array_header_t *infos, apr_time_t *prenew_at, apr_pool_t *p)
+{
+    md_json_t *arr = md_json_new_arr(p);
+    int i;
+
+    for (i = 0; i < infos->nelts; ++i) {
+        md_cert_info_t *info = APR_ARRAY_IDX(infos, i, md_cert_info_t *);
+        md_json_push(arr, cert_info_json(info, p));
+        if (prenew_at && info->names && (!*prenew_at || info->renew_at < *prenew_at)) {
+            *prenew_at = info->renew_at;
+        }
+    }
+    return arr;
+}
+
+apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md, apr_time_t now,
+                                apr_pool_t *p)
+{
+    md_json_t *j = md_to_json(md, p), *job = NULL;
+    apr_array_header_t *infos;
+    apr_time_t renew_at = 0;
+    const char *err;
+
+    md_json_set_str(j, "state", md_state_name(md->state));
+    md_json_set_str(j, "renew-mode", md_renew_mode_name(md->renew_mode));
+    md_reg_cert_infos(&infos, reg, md, MD_SG_DOMAINS, now, p);
+    md_json_set(j, "certificates", cert_infos_json(infos, &renew_at, p));
+    if (renew_at) {
+        md_json_set_str(j, "renew-at", md_time_format(renew_at, p));
+    }
+    md_json_set_bool(j, "renew", md->state != MD_S_COMPLETE || (renew_at && renew_at <= now));
+    if (md_store_exists(md_reg_store(reg), MD_SG_STAGING, md->name, NULL, p)) {
+        md_json_t *staging = md_json_new_obj(p);
+        if (md_store_load_json(&job, &err, md_reg_store(reg), MD_SG_STAGING, md->name, MD_FN_JOB,
+                               p) == APR_SUCCESS) {
+            md_json_set(staging, "job", job);
+        }
+        md_reg_cert_infos(&infos, reg, md, MD_SG_STAGING, now, p);
+        md_json_set(staging, "certificates", cert_infos_json(infos, NULL, p));
+        md_json_set(j, "staging", staging);
+    }
+    *pj = j;
+    return APR_SUCCESS;
+}

@@ -1,0 +1,132 @@
+/* md_store.h: the store of accounts, domains, staged renewals, archives and challenge
+ * answers. This is the interface; md_store_fs.c is its file-system backend. */
+#ifndef MD_STORE_H
+#define MD_STORE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+
+#include "md_json.h"
+#include "md_crypt.h"
+
+/* Directory layout (the same as Apache's bundled mod_md 2.x, so its stores can be taken over):
+ *   md_store.json          {"store":{"version":3.0},"key":"<secret, base64url>"}   0600
+ *   accounts/<id>/         account.json, account.pem (key encrypted with the secret)
+ *   domains/<name>/        md.json, privkey[.<curve>].pem, pubcert[.<curve>].pem  (plain keys)
+ *   archive/<name>.<n>/    earlier domains/<name> sets, n = 1, 2, ...
+ *   challenges/<domain>/   http-01 / tls-alpn-01 answers
+ *   staging/<name>/        job.json, md.json, privkey*.pem (encrypted), pubcert*.pem
+ *   tmp/                   private scratch space for atomic directory swaps
+ * Invariants: every file write is atomic (temp + fsync + rename); entries holding keys are
+ * 0700 and key files 0600; domains/<name> is only ever replaced whole (md_store_promote). */
+
+typedef enum {
+    MD_SG_ACCOUNTS,
+    MD_SG_CHALLENGES,
+    MD_SG_DOMAINS,
+    MD_SG_STAGING,
+    MD_SG_ARCHIVE,
+    MD_SG_TMP,
+    MD_SG_COUNT,
+} md_store_group_t;
+
+const char *md_store_group_name(md_store_group_t group); /* "accounts", ... */
+/* APR_EINVAL for an unknown name. */
+apr_status_t md_store_group_parse(md_store_group_t *pgroup, const char *name);
+
+/* Files of an entry. */
+#define MD_FN_MD "md.json"
+#define MD_FN_JOB "job.json"
+#define MD_FN_ACCOUNT "account.json"
+#define MD_FN_ACCT_KEY "account.pem"
+#define MD_FN_STORE "md_store.json"
+#define MD_FN_PRIVKEY "privkey" /* + md_pkey_spec_file_suffix + ".pem" */
+#define MD_FN_PUBCERT "pubcert"
+
+#define MD_STORE_VERSION 3.0
+
+typedef struct md_store_t md_store_t;
+
+/* Opens the store at dir. With create, makes the directory tree and md_store.json (with a
+ * fresh random secret) when missing. Without, a missing store is APR_ENOENT. A corrupt
+ * md_store.json is APR_EINVAL with the path in the log; it is never rewritten. */
+apr_status_t md_store_fs_open(md_store_t **pstore, const char *dir, int create, apr_pool_t *p);
+
+const char *md_store_dir(const md_store_t *store);
+
+/* The secret that encrypts keys in accounts/ and staging/ (raw bytes). */
+const unsigned char *md_store_secret(const md_store_t *store, apr_size_t *plen);
+
+/* Keys in these groups are stored encrypted with the secret. */
+int md_store_group_encrypts(md_store_group_t group);
+
+/* File name of aspect (NULL: the entry's directory) of entry name in group. Names and
+ * aspects are checked: no '/', no leading '.', non-empty -- else NULL. */
+const char *md_store_path(const md_store_t *store, md_store_group_t group, const char *name,
+                          const char *aspect, apr_pool_t *p);
+
+/* Loading: APR_ENOENT when the file is not there; APR_EINVAL (reason naming the file in
+ * *perr, file untouched) when it cannot be parsed. Saving creates the entry directory. */
+apr_status_t md_store_load_json(md_json_t **pj, const char **perr, md_store_t *store,
+                                md_store_group_t group, const char *name, const char *aspect,
+                                apr_pool_t *p);
+apr_status_t md_store_save_json(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *aspect, const md_json_t *j, apr_pool_t *p);
+
+apr_status_t md_store_load_pkey(md_pkey_t **pkey, const char **perr, md_store_t *store,
+                                md_store_group_t group, const char *name, const char *aspect,
+                                apr_pool_t *p);
+apr_status_t md_store_save_pkey(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *aspect, const md_pkey_t *key, apr_pool_t *p);
+
+/* Chains: apr arrays of md_cert_t*, leaf first. */
+apr_status_t md_store_load_chain(apr_array_header_t **pchain, const char **perr, md_store_t *store,
+                                 md_store_group_t group, const char *name, const char *aspect,
+                                 apr_pool_t *p);
+apr_status_t md_store_save_chain(md_store_t *store, md_store_group_t group, const char *name,
+                                 const char *aspect, const apr_array_header_t *chain,
+                                 apr_pool_t *p);
+
+apr_status_t md_store_load_text(const char **ptext, md_store_t *store, md_store_group_t group,
+                                const char *name, const char *aspect, apr_pool_t *p);
+apr_status_t md_store_save_text(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *aspect, const char *text, apr_pool_t *p);
+
+int md_store_exists(md_store_t *store, md_store_group_t group, const char *name, const char *aspect,
+                    apr_pool_t *p);
+/* Removes one file; a missing file is success. */
+apr_status_t md_store_remove(md_store_t *store, md_store_group_t group, const char *name,
+                             const char *aspect, apr_pool_t *p);
+/* Removes a whole entry; a missing entry is success. */
+apr_status_t md_store_purge(md_store_t *store, md_store_group_t group, const char *name,
+                            apr_pool_t *p);
+
+/* Entry names of a group, sorted; aspects (file names) of an entry, sorted. */
+apr_status_t md_store_names(apr_array_header_t **pnames, md_store_t *store, md_store_group_t group,
+                            apr_pool_t *p);
+apr_status_t md_store_aspects(apr_array_header_t **paspects, md_store_t *store,
+                              md_store_group_t group, const char *name, apr_pool_t *p);
+
+/* Moves domains/<name> to archive/<name>.<n> (the next free n) and reports the archive
+ * entry's name. APR_ENOENT when there is no such domain entry. */
+apr_status_t md_store_archive(const char **parchived, md_store_t *store, const char *name,
+                              apr_pool_t *p);
+
+/* Installs staging/<name> as domains/<name>: the new set is built in tmp/ from the staged
+ * keys (decrypted) and certificates plus the current domains/<name>/md.json (the staged one
+ * when there is none), then swapped in with one atomic exchange; the previous set goes to
+ * archive/<name>.<n>, staging/<name> is removed. A crash at any point leaves domains/<name>
+ * either the old or the new complete set. APR_ENOENT when nothing is staged. */
+apr_status_t md_store_promote(const char **parchived, md_store_t *store, const char *name,
+                              apr_pool_t *p);
+
+/* Store lock across processes (fcntl on <dir>/store.lock). Waits up to 'wait'; APR_TIMEUP
+ * when another process holds it longer. Released by md_store_unlock or when p is cleared.
+ * fcntl locks do not exclude threads of one process: the module serialises those itself. */
+typedef struct md_store_lock_t md_store_lock_t;
+apr_status_t md_store_lock(md_store_lock_t **plock, md_store_t *store, apr_interval_time_t wait,
+                           apr_pool_t *p);
+apr_status_t md_store_unlock(md_store_lock_t *lock);
+
+#endif

@@ -1,0 +1,46 @@
+/* md_store_fs_int.h: helpers shared by the files of the file-system store backend
+ * (md_store_fs.c, md_store_fs_promote.c); not part of the store interface. */
+#ifndef MD_STORE_FS_INT_H
+#define MD_STORE_FS_INT_H
+
+#include <apr_file_info.h>
+
+#include "md_store.h"
+
+/* Permissions (APR notation) of what the store creates. Keys and everything next to them
+ * are for the owner only; challenge answers must be readable by the httpd workers. */
+#define MD_FS_DIR_PRIVATE (APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_UEXECUTE)
+#define MD_FS_DIR_PUBLIC                                                                           \
+    (MD_FS_DIR_PRIVATE | APR_FPROT_GREAD | APR_FPROT_GEXECUTE | APR_FPROT_WREAD |                  \
+     APR_FPROT_WEXECUTE)
+#define MD_FS_FILE_PRIVATE (APR_FPROT_UREAD | APR_FPROT_UWRITE)
+#define MD_FS_FILE_PUBLIC (MD_FS_FILE_PRIVATE | APR_FPROT_GREAD | APR_FPROT_WREAD)
+
+/* Directory of a group, created (with the group's permissions) when 'create' is set and it
+ * is missing. NULL and *prv set on failure (logged). */
+const char *md_store_fs_group_dir(apr_status_t *prv, md_store_t *store, md_store_group_t group,
+                                  int create, apr_pool_t *p);
+
+/* Permissions for entry directories of a group. */
+apr_fileperms_t md_store_fs_dir_perms(md_store_group_t group);
+
+/* Makes a directory with exactly 'perms' (the umask does not apply); an existing directory
+ * is success, anything else in its place APR_ENOTDIR. */
+apr_status_t md_store_fs_mkdir(const char *path, apr_fileperms_t perms, apr_pool_t *p);
+
+/* Removes a file tree without following symbolic links; a missing path is success. */
+apr_status_t md_store_fs_rmtree(const char *path);
+
+/* The passphrase for keys of 'group': the store secret, or NULL/0 for plain groups. */
+void md_store_fs_passphrase(const char **ppass, apr_size_t *plen, const md_store_t *store,
+                            md_store_group_t group);
+
+/* A random hex token for names of temporary files and directories. */
+apr_status_t md_store_fs_token(const char **ptoken, apr_pool_t *p);
+
+/* True for names the store never lists: dot files and, among files, leftovers of atomic
+ * writes. */
+#define MD_FS_TMP_MARK ".tmp."
+int md_store_fs_is_hidden(const char *fname, int is_file);
+
+#endif

@@ -1,0 +1,384 @@
+/* md_store_fs_promote.c: replacing whole entries of the file-system store -- archiving
+ * domains/<name> and promoting staging/<name> into domains/ with one atomic exchange. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* renameat2 */
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <apr_hash.h>
+#include <apr_strings.h>
+
+#include "md_cert.h"
+#include "md_log.h"
+#include "md_util.h"
+#include "md_store.h"
+#include "md_store_fs_int.h"
+
+#define MD_PEM_EXT ".pem"
+/* Archive numbers tried before giving up (a store with this many archives of one name is
+ * broken in some other way). */
+#define MD_ARCHIVE_MAX_N 100000
+
+/* glibc >= 2.28 declares renameat2; older ones only have the system call. */
+#ifndef RENAME_EXCHANGE
+#define RENAME_NOREPLACE (1 << 0)
+#define RENAME_EXCHANGE (1 << 1)
+static int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                     unsigned int flags)
+{
+    return (int) syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
+}
+#endif
+
+/* 0 or the errno of renameat2. */
+static int rename_flags(const char *from, const char *to, unsigned int flags)
+{
+    return renameat2(AT_FDCWD, from, AT_FDCWD, to, flags) == 0 ? 0 : errno;
+}
+
+/* Kernels or file systems without renameat2 flags answer EINVAL or ENOSYS. */
+static int flags_unsupported(int err)
+{
+    return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP;
+}
+
+/* Renames from to 'to' unless 'to' exists (EEXIST then). Without RENAME_NOREPLACE support
+ * the check and the rename are two steps; the store lock keeps other writers out. */
+static int rename_noreplace(const char *from, const char *to)
+{
+    struct stat st;
+    int err = rename_flags(from, to, RENAME_NOREPLACE);
+
+    if (flags_unsupported(err)) {
+        if (lstat(to, &st) == 0) {
+            return EEXIST;
+        }
+        err = rename(from, to) == 0 ? 0 : errno;
+    }
+    return err;
+}
+
+static int is_dir(const char *path, apr_pool_t *p)
+{
+    apr_finfo_t fi;
+
+    return apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_LINK, p) == APR_SUCCESS &&
+           fi.filetype == APR_DIR;
+}
+
+static const char *parent_dir(const char *path, apr_pool_t *p)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash ? apr_pstrndup(p, path, (apr_size_t) (slash - path)) : ".";
+}
+
+/* Moves directory 'from' to archive/<name>.<n>, n the first free number from 1. */
+static apr_status_t move_to_archive(const char **parchived, md_store_t *store, const char *name,
+                                    const char *from, apr_pool_t *p)
+{
+    const char *archive_dir, *aname, *to;
+    apr_status_t rv;
+    int err = EEXIST;
+
+    *parchived = NULL;
+    if (!(archive_dir = md_store_fs_group_dir(&rv, store, MD_SG_ARCHIVE, 1, p))) {
+        return rv;
+    }
+    for (int n = 1; n <= MD_ARCHIVE_MAX_N && (err == EEXIST || err == ENOTEMPTY); ++n) {
+        aname = apr_psprintf(p, "%s.%d", name, n);
+        to = apr_pstrcat(p, archive_dir, "/", aname, NULL);
+        err = rename_noreplace(from, to);
+    }
+    if (err != 0) {
+        rv = APR_FROM_OS_ERROR(err);
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "cannot move %s to %s/", from, archive_dir);
+        return rv;
+    }
+    if ((rv = md_dir_sync(archive_dir, p)) == APR_SUCCESS) {
+        rv = md_dir_sync(parent_dir(from, p), p);
+    }
+    md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, rv, "%s: moved %s to archive/%s", name, from, aname);
+    *parchived = aname;
+    return rv;
+}
+
+apr_status_t md_store_archive(const char **parchived, md_store_t *store, const char *name,
+                              apr_pool_t *p)
+{
+    const char *from = md_store_path(store, MD_SG_DOMAINS, name, NULL, p);
+
+    *parchived = NULL;
+    if (!from) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "archive: invalid name %s",
+                      name ? name : "(null)");
+        return APR_EINVAL;
+    }
+    if (!is_dir(from, p)) {
+        return APR_ENOENT;
+    }
+    return move_to_archive(parchived, store, name, from, p);
+}
+
+/* ---- promote ---- */
+
+/* For "<prefix><suffix>.pem" the suffix ("" or ".secp256r1"), else NULL. */
+static const char *pem_suffix(const char *aspect, const char *prefix, apr_pool_t *p)
+{
+    apr_size_t plen = strlen(prefix), alen = strlen(aspect), elen = strlen(MD_PEM_EXT);
+
+    if (alen < plen + elen || strncmp(aspect, prefix, plen) ||
+        strcmp(aspect + alen - elen, MD_PEM_EXT)) {
+        return NULL;
+    }
+    return apr_pstrndup(p, aspect + plen, alen - plen - elen);
+}
+
+/* A staged set is complete when it has certificates and a key for each of them. */
+static apr_status_t check_staged(const apr_array_header_t *aspects, const char *name, apr_pool_t *p)
+{
+    const char *aspect, *suffix, *keyname;
+    int certs = 0;
+
+    for (int i = 0; i < aspects->nelts; ++i) {
+        aspect = APR_ARRAY_IDX(aspects, i, const char *);
+        if ((suffix = pem_suffix(aspect, MD_FN_PUBCERT, p)) != NULL) {
+            ++certs;
+            keyname = apr_pstrcat(p, MD_FN_PRIVKEY, suffix, MD_PEM_EXT, NULL);
+            if (md_array_str_index(aspects, keyname, 1) < 0) {
+                md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
+                              "%s: not promoting staging/%s: %s without %s", name, name, aspect,
+                              keyname);
+                return APR_EINVAL;
+            }
+        }
+    }
+    if (certs == 0) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
+                      "%s: not promoting staging/%s: it holds no certificate", name, name);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* md.json of the new set: the current one (the registry's), else the staged one. */
+static apr_status_t copy_md_json(md_store_t *store, const char *name, const char *dir,
+                                 apr_pool_t *p)
+{
+    md_store_group_t from = MD_SG_DOMAINS;
+    const char *src, *dst = apr_pstrcat(p, dir, "/", MD_FN_MD, NULL);
+    char *data;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (!md_store_exists(store, from, name, MD_FN_MD, p)) {
+        from = MD_SG_STAGING;
+        if (!md_store_exists(store, from, name, MD_FN_MD, p)) {
+            md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "%s: promote without %s", name,
+                          MD_FN_MD);
+            return APR_SUCCESS;
+        }
+    }
+    src = md_store_path(store, from, name, MD_FN_MD, p);
+    if ((rv = md_file_read(&data, &len, src, 0, p)) != APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: cannot read %s", name, src);
+        return rv;
+    }
+    if ((rv = md_file_write_atomic(dst, data, len, MD_FS_FILE_PRIVATE, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, rv, "%s: new set takes %s from %s", name, MD_FN_MD,
+                  md_store_group_name(from));
+    return rv;
+}
+
+/* Staged key 'aspect', decrypted, saved plain into dir. */
+static apr_status_t copy_key(md_pkey_t **pkey, md_store_t *store, const char *name,
+                             const char *aspect, const char *dir, apr_pool_t *p)
+{
+    const char *err, *dst = apr_pstrcat(p, dir, "/", aspect, NULL);
+    apr_status_t rv = md_store_load_pkey(pkey, &err, store, MD_SG_STAGING, name, aspect, p);
+
+    /* failures to read or write keys are logged where they happen */
+    return rv == APR_SUCCESS ? md_pkey_save(*pkey, dst, NULL, 0, p) : rv;
+}
+
+/* Staged chain 'aspect' into dir, after checking that it belongs to its key. */
+static apr_status_t copy_chain(md_store_t *store, const char *name, const char *aspect,
+                               const md_pkey_t *key, const char *dir, apr_pool_t *p)
+{
+    const char *err, *dst = apr_pstrcat(p, dir, "/", aspect, NULL);
+    apr_array_header_t *chain;
+    apr_status_t rv = md_store_load_chain(&chain, &err, store, MD_SG_STAGING, name, aspect, p);
+
+    if (rv != APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: not promoting: %s", name,
+                      err ? err : aspect);
+        return rv;
+    }
+    if (!md_cert_matches_key(APR_ARRAY_IDX(chain, 0, const md_cert_t *), key)) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
+                      "%s: not promoting: staged %s is not for its private key", name, aspect);
+        return APR_EINVAL;
+    }
+    return md_chain_save(chain, dst, p);
+}
+
+/* Fills dir with the new set: md.json, every staged key (plain now) and every staged
+ * certificate chain. job.json and anything else stay behind. */
+static apr_status_t build_new_set(md_store_t *store, const char *name,
+                                  const apr_array_header_t *aspects, const char *dir, apr_pool_t *p)
+{
+    apr_hash_t *keys = apr_hash_make(p); /* file suffix -> md_pkey_t* */
+    const char *aspect, *suffix;
+    md_pkey_t *key;
+    apr_status_t rv = copy_md_json(store, name, dir, p);
+
+    for (int i = 0; rv == APR_SUCCESS && i < aspects->nelts; ++i) {
+        aspect = APR_ARRAY_IDX(aspects, i, const char *);
+        if ((suffix = pem_suffix(aspect, MD_FN_PRIVKEY, p)) != NULL &&
+            (rv = copy_key(&key, store, name, aspect, dir, p)) == APR_SUCCESS) {
+            apr_hash_set(keys, suffix, APR_HASH_KEY_STRING, key);
+        }
+    }
+    for (int i = 0; rv == APR_SUCCESS && i < aspects->nelts; ++i) {
+        aspect = APR_ARRAY_IDX(aspects, i, const char *);
+        if ((suffix = pem_suffix(aspect, MD_FN_PUBCERT, p)) != NULL) {
+            /* check_staged made sure that the key is there */
+            key = apr_hash_get(keys, suffix, APR_HASH_KEY_STRING);
+            rv = copy_chain(store, name, aspect, key, dir, p);
+        }
+    }
+    if (rv == APR_SUCCESS) {
+        rv = md_dir_sync(dir, p);
+    }
+    return rv;
+}
+
+/* Makes a rename durable; the rename itself already happened, so a failure is only told. */
+static void sync_after_rename(const char *dir, const char *name, apr_pool_t *p)
+{
+    apr_status_t rv = md_dir_sync(dir, p);
+
+    if (rv != APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_WARN, rv, "%s: cannot sync %s", name, dir);
+    }
+}
+
+/* Puts the complete set in 'fresh' at domains/<name>. With an existing set the two are
+ * exchanged atomically and the old one (now at 'fresh') goes to the archive. Fails only
+ * when domains/<name> is as it was and 'fresh' still holds the new set. */
+static apr_status_t install_set(const char **parchived, md_store_t *store, const char *name,
+                                const char *fresh, apr_pool_t *p)
+{
+    const char *domains_dir, *cur, *archived;
+    apr_status_t rv;
+    int err;
+
+    *parchived = NULL;
+    if (!(domains_dir = md_store_fs_group_dir(&rv, store, MD_SG_DOMAINS, 1, p))) {
+        return rv;
+    }
+    cur = md_store_path(store, MD_SG_DOMAINS, name, NULL, p);
+    if (!is_dir(cur, p)) {
+        if ((err = rename_noreplace(fresh, cur)) != 0) {
+            rv = APR_FROM_OS_ERROR(err);
+            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: cannot rename %s to %s", name, fresh,
+                          cur);
+            return rv;
+        }
+        sync_after_rename(domains_dir, name, p);
+        md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "%s: installed first set", name);
+        return APR_SUCCESS;
+    }
+    err = rename_flags(fresh, cur, RENAME_EXCHANGE);
+    if (err == 0) {
+        sync_after_rename(domains_dir, name, p);
+        md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "%s: exchanged %s with %s", name, cur,
+                      fresh);
+        if (move_to_archive(parchived, store, name, fresh, p) != APR_SUCCESS) {
+            /* the new set is live; the old one just waits in tmp/ */
+            md_log_perror(MD_LOG_MARK, MD_LOG_WARN, APR_SUCCESS,
+                          "%s: new set installed, the previous one stays in %s", name, fresh);
+        }
+        return APR_SUCCESS;
+    }
+    if (!flags_unsupported(err)) {
+        rv = APR_FROM_OS_ERROR(err);
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: cannot exchange %s with %s", name, fresh,
+                      cur);
+        return rv;
+    }
+    /* No atomic exchange on this file system: between the two renames domains/<name> is
+     * missing for a moment. A crash right there leaves the old set in archive/ and the new
+     * one in tmp/; the staged set is still there to be promoted again. */
+    md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_FROM_OS_ERROR(err),
+                  "%s: no RENAME_EXCHANGE here, archiving first", name);
+    if ((rv = move_to_archive(parchived, store, name, cur, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if ((err = rename_noreplace(fresh, cur)) != 0) {
+        rv = APR_FROM_OS_ERROR(err);
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: cannot rename %s to %s", name, fresh, cur);
+        archived = md_store_path(store, MD_SG_ARCHIVE, *parchived, NULL, p);
+        if (rename_noreplace(archived, cur) == 0) { /* put the old set back */
+            *parchived = NULL;
+        }
+        return rv;
+    }
+    sync_after_rename(domains_dir, name, p);
+    return APR_SUCCESS;
+}
+
+apr_status_t md_store_promote(const char **parchived, md_store_t *store, const char *name,
+                              apr_pool_t *p)
+{
+    const char *staged, *tmp_dir, *token, *fresh;
+    apr_array_header_t *aspects;
+    apr_status_t rv;
+
+    *parchived = NULL;
+    if (!(staged = md_store_path(store, MD_SG_STAGING, name, NULL, p))) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "promote: invalid name %s",
+                      name ? name : "(null)");
+        return APR_EINVAL;
+    }
+    if (!is_dir(staged, p)) {
+        return APR_ENOENT;
+    }
+    if ((rv = md_store_aspects(&aspects, store, MD_SG_STAGING, name, p)) != APR_SUCCESS ||
+        (rv = check_staged(aspects, name, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!(tmp_dir = md_store_fs_group_dir(&rv, store, MD_SG_TMP, 1, p)) ||
+        (rv = md_store_fs_token(&token, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    fresh = apr_pstrcat(p, tmp_dir, "/", name, ".", token, NULL);
+    if ((rv = md_store_fs_mkdir(fresh, MD_FS_DIR_PRIVATE, p)) != APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: cannot create %s", name, fresh);
+        return rv;
+    }
+    md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "%s: building new set in %s", name,
+                  fresh);
+    if ((rv = build_new_set(store, name, aspects, fresh, p)) != APR_SUCCESS ||
+        (rv = md_dir_sync(tmp_dir, p)) != APR_SUCCESS ||
+        (rv = install_set(parchived, store, name, fresh, p)) != APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: not promoted, domains/%s unchanged", name,
+                      name);
+        md_store_fs_rmtree(fresh);
+        return rv;
+    }
+    /* A crash before this leaves the staged set to be promoted once more: harmless. */
+    if ((rv = md_store_purge(store, MD_SG_STAGING, name, p)) == APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, rv, "%s: promoted staging to domains%s%s", name,
+                      *parchived ? ", previous set in archive/" : "", *parchived ? *parchived : "");
+    }
+    return rv;
+}

@@ -1,0 +1,649 @@
+/* test_store.c: unit tests of the file-system store (md_store_fs*.c) -- md_store.json and its
+ * secret, paths, saving/loading with permissions and encryption, listings, the lock. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <apr_general.h>
+#include <apr_file_io.h>
+#include <apr_strings.h>
+
+#include "md_cert.h"
+#include "md_crypt.h"
+#include "md_json.h"
+#include "md_log.h"
+#include "md_store.h"
+#include "md_util.h"
+
+#define MODE_PRIVATE_DIR 0700
+#define MODE_PUBLIC_DIR 0755
+#define MODE_PRIVATE_FILE 0600
+#define MODE_PUBLIC_FILE 0644
+/* the secret md_store_fs_open makes: 48 random bytes */
+#define TEST_SECRET_LEN 48
+#define TEST_CERT_VALID apr_time_from_sec(86400)
+#define TEST_LOCK_WAIT apr_time_from_msec(200)
+/* generous upper bound for a 200 ms wait on a loaded machine */
+#define TEST_LOCK_WAIT_MAX apr_time_from_sec(3)
+#define TEST_LOG_LEN 1024
+/* a lock-holding child ends by itself after this, whatever happens to the parent */
+#define TEST_CHILD_MAX_SECS 20
+
+static const md_pkey_spec_t spec_p256 = {MD_PKEY_EC, 0, "secp256r1"};
+#define KEY_FILE "privkey.secp256r1.pem"
+#define CERT_FILE "pubcert.secp256r1.pem"
+
+/* The last error the library logged (the sink is installed once, before any test runs). */
+static char last_error[TEST_LOG_LEN];
+
+static void test_sink(void *baton, const char *file, int line, md_log_level_t level,
+                      apr_status_t rv, const char *msg)
+{
+    (void) baton;
+    if (level == MD_LOG_ERR) {
+        snprintf(last_error, sizeof(last_error), "%s", msg);
+    }
+    if (getenv("MD_TEST_LOG")) {
+        fprintf(stderr, "[%s] %s:%d: %s (%d)\n", md_log_level_name(level), file, line, msg, rv);
+    }
+}
+
+typedef struct {
+    apr_pool_t *pool;
+    char base[64];   /* the mkdtemp directory */
+    const char *dir; /* the store inside it */
+} fixture_t;
+
+static int group_setup(void **state)
+{
+    (void) state;
+    if (apr_initialize() != APR_SUCCESS) {
+        return -1;
+    }
+    md_log_set(test_sink, NULL, getenv("MD_TEST_LOG") ? MD_LOG_TRACE : MD_LOG_WARN);
+    /* a strict umask: the store must set its permissions regardless */
+    umask(077);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void) state;
+    apr_terminate();
+    return 0;
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+
+    if (!f || apr_pool_create(&f->pool, NULL) != APR_SUCCESS) {
+        return -1;
+    }
+    strcpy(f->base, "/tmp/test_store.XXXXXX");
+    if (!mkdtemp(f->base)) {
+        return -1;
+    }
+    f->dir = apr_pstrcat(f->pool, f->base, "/md", NULL);
+    last_error[0] = '\0';
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    char *cmd = apr_psprintf(f->pool, "rm -rf '%s'", f->base);
+    int rc = system(cmd);
+
+    apr_pool_destroy(f->pool);
+    free(f);
+    return rc == 0 ? 0 : -1;
+}
+
+/* ---- helpers ---- */
+
+static md_store_t *open_store(fixture_t *f)
+{
+    md_store_t *store;
+
+    assert_int_equal(md_store_fs_open(&store, f->dir, 1, f->pool), APR_SUCCESS);
+    return store;
+}
+
+static mode_t mode_of(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(lstat(path, &st), 0);
+    return st.st_mode & 07777;
+}
+
+static const char *slurp(const char *path, apr_pool_t *p)
+{
+    char *data;
+    apr_size_t len;
+
+    assert_int_equal(md_file_read(&data, &len, path, 0, p), APR_SUCCESS);
+    return data;
+}
+
+static void spit(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* A fresh EC key and a self-signed one-certificate chain for it. */
+static void make_pair(md_pkey_t **pkey, apr_array_header_t **pchain, const char *domain,
+                      apr_pool_t *p)
+{
+    apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
+    md_cert_t *cert;
+
+    APR_ARRAY_PUSH(names, const char *) = domain;
+    assert_int_equal(md_pkey_gen(pkey, &spec_p256, p), APR_SUCCESS);
+    assert_int_equal(md_cert_self_signed(&cert, NULL, names, *pkey, TEST_CERT_VALID, p),
+                     APR_SUCCESS);
+    *pchain = apr_array_make(p, 1, sizeof(md_cert_t *));
+    APR_ARRAY_PUSH(*pchain, md_cert_t *) = cert;
+}
+
+static const char *leaf_fingerprint(const apr_array_header_t *chain, apr_pool_t *p)
+{
+    return md_cert_fingerprint(APR_ARRAY_IDX(chain, 0, const md_cert_t *), p);
+}
+
+static md_json_t *json_with_name(const char *value, apr_pool_t *p)
+{
+    md_json_t *j = md_json_new_obj(p);
+
+    md_json_set_str(j, "name", value);
+    return j;
+}
+
+/* Stages a complete set (md.json, job.json, encrypted key, chain) for name. */
+/* ---- md_store.json ---- */
+
+static void test_create_and_reopen(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store, *again;
+    const unsigned char *secret, *secret2;
+    unsigned char *decoded;
+    apr_size_t len, len2, dlen;
+    const char *fpath = apr_pstrcat(f->pool, f->dir, "/", MD_FN_STORE, NULL), *before;
+    md_json_t *j;
+    const char *err;
+    struct stat st1, st2;
+
+    store = open_store(f);
+    assert_string_equal(md_store_dir(store), f->dir);
+    secret = md_store_secret(store, &len);
+    assert_int_equal(len, TEST_SECRET_LEN);
+
+    assert_int_equal(mode_of(f->dir), MODE_PUBLIC_DIR);
+    assert_int_equal(mode_of(fpath), MODE_PRIVATE_FILE);
+    for (int g = 0; g < MD_SG_COUNT; ++g) {
+        const char *gdir = apr_pstrcat(f->pool, f->dir, "/", md_store_group_name(g), NULL);
+
+        assert_int_equal(mode_of(gdir), g == MD_SG_CHALLENGES ? MODE_PUBLIC_DIR : MODE_PRIVATE_DIR);
+    }
+    /* the file says version 3.0 and holds the secret as base64url */
+    assert_int_equal(md_json_read_file(&j, &err, fpath, f->pool), APR_SUCCESS);
+    assert_true(md_json_get_num(md_json_get(j, "store", f->pool), "version", 0) == 3.0);
+    assert_int_equal(md_base64url_decode(&decoded, &dlen, md_json_get_str(j, "key"), f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(dlen, len);
+    assert_memory_equal(decoded, secret, len);
+
+    /* reopening (with and without create) reads the same secret and leaves the file alone */
+    before = slurp(fpath, f->pool);
+    assert_int_equal(stat(fpath, &st1), 0);
+    for (int create = 1; create >= 0; --create) {
+        assert_int_equal(md_store_fs_open(&again, f->dir, create, f->pool), APR_SUCCESS);
+        secret2 = md_store_secret(again, &len2);
+        assert_int_equal(len2, len);
+        assert_memory_equal(secret2, secret, len);
+    }
+    assert_int_equal(stat(fpath, &st2), 0);
+    assert_int_equal(st1.st_ino, st2.st_ino);
+    assert_int_equal(st1.st_mtim.tv_sec, st2.st_mtim.tv_sec);
+    assert_int_equal(st1.st_mtim.tv_nsec, st2.st_mtim.tv_nsec);
+    assert_string_equal(slurp(fpath, f->pool), before);
+
+    /* a second store gets a secret of its own */
+    f->dir = apr_pstrcat(f->pool, f->base, "/md2", NULL);
+    again = open_store(f);
+    secret2 = md_store_secret(again, &len2);
+    assert_memory_not_equal(secret2, secret, len);
+}
+
+static void test_open_missing(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = (md_store_t *) f;
+
+    /* no directory at all */
+    assert_int_equal(md_store_fs_open(&store, f->dir, 0, f->pool), APR_ENOENT);
+    assert_null(store);
+    assert_non_null(strstr(last_error, "no store at"));
+    assert_non_null(strstr(last_error, "md_store.json not found"));
+    assert_non_null(strstr(last_error, "a2md -d"));
+    /* a directory without md_store.json: still no store, and nothing is created */
+    assert_int_equal(mkdir(f->dir, MODE_PUBLIC_DIR), 0);
+    assert_int_equal(md_store_fs_open(&store, f->dir, 0, f->pool), APR_ENOENT);
+    assert_false(access(apr_pstrcat(f->pool, f->dir, "/", MD_FN_STORE, NULL), F_OK) == 0);
+    assert_false(access(apr_pstrcat(f->pool, f->dir, "/domains", NULL), F_OK) == 0);
+}
+
+static void test_corrupt_store_json(void **state)
+{
+    fixture_t *f = *state;
+    const char *fpath = apr_pstrcat(f->pool, f->dir, "/", MD_FN_STORE, NULL);
+    static const char *const bad[] = {
+        "{\"store\": {\"version\": 3.0}, \"key\": ", /* truncated */
+        "{\"store\": {\"version\": 3.0}}\n",         /* no key */
+        "{\"store\": {\"version\": 3.0}, \"key\": \"!!not base64!!\"}\n",
+        "[1, 2, 3]\n",
+    };
+    md_store_t *store;
+
+    assert_int_equal(mkdir(f->dir, MODE_PUBLIC_DIR), 0);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        spit(fpath, bad[i]);
+        for (int create = 0; create <= 1; ++create) {
+            last_error[0] = '\0';
+            assert_int_equal(md_store_fs_open(&store, f->dir, create, f->pool), APR_EINVAL);
+            assert_null(store);
+            assert_non_null(strstr(last_error, fpath));
+            assert_string_equal(slurp(fpath, f->pool), bad[i]);
+        }
+    }
+}
+
+/* ---- paths ---- */
+
+static void test_path_validation(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = open_store(f);
+    static const char *const bad[] = {"../x", "a/b", ".hidden", "", "..", "x..y", "/abs"};
+    md_json_t *j = json_with_name("x", f->pool);
+
+    assert_string_equal(md_store_path(store, MD_SG_DOMAINS, "example.org", MD_FN_MD, f->pool),
+                        apr_pstrcat(f->pool, f->dir, "/domains/example.org/md.json", NULL));
+    assert_string_equal(md_store_path(store, MD_SG_ARCHIVE, "example.org.1", NULL, f->pool),
+                        apr_pstrcat(f->pool, f->dir, "/archive/example.org.1", NULL));
+    assert_null(md_store_path(store, MD_SG_DOMAINS, NULL, NULL, f->pool));
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
+        assert_null(md_store_path(store, MD_SG_DOMAINS, bad[i], NULL, f->pool));
+        assert_null(md_store_path(store, MD_SG_DOMAINS, "ok.org", bad[i], f->pool));
+        assert_int_equal(md_store_save_json(store, MD_SG_DOMAINS, bad[i], MD_FN_MD, j, f->pool),
+                         APR_EINVAL);
+        assert_int_equal(
+            md_store_save_text(store, MD_SG_CHALLENGES, "ok.org", bad[i], "t", f->pool),
+            APR_EINVAL);
+    }
+    /* nothing was written anywhere by the refused calls */
+    assert_false(access(apr_pstrcat(f->pool, f->base, "/x", NULL), F_OK) == 0);
+    assert_false(md_store_exists(store, MD_SG_CHALLENGES, "ok.org", NULL, f->pool));
+}
+
+static void test_group_names(void **state)
+{
+    md_store_group_t g;
+
+    (void) state;
+    for (int i = 0; i < MD_SG_COUNT; ++i) {
+        assert_int_equal(md_store_group_parse(&g, md_store_group_name(i)), APR_SUCCESS);
+        assert_int_equal(g, i);
+    }
+    assert_string_equal(md_store_group_name(MD_SG_STAGING), "staging");
+    assert_int_equal(md_store_group_parse(&g, "domain"), APR_EINVAL);
+    assert_true(md_store_group_encrypts(MD_SG_ACCOUNTS));
+    assert_true(md_store_group_encrypts(MD_SG_STAGING));
+    assert_false(md_store_group_encrypts(MD_SG_DOMAINS));
+    assert_false(md_store_group_encrypts(MD_SG_ARCHIVE));
+    assert_false(md_store_group_encrypts(MD_SG_CHALLENGES));
+    assert_false(md_store_group_encrypts(MD_SG_TMP));
+}
+
+/* ---- save / load ---- */
+
+static void test_save_load_every_group(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = open_store(f);
+    md_pkey_t *key, *loaded;
+    apr_array_header_t *chain, *chain2;
+    const char *err, *text, *pub1, *pub2, *pem, *path;
+    md_json_t *j;
+    apr_size_t slen;
+    const unsigned char *secret = md_store_secret(store, &slen);
+
+    make_pair(&key, &chain, "example.org", f->pool);
+    assert_int_equal(md_pkey_pub_pem(&pub1, key, f->pool), APR_SUCCESS);
+    for (int i = 0; i < MD_SG_COUNT; ++i) {
+        md_store_group_t g = (md_store_group_t) i;
+        int pub = g == MD_SG_CHALLENGES;
+        const char *entry = md_store_path(store, g, "example.org", NULL, f->pool);
+
+        assert_int_equal(md_store_save_json(store, g, "example.org", MD_FN_MD,
+                                            json_with_name("example.org", f->pool), f->pool),
+                         APR_SUCCESS);
+        assert_int_equal(md_store_save_text(store, g, "example.org", "token", "answer", f->pool),
+                         APR_SUCCESS);
+        assert_int_equal(md_store_save_chain(store, g, "example.org", CERT_FILE, chain, f->pool),
+                         APR_SUCCESS);
+        assert_int_equal(md_store_save_pkey(store, g, "example.org", KEY_FILE, key, f->pool),
+                         APR_SUCCESS);
+
+        assert_int_equal(md_store_load_json(&j, &err, store, g, "example.org", MD_FN_MD, f->pool),
+                         APR_SUCCESS);
+        assert_string_equal(md_json_get_str(j, "name"), "example.org");
+        assert_int_equal(md_store_load_text(&text, store, g, "example.org", "token", f->pool),
+                         APR_SUCCESS);
+        assert_string_equal(text, "answer");
+        assert_int_equal(
+            md_store_load_chain(&chain2, &err, store, g, "example.org", CERT_FILE, f->pool),
+            APR_SUCCESS);
+        assert_string_equal(leaf_fingerprint(chain2, f->pool), leaf_fingerprint(chain, f->pool));
+        assert_int_equal(
+            md_store_load_pkey(&loaded, &err, store, g, "example.org", KEY_FILE, f->pool),
+            APR_SUCCESS);
+        assert_int_equal(md_pkey_pub_pem(&pub2, loaded, f->pool), APR_SUCCESS);
+        assert_string_equal(pub2, pub1);
+
+        /* permissions: keys always private, certificates public, the rest public only in
+         * challenges; entries holding keys private */
+        assert_int_equal(mode_of(entry), pub ? MODE_PUBLIC_DIR : MODE_PRIVATE_DIR);
+        assert_int_equal(mode_of(apr_pstrcat(f->pool, entry, "/" KEY_FILE, NULL)),
+                         MODE_PRIVATE_FILE);
+        assert_int_equal(mode_of(apr_pstrcat(f->pool, entry, "/" CERT_FILE, NULL)),
+                         MODE_PUBLIC_FILE);
+        assert_int_equal(mode_of(apr_pstrcat(f->pool, entry, "/" MD_FN_MD, NULL)),
+                         pub ? MODE_PUBLIC_FILE : MODE_PRIVATE_FILE);
+        assert_int_equal(mode_of(apr_pstrcat(f->pool, entry, "/token", NULL)),
+                         pub ? MODE_PUBLIC_FILE : MODE_PRIVATE_FILE);
+
+        /* encryption: accounts and staging only, with the raw secret as passphrase */
+        path = apr_pstrcat(f->pool, entry, "/" KEY_FILE, NULL);
+        pem = slurp(path, f->pool);
+        if (md_store_group_encrypts(g)) {
+            assert_non_null(strstr(pem, "-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+            assert_int_equal(
+                md_pkey_from_pem(&loaded, pem, strlen(pem), (const char *) secret, slen, f->pool),
+                APR_SUCCESS);
+        } else {
+            assert_non_null(strstr(pem, "-----BEGIN PRIVATE KEY-----"));
+            assert_null(strstr(pem, "ENCRYPTED"));
+        }
+    }
+}
+
+static void test_load_missing_and_corrupt(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = open_store(f);
+    md_json_t *j;
+    md_pkey_t *key;
+    apr_array_header_t *chain;
+    const char *err, *text, *path;
+
+    assert_int_equal(md_store_load_json(&j, &err, store, MD_SG_DOMAINS, "a.org", MD_FN_MD, f->pool),
+                     APR_ENOENT);
+    assert_int_equal(
+        md_store_load_pkey(&key, &err, store, MD_SG_STAGING, "a.org", KEY_FILE, f->pool),
+        APR_ENOENT);
+    assert_int_equal(
+        md_store_load_chain(&chain, &err, store, MD_SG_DOMAINS, "a.org", CERT_FILE, f->pool),
+        APR_ENOENT);
+    assert_int_equal(md_store_load_text(&text, store, MD_SG_CHALLENGES, "a.org", "t", f->pool),
+                     APR_ENOENT);
+
+    /* a broken md.json is reported with its path and stays as it is */
+    assert_int_equal(
+        md_store_save_text(store, MD_SG_DOMAINS, "a.org", MD_FN_MD, "{\"name\":", f->pool),
+        APR_SUCCESS);
+    path = md_store_path(store, MD_SG_DOMAINS, "a.org", MD_FN_MD, f->pool);
+    assert_int_equal(md_store_load_json(&j, &err, store, MD_SG_DOMAINS, "a.org", MD_FN_MD, f->pool),
+                     APR_EINVAL);
+    assert_non_null(err);
+    assert_non_null(strstr(err, path));
+    assert_string_equal(slurp(path, f->pool), "{\"name\":");
+
+    /* a key file without a key */
+    assert_int_equal(md_store_save_text(store, MD_SG_DOMAINS, "a.org", KEY_FILE, "junk", f->pool),
+                     APR_SUCCESS);
+    assert_int_not_equal(
+        md_store_load_pkey(&key, &err, store, MD_SG_DOMAINS, "a.org", KEY_FILE, f->pool),
+        APR_SUCCESS);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "a.org"));
+}
+
+static void test_key_needs_the_store_secret(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = open_store(f), *other;
+    md_pkey_t *key, *loaded;
+    apr_array_header_t *chain;
+    const char *err, *pem;
+
+    make_pair(&key, &chain, "a.org", f->pool);
+    assert_int_equal(
+        md_store_save_pkey(store, MD_SG_ACCOUNTS, "ACME-a-0000", MD_FN_ACCT_KEY, key, f->pool),
+        APR_SUCCESS);
+    assert_int_equal(
+        md_store_load_text(&pem, store, MD_SG_ACCOUNTS, "ACME-a-0000", MD_FN_ACCT_KEY, f->pool),
+        APR_SUCCESS);
+    /* the same file in another store (other secret) cannot be decrypted */
+    f->dir = apr_pstrcat(f->pool, f->base, "/other", NULL);
+    other = open_store(f);
+    assert_int_equal(
+        md_store_save_text(other, MD_SG_ACCOUNTS, "ACME-a-0000", MD_FN_ACCT_KEY, pem, f->pool),
+        APR_SUCCESS);
+    assert_int_equal(md_store_load_pkey(&loaded, &err, other, MD_SG_ACCOUNTS, "ACME-a-0000",
+                                        MD_FN_ACCT_KEY, f->pool),
+                     APR_EACCES);
+    assert_non_null(strstr(err, MD_FN_ACCT_KEY));
+}
+
+static void test_group_dirs_made_when_first_written(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = open_store(f);
+    const char *gdir = apr_pstrcat(f->pool, f->dir, "/challenges", NULL);
+    apr_array_header_t *names;
+
+    assert_int_equal(rmdir(gdir), 0);
+    assert_int_equal(md_store_fs_open(&store, f->dir, 0, f->pool), APR_SUCCESS);
+    assert_false(access(gdir, F_OK) == 0); /* opening without create adds nothing */
+    assert_int_equal(md_store_names(&names, store, MD_SG_CHALLENGES, f->pool), APR_SUCCESS);
+    assert_int_equal(names->nelts, 0);
+    assert_int_equal(md_store_save_text(store, MD_SG_CHALLENGES, "a.org", "tok", "x", f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(mode_of(gdir), MODE_PUBLIC_DIR);
+}
+
+/* ---- listings, removal ---- */
+
+static void test_names_and_aspects(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = open_store(f);
+    static const char *const names_in[] = {"c.org", "a.org", "b.tmp.org"};
+    apr_array_header_t *names, *aspects;
+    const char *entry;
+    md_json_t *j = json_with_name("x", f->pool);
+
+    for (size_t i = 0; i < sizeof(names_in) / sizeof(names_in[0]); ++i) {
+        assert_int_equal(
+            md_store_save_json(store, MD_SG_DOMAINS, names_in[i], MD_FN_MD, j, f->pool),
+            APR_SUCCESS);
+    }
+    /* neither a dot directory nor a plain file is an entry */
+    assert_int_equal(mkdir(apr_pstrcat(f->pool, f->dir, "/domains/.old", NULL), 0700), 0);
+    spit(apr_pstrcat(f->pool, f->dir, "/domains/stray.txt", NULL), "x");
+    assert_int_equal(md_store_names(&names, store, MD_SG_DOMAINS, f->pool), APR_SUCCESS);
+    assert_int_equal(names->nelts, 3);
+    assert_string_equal(APR_ARRAY_IDX(names, 0, const char *), "a.org");
+    assert_string_equal(APR_ARRAY_IDX(names, 1, const char *), "b.tmp.org");
+    assert_string_equal(APR_ARRAY_IDX(names, 2, const char *), "c.org");
+
+    /* aspects: regular files, sorted, no dot files or leftovers of atomic writes */
+    assert_int_equal(md_store_save_text(store, MD_SG_DOMAINS, "a.org", "pubcert.pem", "c", f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(md_store_save_text(store, MD_SG_DOMAINS, "a.org", "job.json", "{}", f->pool),
+                     APR_SUCCESS);
+    entry = md_store_path(store, MD_SG_DOMAINS, "a.org", NULL, f->pool);
+    spit(apr_pstrcat(f->pool, entry, "/.hidden", NULL), "x");
+    spit(apr_pstrcat(f->pool, entry, "/md.json.tmp.AbC123", NULL), "x");
+    assert_int_equal(mkdir(apr_pstrcat(f->pool, entry, "/subdir", NULL), 0700), 0);
+    assert_int_equal(md_store_aspects(&aspects, store, MD_SG_DOMAINS, "a.org", f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(aspects->nelts, 3);
+    assert_string_equal(APR_ARRAY_IDX(aspects, 0, const char *), "job.json");
+    assert_string_equal(APR_ARRAY_IDX(aspects, 1, const char *), "md.json");
+    assert_string_equal(APR_ARRAY_IDX(aspects, 2, const char *), "pubcert.pem");
+    assert_int_equal(md_store_aspects(&aspects, store, MD_SG_DOMAINS, "none.org", f->pool),
+                     APR_ENOENT);
+
+    /* exists, remove (missing is fine), purge */
+    assert_true(md_store_exists(store, MD_SG_DOMAINS, "a.org", "job.json", f->pool));
+    assert_true(md_store_exists(store, MD_SG_DOMAINS, "a.org", NULL, f->pool));
+    assert_int_equal(md_store_remove(store, MD_SG_DOMAINS, "a.org", "job.json", f->pool),
+                     APR_SUCCESS);
+    assert_false(md_store_exists(store, MD_SG_DOMAINS, "a.org", "job.json", f->pool));
+    assert_int_equal(md_store_remove(store, MD_SG_DOMAINS, "a.org", "job.json", f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(md_store_purge(store, MD_SG_DOMAINS, "a.org", f->pool), APR_SUCCESS);
+    assert_false(md_store_exists(store, MD_SG_DOMAINS, "a.org", NULL, f->pool));
+    assert_int_equal(md_store_purge(store, MD_SG_DOMAINS, "a.org", f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_names(&names, store, MD_SG_DOMAINS, f->pool), APR_SUCCESS);
+    assert_int_equal(names->nelts, 2);
+}
+
+static void test_purge_does_not_follow_links(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = open_store(f);
+    const char *outside = apr_pstrcat(f->pool, f->base, "/outside", NULL);
+    const char *entry;
+
+    assert_int_equal(mkdir(outside, 0700), 0);
+    spit(apr_pstrcat(f->pool, outside, "/keep", NULL), "x");
+    assert_int_equal(md_store_save_text(store, MD_SG_STAGING, "a.org", "t", "x", f->pool),
+                     APR_SUCCESS);
+    entry = md_store_path(store, MD_SG_STAGING, "a.org", NULL, f->pool);
+    assert_int_equal(symlink(outside, apr_pstrcat(f->pool, entry, "/link", NULL)), 0);
+    assert_int_equal(md_store_purge(store, MD_SG_STAGING, "a.org", f->pool), APR_SUCCESS);
+    assert_false(md_store_exists(store, MD_SG_STAGING, "a.org", NULL, f->pool));
+    assert_true(access(apr_pstrcat(f->pool, outside, "/keep", NULL), F_OK) == 0);
+}
+
+/* ---- lock ---- */
+
+/* Forks a child that takes the store lock and holds it until told through a pipe. */
+static pid_t fork_lock_holder(const char *dir, int *ptell)
+{
+    int ready[2], tell[2];
+    char c;
+    pid_t pid;
+
+    assert_int_equal(pipe(ready), 0);
+    assert_int_equal(pipe(tell), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        apr_pool_t *p;
+        md_store_t *store;
+        md_store_lock_t *lock;
+        int ok = apr_pool_create(&p, NULL) == APR_SUCCESS &&
+                 md_store_fs_open(&store, dir, 0, p) == APR_SUCCESS &&
+                 md_store_lock(&lock, store, 0, p) == APR_SUCCESS;
+
+        close(ready[0]);
+        close(tell[1]); /* else the read below never sees the parent's close */
+        alarm(TEST_CHILD_MAX_SECS);
+        c = ok ? 'y' : 'n';
+        if (write(ready[1], &c, 1) != 1 || read(tell[0], &c, 1) < 0) {
+            _exit(2);
+        }
+        _exit(ok ? 0 : 1);
+    }
+    close(ready[1]);
+    close(tell[0]);
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    assert_int_equal(c, 'y');
+    *ptell = tell[1];
+    return pid;
+}
+
+static void test_lock_between_processes(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = open_store(f);
+    md_store_lock_t *lock;
+    apr_pool_t *sub;
+    apr_time_t start, took;
+    int tell, status;
+    pid_t pid;
+
+    pid = fork_lock_holder(f->dir, &tell);
+    start = apr_time_now();
+    assert_int_equal(md_store_lock(&lock, store, TEST_LOCK_WAIT, f->pool), APR_TIMEUP);
+    took = apr_time_now() - start;
+    assert_null(lock);
+    assert_true(took >= TEST_LOCK_WAIT);
+    assert_true(took < TEST_LOCK_WAIT_MAX);
+
+    close(tell); /* the child exits, and with it its lock */
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(md_store_lock(&lock, store, TEST_LOCK_WAIT, f->pool), APR_SUCCESS);
+    assert_int_equal(mode_of(apr_pstrcat(f->pool, f->dir, "/store.lock", NULL)), MODE_PRIVATE_FILE);
+    assert_int_equal(md_store_unlock(lock), APR_SUCCESS);
+
+    /* released by clearing the pool, too: a child can take it at once afterwards */
+    assert_int_equal(apr_pool_create(&sub, f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_lock(&lock, store, 0, sub), APR_SUCCESS);
+    apr_pool_destroy(sub);
+    pid = fork_lock_holder(f->dir, &tell);
+    close(tell);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_store_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_path_validation, setup, teardown),
+        cmocka_unit_test(test_group_names),
+        cmocka_unit_test_setup_teardown(test_save_load_every_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_load_missing_and_corrupt, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_needs_the_store_secret, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_group_dirs_made_when_first_written, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_names_and_aspects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_purge_does_not_follow_links, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_between_processes, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
