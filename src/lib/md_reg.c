@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_file_io.h>
+#include <apr_hash.h>
 
 #include "md_reg.h"
 #include "md_cert.h"
@@ -26,23 +28,33 @@ md_store_t *md_reg_store(md_reg_t *reg)
     return reg->store;
 }
 
-static apr_status_t load_md(md_t **pmd, md_reg_t *reg, const char *name, apr_pool_t *p)
+/* Loads domains/<name>/md.json; a reason in *perr when it cannot be read (not logged). */
+static apr_status_t read_md(md_t **pmd, const char **perr, md_reg_t *reg, const char *name,
+                            apr_pool_t *p)
 {
     md_json_t *j;
     const char *err = NULL;
     apr_status_t rv;
 
+    *perr = NULL;
     rv = md_store_load_json(&j, &err, reg->store, MD_SG_DOMAINS, name, MD_FN_MD, p);
-    if (rv == APR_SUCCESS) {
-        rv = md_from_json(pmd, &err, j, p);
-        if (rv != APR_SUCCESS) {
-            err = apr_psprintf(p, "%s: %s",
-                               md_store_path(reg->store, MD_SG_DOMAINS, name, MD_FN_MD, p), err);
-        }
+    if (rv == APR_SUCCESS && (rv = md_from_json(pmd, &err, j, p)) != APR_SUCCESS) {
+        err = apr_psprintf(p, "%s: %s", md_store_path(reg->store, MD_SG_DOMAINS, name, MD_FN_MD, p),
+                           err);
     }
     if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s (the file is left as it is)",
-                      err ? err : "cannot read md.json");
+        *perr = err ? err : "cannot read md.json";
+    }
+    return rv;
+}
+
+static apr_status_t load_md(md_t **pmd, md_reg_t *reg, const char *name, apr_pool_t *p)
+{
+    const char *err;
+    apr_status_t rv = read_md(pmd, &err, reg, name, p);
+
+    if (err) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s (the file is left as it is)", err);
     }
     return rv;
 }
@@ -234,4 +246,182 @@ apr_status_t md_reg_remove(const char **parchived, md_reg_t *reg, const char *na
         return rv;
     }
     return md_store_purge(reg->store, MD_SG_STAGING, md->name, p);
+}
+
+/* ---- sync from the configuration ---- */
+
+/* A stored MD that is no longer configured but shares names with md: hand its entry over
+ * (rename, certificates kept) when md has none yet, else archive it. */
+static apr_status_t settle_old(md_reg_t *reg, const md_t *md, const md_t *old, int *phas_entry,
+                               apr_pool_t *p)
+{
+    const char *archived;
+    apr_status_t rv;
+
+    if (!*phas_entry) {
+        rv = md_store_rename(reg->store, MD_SG_DOMAINS, old->name, md->name, p);
+        if (rv == APR_SUCCESS) {
+            md_store_purge(reg->store, MD_SG_STAGING, old->name, p);
+            md_log_perror(MD_LOG_MARK, MD_LOG_NOTICE, rv,
+                          "%s: takes over the store entry of '%s', which is no longer "
+                          "configured and shared names with it",
+                          md->name, old->name);
+            *phas_entry = 1;
+        }
+        return rv;
+    }
+    rv = md_store_archive(&archived, reg->store, old->name, p);
+    if (rv == APR_SUCCESS) {
+        md_store_purge(reg->store, MD_SG_STAGING, old->name, p);
+        md_log_perror(MD_LOG_MARK, MD_LOG_NOTICE, rv,
+                      "%s: '%s' is no longer configured and shared names with it; its files "
+                      "moved to archive/%s",
+                      md->name, old->name, archived);
+    }
+    return rv;
+}
+
+/* Writes md.json only when it changed: a restart with 1000 unchanged MDs writes nothing. */
+static apr_status_t sync_one(md_reg_t *reg, md_t *md, const md_t *stored, apr_pool_t *p)
+{
+    md_t *want = md_copy(md, p);
+    const char *before, *after;
+
+    if (stored && !want->ca_account) {
+        want->ca_account = stored->ca_account; /* learned by a drive, not configured */
+        md->ca_account = stored->ca_account;
+    }
+    want->state = MD_S_UNKNOWN;
+    want->state_descr = NULL;
+    after = md_json_dump(md_to_json(want, p), 0, p);
+    if (stored) {
+        md_t *was = md_copy(stored, p);
+        was->state = MD_S_UNKNOWN;
+        was->state_descr = NULL;
+        before = md_json_dump(md_to_json(was, p), 0, p);
+        if (!strcmp(before, after)) {
+            return APR_SUCCESS;
+        }
+    }
+    return save_md(reg, md, p);
+}
+
+/* A stored md.json that cannot be read is moved aside (kept for the operator), not lost. */
+static apr_status_t set_aside(md_reg_t *reg, const char *name, const char *why, apr_pool_t *p)
+{
+    const char *path = md_store_path(reg->store, MD_SG_DOMAINS, name, MD_FN_MD, p);
+    const char *aside =
+        apr_psprintf(p, "%s.broken-%" APR_TIME_T_FMT, path, apr_time_sec(apr_time_now()));
+    apr_status_t rv = apr_file_rename(path, aside, p);
+
+    md_log_perror(MD_LOG_MARK, MD_LOG_WARN, rv,
+                  "%s: %s; the file was moved to %s and the configuration defines the MD anew",
+                  name, why, aside);
+    return rv;
+}
+
+/* The stored MDs by name, and by domain those the configuration no longer has. Entries whose
+ * md.json cannot be read are in 'broken'. Loaded once: startup cost grows with N, not N^2. */
+typedef struct {
+    apr_hash_t *by_name;                /* name -> md_t* */
+    apr_hash_t *unconfigured_by_domain; /* domain -> md_t* */
+    apr_hash_t *broken;                 /* name -> name */
+} stored_t;
+
+static apr_status_t load_stored(stored_t *st, md_reg_t *reg, const apr_array_header_t *mds,
+                                apr_pool_t *p)
+{
+    apr_hash_t *configured = apr_hash_make(p);
+    apr_array_header_t *names;
+    apr_status_t rv;
+    int i, j;
+
+    st->by_name = apr_hash_make(p);
+    st->unconfigured_by_domain = apr_hash_make(p);
+    st->broken = apr_hash_make(p);
+    for (i = 0; i < mds->nelts; ++i) {
+        const md_t *md = APR_ARRAY_IDX(mds, i, const md_t *);
+        apr_hash_set(configured, md->name, APR_HASH_KEY_STRING, md);
+    }
+    if ((rv = md_store_names(&names, reg->store, MD_SG_DOMAINS, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        const char *err;
+        md_t *md;
+        rv = read_md(&md, &err, reg, name, p);
+        if (err) {
+            apr_hash_set(st->broken, name, APR_HASH_KEY_STRING, err);
+            continue;
+        }
+        if (rv != APR_SUCCESS) {
+            continue; /* a directory without md.json is not an MD */
+        }
+        apr_hash_set(st->by_name, md->name, APR_HASH_KEY_STRING, md);
+        if (apr_hash_get(configured, md->name, APR_HASH_KEY_STRING)) {
+            continue;
+        }
+        for (j = 0; j < md->domains->nelts; ++j) {
+            apr_hash_set(st->unconfigured_by_domain, APR_ARRAY_IDX(md->domains, j, const char *),
+                         APR_HASH_KEY_STRING, md);
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Unconfigured stored MDs that share names with md: settled (renamed or archived) once. */
+static apr_status_t settle_overlaps(md_reg_t *reg, stored_t *st, const md_t *md, int *phas_entry,
+                                    apr_pool_t *p)
+{
+    apr_status_t rv;
+    int i, j;
+
+    for (i = 0; i < md->domains->nelts; ++i) {
+        const char *d = APR_ARRAY_IDX(md->domains, i, const char *);
+        const md_t *old = apr_hash_get(st->unconfigured_by_domain, d, APR_HASH_KEY_STRING);
+        if (!old) {
+            continue;
+        }
+        if ((rv = settle_old(reg, md, old, phas_entry, p)) != APR_SUCCESS) {
+            return rv;
+        }
+        for (j = 0; j < old->domains->nelts; ++j) {
+            apr_hash_set(st->unconfigured_by_domain, APR_ARRAY_IDX(old->domains, j, const char *),
+                         APR_HASH_KEY_STRING, NULL);
+        }
+        apr_hash_set(st->by_name, old->name, APR_HASH_KEY_STRING, NULL);
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t md_reg_sync(md_reg_t *reg, apr_array_header_t *mds, apr_pool_t *p)
+{
+    apr_time_t now = apr_time_now();
+    stored_t st;
+    apr_status_t rv;
+    int i;
+
+    if ((rv = load_stored(&st, reg, mds, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < mds->nelts; ++i) {
+        md_t *md = APR_ARRAY_IDX(mds, i, md_t *), *stored;
+        const char *broken = apr_hash_get(st.broken, md->name, APR_HASH_KEY_STRING);
+        int has_entry;
+
+        if (broken && (rv = set_aside(reg, md->name, broken, p)) != APR_SUCCESS) {
+            return rv;
+        }
+        stored = apr_hash_get(st.by_name, md->name, APR_HASH_KEY_STRING);
+        has_entry = stored || md_store_exists(reg->store, MD_SG_DOMAINS, md->name, NULL, p);
+        if ((rv = settle_overlaps(reg, &st, md, &has_entry, p)) != APR_SUCCESS) {
+            return rv;
+        }
+        if ((rv = sync_one(reg, md, stored, p)) != APR_SUCCESS) {
+            return rv;
+        }
+        md_reg_compute_state(reg, md, now, p);
+    }
+    return APR_SUCCESS;
 }

@@ -34,6 +34,15 @@ apr_status_t md_reg_update(md_reg_t *reg, const char *name, md_t *md, apr_pool_t
  * entry. APR_ENOENT when there is no such MD. */
 apr_status_t md_reg_remove(const char **parchived, md_reg_t *reg, const char *name, apr_pool_t *p);
 
+/* Makes the store match the configuration, without any network traffic: MDs of 'mds' (md_t*,
+ * settings merged) that the store lacks are added; stored ones are updated with the
+ * configured settings, keeping what only the store knows (the CA account). A stored MD that
+ * is no longer configured stays where it is, unused -- unless a configured MD now claims one
+ * of its names: then, when the configured MD has no entry of its own yet, the old entry is
+ * renamed to it (keeping its certificates), else the old entry is archived. On return each
+ * md in mds has its state computed. */
+apr_status_t md_reg_sync(md_reg_t *reg, apr_array_header_t *mds, apr_pool_t *p);
+
 /* What a certificate of an MD, for one key spec, looks like in a group (domains, staging). */
 typedef struct {
     const md_pkey_spec_t *spec;

@@ -113,6 +113,11 @@ apr_status_t md_store_aspects(apr_array_header_t **paspects, md_store_t *store,
 apr_status_t md_store_archive(const char **parchived, md_store_t *store, const char *name,
                               apr_pool_t *p);
 
+/* Renames entry 'from' of a group to 'to' (which must not exist: APR_EEXIST). APR_ENOENT
+ * when there is no such entry. */
+apr_status_t md_store_rename(md_store_t *store, md_store_group_t group, const char *from,
+                             const char *to, apr_pool_t *p);
+
 /* Installs staging/<name> as domains/<name>: the new set is built in tmp/ from the staged
  * keys (decrypted) and certificates plus the current domains/<name>/md.json (the staged one
  * when there is none), then swapped in with one atomic exchange; the previous set goes to

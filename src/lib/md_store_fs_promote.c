@@ -126,6 +126,30 @@ apr_status_t md_store_archive(const char **parchived, md_store_t *store, const c
     return move_to_archive(parchived, store, name, from, p);
 }
 
+apr_status_t md_store_rename(md_store_t *store, md_store_group_t group, const char *from,
+                             const char *to, apr_pool_t *p)
+{
+    const char *src = md_store_path(store, group, from, NULL, p);
+    const char *dst = md_store_path(store, group, to, NULL, p);
+    int err;
+
+    if (!src || !dst) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "rename: invalid name %s or %s",
+                      from ? from : "(null)", to ? to : "(null)");
+        return APR_EINVAL;
+    }
+    if (!is_dir(src, p)) {
+        return APR_ENOENT;
+    }
+    if ((err = rename_noreplace(src, dst)) != 0) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_FROM_OS_ERROR(err), "rename %s to %s failed",
+                      src, dst);
+        return APR_FROM_OS_ERROR(err);
+    }
+    md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "renamed %s to %s", src, dst);
+    return md_dir_sync(parent_dir(dst, p), p);
+}
+
 /* ---- promote ---- */
 
 /* For "<prefix><suffix>.pem" the suffix ("" or ".secp256r1"), else NULL. */
