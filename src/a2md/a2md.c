@@ -1,5 +1,6 @@
 /* a2md.c: the command line tool's entry -- global options, the command table, error and
  * output conventions (one-line reasons on stderr, exit codes, JSON on request). */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 #include "md_log.h"
 
 typedef struct {
-    int errors; /* error lines printed so far */
+    _Atomic int errors; /* error lines printed so far (drive logs from several threads) */
     const char *prefix;
 } log_state_t;
 
@@ -48,7 +49,9 @@ static const apr_getopt_option_t options[] = {
 };
 
 static const a2md_cmd_t *const commands[] = {
-    &a2md_cmd_add, &a2md_cmd_update, &a2md_cmd_list, &a2md_cmd_remove, &a2md_cmd_store, NULL,
+    &a2md_cmd_add,     &a2md_cmd_update, &a2md_cmd_list,
+    &a2md_cmd_remove,  &a2md_cmd_acme,   &a2md_cmd_drive,
+    &a2md_cmd_install, &a2md_cmd_store,  NULL,
 };
 
 static void usage(FILE *out)

@@ -5,11 +5,29 @@
 #include <apr_strings.h>
 
 #include "a2md.h"
+#include "md_drive.h"
 #include "md_log.h"
 
 static const char *time_str(apr_time_t t, apr_pool_t *p)
 {
     return t ? md_time_format(t, p) : "-";
+}
+
+/* A renewal in progress: its step, and its last error with the next try. */
+static void show_job(a2md_ctx_t *ctx, const md_t *md)
+{
+    md_json_t *job, *err;
+
+    if (md_drive_job_load(&job, ctx->reg, md->name, ctx->p) != APR_SUCCESS) {
+        return;
+    }
+    a2md_print(ctx, "  renewal: step %s", md_json_get_str(job, "step"));
+    if ((err = md_json_get(job, "error", ctx->p)) != NULL) {
+        a2md_print(ctx, ", %lld errors, last: %s; next try %s", md_json_get_int(job, "errors", 0),
+                   md_json_get_str(err, "detail"),
+                   md_json_get_str(job, "next-try") ? md_json_get_str(job, "next-try") : "-");
+    }
+    a2md_print(ctx, "\n");
 }
 
 apr_status_t a2md_show_md(a2md_ctx_t *ctx, const md_t *md)
@@ -46,6 +64,7 @@ apr_status_t a2md_show_md(a2md_ctx_t *ctx, const md_t *md)
             a2md_print(ctx, "  %s: %s\n", info->spec_name, info->problem);
         }
     }
+    show_job(ctx, md);
     return APR_SUCCESS;
 }
 

@@ -1,6 +1,7 @@
 /* md_http.c: HTTP(S) requests over a per-context libcurl easy handle; collects status,
  * headers and a size-capped body, maps curl's failures to APR status codes. */
 #include <errno.h>
+#include <stdarg.h>
 #include <string.h>
 #include <strings.h>
 
@@ -32,7 +33,28 @@ struct md_http_t {
     apr_interval_time_t connect_timeout;
     apr_interval_time_t timeout;
     apr_size_t body_max;
+    char last_error[MD_HTTP_ERROR_MAX]; /* why the last request failed, "" when it did not */
 };
+
+/* Keeps why a request failed for the caller, who reports it with its own context (one line
+ * for the operator); logged here only at debug level. */
+static void http_failed(md_http_t *h, apr_status_t rv, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void http_failed(md_http_t *h, apr_status_t rv, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    apr_vsnprintf(h->last_error, sizeof(h->last_error), fmt, ap);
+    va_end(ap);
+    md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, rv, "http: %s", h->last_error);
+}
+
+const char *md_http_last_error(const md_http_t *h)
+{
+    return h->last_error;
+}
 
 /* The state of one request while curl runs it. */
 typedef struct {
@@ -355,16 +377,15 @@ apr_status_t md_http_request(md_http_response_t **pres, md_http_t *h, const char
     apr_status_t rv;
 
     *pres = NULL;
+    h->last_error[0] = '\0';
     if (!method || (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "POST"))) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
-                      "http: method %s for %s is not supported (GET, HEAD, POST are)",
-                      method ? method : "(none)", url ? url : "(none)");
+        http_failed(h, APR_EINVAL, "method %s for %s is not supported (GET, HEAD, POST are)",
+                    method ? method : "(none)", url ? url : "(none)");
         return APR_EINVAL;
     }
     if (!url || !http_scheme_ok(url)) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
-                      "http: %s %s refused: only http:// and https:// URLs are allowed", method,
-                      url ? url : "(none)");
+        http_failed(h, APR_EINVAL, "%s %s refused: only http:// and https:// URLs are allowed",
+                    method, url ? url : "(none)");
         return APR_EINVAL;
     }
     memset(&req, 0, sizeof(req));
@@ -389,8 +410,7 @@ apr_status_t md_http_request(md_http_response_t **pres, md_http_t *h, const char
     }
     if (cc != CURLE_OK) {
         rv = cc == CURLE_OUT_OF_MEMORY ? APR_ENOMEM : APR_EGENERAL;
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "http: setting up %s %s failed: %s", method, url,
-                      curl_easy_strerror(cc));
+        http_failed(h, rv, "setting up %s %s failed: %s", method, url, curl_easy_strerror(cc));
         goto leave;
     }
 
@@ -405,7 +425,7 @@ apr_status_t md_http_request(md_http_response_t **pres, md_http_t *h, const char
         } else {
             why = errbuf[0] ? http_trim(errbuf) : curl_easy_strerror(cc);
         }
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "http: %s %s failed: %s", method, url, why);
+        http_failed(h, rv, "%s %s failed: %s", method, url, why);
         goto leave;
     }
     http_response_finish(&req, h->curl);

@@ -56,7 +56,7 @@ void md_http_set_body_max(md_http_t *h, apr_size_t body_max);
  * body_len bytes with content_type, which may be NULL). Only http:// and https:// URLs, also
  * when redirected; GET follows up to MD_HTTP_MAX_REDIRECTS redirects, HEAD and POST return a
  * redirect as it is. Any HTTP status is success: the caller judges the status.
- * Errors (each logged once with the URL and the reason):
+ * Errors (the reason with the URL in md_http_last_error):
  *   APR_EINVAL        bad method or a URL that is not http(s) (no request is made)
  *   APR_ECONNREFUSED  nobody listening
  *   APR_EHOSTUNREACH  the host (or proxy) name does not resolve
@@ -67,6 +67,12 @@ void md_http_set_body_max(md_http_t *h, apr_size_t body_max);
 apr_status_t md_http_request(md_http_response_t **pres, md_http_t *h, const char *method,
                              const char *url, const char *content_type, const char *body,
                              apr_size_t body_len, apr_pool_t *p);
+
+/* Why the last md_http_request on h failed ("GET <url> failed: <curl's words>"), "" when
+ * it did not. md_http_request does not log failures above debug level: its caller says what
+ * it was doing and includes this. */
+#define MD_HTTP_ERROR_MAX 512
+const char *md_http_last_error(const md_http_t *h);
 
 /* The URLs of all links with relation rel (case-insensitive; a link may name several
  * relations) in the response's Link headers (RFC 8288), e.g. Link: <url>;rel="up". Relative

@@ -95,6 +95,11 @@ apr_status_t md_store_save_text(md_store_t *store, md_store_group_t group, const
 
 int md_store_exists(md_store_t *store, md_store_group_t group, const char *name, const char *aspect,
                     apr_pool_t *p);
+/* Creates the entry's directory, failing with APR_EEXIST when it exists: claims a name
+ * atomically, also against other processes. */
+apr_status_t md_store_create_entry(md_store_t *store, md_store_group_t group, const char *name,
+                                   apr_pool_t *p);
+
 /* Removes one file; a missing file is success. */
 apr_status_t md_store_remove(md_store_t *store, md_store_group_t group, const char *name,
                              const char *aspect, apr_pool_t *p);

@@ -609,3 +609,23 @@ apr_status_t md_store_aspects(apr_array_header_t **paspects, md_store_t *store,
     }
     return rv;
 }
+
+apr_status_t md_store_create_entry(md_store_t *store, md_store_group_t group, const char *name,
+                                   apr_pool_t *p)
+{
+    const char *path = md_store_path(store, group, name, NULL, p);
+    apr_fileperms_t perms = md_store_fs_dir_perms(group);
+    apr_status_t rv;
+
+    if (!path) {
+        return APR_EINVAL;
+    }
+    if (!md_store_fs_group_dir(&rv, store, group, 1, p)) {
+        return rv;
+    }
+    /* apr_dir_make fails with EEXIST for an existing directory: that is the point */
+    if ((rv = apr_dir_make(path, perms, p)) == APR_SUCCESS) {
+        rv = apr_file_perms_set(path, perms); /* undo the umask */
+    }
+    return rv;
+}

@@ -35,7 +35,8 @@ def mdtest_root(request):
 @pytest.fixture
 def workdir(mdtest_root, request):
     """Per-test directory (0755) under mdtest_root, named after the test."""
-    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:100]
+    module = Path(request.node.fspath).stem
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{module}.{request.node.name}")[:120]
     d = mdtest_root / name
     d.mkdir(mode=WORK_DIR_MODE)
     d.chmod(WORK_DIR_MODE)

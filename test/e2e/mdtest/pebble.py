@@ -31,9 +31,12 @@ class Pebble:
 
     http_port/tls_port: where pebble's validator connects for http-01 / tls-alpn-01.
     env: extra environment for pebble, e.g. {"PEBBLE_WFE_NONCEREJECT": "0"}.
+    config: extra keys for the "pebble" section of its config, e.g.
+        {"externalAccountBindingRequired": True, "externalAccountMACKeys": {"kid-1": "<b64url>"}}.
     """
 
-    def __init__(self, workdir, http_port=None, tls_port=None, env=None, name="pebble"):
+    def __init__(self, workdir, http_port=None, tls_port=None, env=None, name="pebble",
+                 config=None):
         self.dir = Path(workdir) / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -43,6 +46,7 @@ class Pebble:
         self.env = {"PEBBLE_VA_NOSLEEP": "1"}
         if env:
             self.env.update(env)
+        self.extra_config = dict(config or {})
         self.ca_file = self.dir / "listener-cert.pem"
         self.key_file = self.dir / "listener-key.pem"
         self.config_file = self.dir / "pebble-config.json"
@@ -83,6 +87,7 @@ class Pebble:
                 "externalAccountBindingRequired": False,
             }
         }
+        config["pebble"].update(self.extra_config)
         self.config_file.write_text(json.dumps(config, indent=2) + "\n")
 
     # --- life cycle ------------------------------------------------------------------------

@@ -1,0 +1,256 @@
+/* a2md_drive.c: 'a2md drive' takes MDs to a staged, verified certificate from their CA (the
+ * renewal job of md_drive.c); 'a2md install' puts a staged set in place of the served one. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+
+#include "a2md.h"
+#include "md_drive.h"
+#include "md_log.h"
+
+/* Jobs at once unless -n says otherwise (md_drive_all caps it further). */
+#define A2MD_DRIVE_CONCURRENCY 4
+/* How long drive and install wait for a store another process (httpd, a2md) has locked. */
+#define A2MD_LOCK_WAIT apr_time_from_sec(5)
+
+typedef struct {
+    md_drive_opts_t opts;
+    int concurrency;
+    int names; /* index of the first MD name in argv */
+} drive_args_t;
+
+static apr_array_header_t *split_list(const char *s, apr_pool_t *p)
+{
+    apr_array_header_t *a = apr_array_make(p, 3, sizeof(const char *));
+    char *copy = apr_pstrdup(p, s), *last, *word;
+
+    for (word = apr_strtok(copy, ", ", &last); word; word = apr_strtok(NULL, ", ", &last)) {
+        APR_ARRAY_PUSH(a, const char *) = word;
+    }
+    return a;
+}
+
+static apr_status_t parse_drive_args(drive_args_t *args, a2md_ctx_t *ctx, int argc,
+                                     const char *const *argv)
+{
+    char *end;
+    int i;
+
+    memset(args, 0, sizeof(*args));
+    args->concurrency = A2MD_DRIVE_CONCURRENCY;
+    args->opts.ca_file = ctx->ca_file;
+    /* a2md serves nothing itself: http-01 answers are files for a web server to hand out */
+    args->opts.chall.http01_possible = 1;
+    args->opts.chall.tlsalpn01_possible = 0;
+    for (i = 1; i < argc && argv[i][0] == '-'; ++i) {
+        const char *opt = argv[i];
+        if (!strcmp(opt, "--")) {
+            ++i;
+            break;
+        } else if (!strcmp(opt, "--reset")) {
+            args->opts.reset = 1;
+        } else if (i + 1 >= argc) {
+            return a2md_usage_error(ctx, "drive: unknown option or missing argument: %s", opt);
+        } else if (!strcmp(opt, "-c") || !strcmp(opt, "--challenges")) {
+            args->opts.chall.allowed = split_list(argv[++i], ctx->p);
+        } else if (!strcmp(opt, "-D") || !strcmp(opt, "--dns01-cmd")) {
+            args->opts.chall.dns01_cmd = argv[++i];
+        } else if (!strcmp(opt, "-n") || !strcmp(opt, "--concurrency")) {
+            args->concurrency = (int) strtol(argv[++i], &end, 10);
+            if (*end || args->concurrency < 1) {
+                return a2md_usage_error(ctx, "drive: -n wants a positive number, not '%s'",
+                                        argv[i]);
+            }
+        } else {
+            return a2md_usage_error(ctx, "drive: unknown option %s", opt);
+        }
+    }
+    args->names = i;
+    return APR_SUCCESS;
+}
+
+/* Whether an MD needs driving: not complete, or its renew window has begun. */
+static int needs_drive(a2md_ctx_t *ctx, const md_t *md, apr_time_t now)
+{
+    apr_array_header_t *infos;
+
+    if (md->state != MD_S_COMPLETE) {
+        return 1;
+    }
+    md_reg_cert_infos(&infos, ctx->reg, md, MD_SG_DOMAINS, now, ctx->p);
+    for (int i = 0; i < infos->nelts; ++i) {
+        md_cert_info_t *info = APR_ARRAY_IDX(infos, i, md_cert_info_t *);
+        if (info->renew_at && info->renew_at <= now) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The MDs to drive: those named (all of them), else those that need it. -a and -t apply to
+ * this run only: the MDs in the store keep their CA and agreement. */
+static apr_status_t select_mds(apr_array_header_t **pmds, a2md_ctx_t *ctx, int argc,
+                               const char *const *argv)
+{
+    apr_array_header_t *all, *mds = apr_array_make(ctx->p, 5, sizeof(md_t *));
+    apr_time_t now = apr_time_now();
+    apr_status_t rv;
+    md_t *md;
+
+    if (argc > 0) {
+        all = apr_array_make(ctx->p, argc, sizeof(md_t *));
+        for (int i = 0; i < argc; ++i) {
+            if ((rv = md_reg_get(&md, ctx->reg, argv[i], ctx->p)) != APR_SUCCESS) {
+                return rv;
+            }
+            APR_ARRAY_PUSH(all, md_t *) = md;
+        }
+    } else if ((rv = md_reg_list(&all, ctx->reg, ctx->p)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (int i = 0; i < all->nelts; ++i) {
+        md = APR_ARRAY_IDX(all, i, md_t *);
+        if (argc == 0 && !needs_drive(ctx, md, now)) {
+            continue;
+        }
+        if (ctx->ca_url) {
+            md->ca_urls = apr_array_make(ctx->p, 1, sizeof(const char *));
+            APR_ARRAY_PUSH(md->ca_urls, const char *) = ctx->ca_url;
+        }
+        if (ctx->agreement) {
+            md->ca_agreement = ctx->agreement;
+        }
+        if (md->ca_urls->nelts == 0) {
+            return a2md_fail(ctx, APR_EINVAL,
+                             "%s: no CA configured: 'a2md update %s ca <url>' or give -a <url>",
+                             md->name, md->name);
+        }
+        APR_ARRAY_PUSH(mds, md_t *) = md;
+    }
+    *pmds = mds;
+    return APR_SUCCESS;
+}
+
+/* One line (or JSON item) per MD: staged, or what went wrong as the job recorded it. */
+static int report_md(a2md_ctx_t *ctx, const md_t *md)
+{
+    md_json_t *job = NULL, *item;
+    const char *step, *detail;
+    int ok;
+
+    md_drive_job_load(&job, ctx->reg, md->name, ctx->p);
+    step = md_json_get_str(job, "step");
+    ok = step && !strcmp(step, md_step_name(MD_STEP_STAGED));
+    detail = md_json_get_str(md_json_get(job, "error", ctx->p), "detail");
+    if (ctx->json) {
+        item = md_json_new_obj(ctx->p);
+        md_json_set_str(item, "name", md->name);
+        md_json_set_str(item, "status", ok ? "staged" : "error");
+        if (job) {
+            md_json_set(item, "job", job);
+        }
+        a2md_output(ctx, item);
+    }
+    if (ok) {
+        a2md_print(ctx, "%s: staged\n", md->name);
+    } else {
+        a2md_print(ctx, "%s: failed in step %s: %s\n", md->name,
+                   md_json_get_str(md_json_get(job, "error", ctx->p), "step")
+                       ? md_json_get_str(md_json_get(job, "error", ctx->p), "step")
+                       : "-",
+                   detail ? detail : "see the errors above");
+    }
+    return ok;
+}
+
+static apr_status_t cmd_drive(a2md_ctx_t *ctx, int argc, const char *const *argv)
+{
+    drive_args_t args;
+    apr_array_header_t *mds = NULL;
+    md_store_lock_t *lock;
+    apr_status_t rv;
+    int failed = 0;
+
+    if ((rv = parse_drive_args(&args, ctx, argc, argv)) != APR_SUCCESS ||
+        (rv = a2md_open_reg(ctx, 0)) != APR_SUCCESS ||
+        (rv = select_mds(&mds, ctx, argc - args.names, argv + args.names)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (mds->nelts == 0) {
+        a2md_print(ctx, "nothing to drive: every managed domain is complete\n");
+        return APR_SUCCESS;
+    }
+    if ((rv = md_store_lock(&lock, md_reg_store(ctx->reg), A2MD_LOCK_WAIT, ctx->p)) !=
+        APR_SUCCESS) {
+        return a2md_fail(ctx, rv, "drive: the store %s is locked by another process",
+                         ctx->store_dir);
+    }
+    md_drive_all(ctx->reg, mds, &args.opts, args.concurrency, ctx->p);
+    md_store_unlock(lock);
+    for (int i = 0; i < mds->nelts; ++i) {
+        failed += !report_md(ctx, APR_ARRAY_IDX(mds, i, md_t *));
+    }
+    return failed ? APR_EGENERAL : APR_SUCCESS;
+}
+
+const a2md_cmd_t a2md_cmd_drive = {
+    "drive", "drive [-c types] [-D dns01-cmd] [--reset] [-n concurrency] [name...]",
+    "gets certificates from the CA into staging (all MDs that need one, or those named)",
+    cmd_drive};
+
+static apr_status_t cmd_install(a2md_ctx_t *ctx, int argc, const char *const *argv)
+{
+    apr_array_header_t *names, *mds;
+    md_store_lock_t *lock;
+    apr_status_t rv, failed = APR_SUCCESS;
+    md_t *md;
+
+    if ((rv = a2md_open_reg(ctx, 0)) != APR_SUCCESS) {
+        return rv;
+    }
+    names = apr_array_make(ctx->p, argc, sizeof(const char *));
+    for (int i = 1; i < argc; ++i) {
+        APR_ARRAY_PUSH(names, const char *) = argv[i];
+    }
+    if (argc < 2) { /* all MDs with something staged */
+        if ((rv = md_reg_list(&mds, ctx->reg, ctx->p)) != APR_SUCCESS) {
+            return rv;
+        }
+        for (int i = 0; i < mds->nelts; ++i) {
+            md = APR_ARRAY_IDX(mds, i, md_t *);
+            if (md_store_exists(md_reg_store(ctx->reg), MD_SG_STAGING, md->name, NULL, ctx->p)) {
+                APR_ARRAY_PUSH(names, const char *) = md->name;
+            }
+        }
+    }
+    if ((rv = md_store_lock(&lock, md_reg_store(ctx->reg), A2MD_LOCK_WAIT, ctx->p)) !=
+        APR_SUCCESS) {
+        return a2md_fail(ctx, rv, "install: the store %s is locked by another process",
+                         ctx->store_dir);
+    }
+    for (int i = 0; i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        rv = md_drive_install(ctx->reg, name, ctx->p);
+        if (APR_STATUS_IS_ENOENT(rv) && argc >= 2) {
+            rv = a2md_fail(ctx, rv, "install: %s has no staged certificates", name);
+        }
+        if (rv == APR_SUCCESS) {
+            a2md_print(ctx, "%s: installed\n", name);
+            if (ctx->json) {
+                md_json_t *item = md_json_new_obj(ctx->p);
+                md_json_set_str(item, "name", name);
+                md_json_set_str(item, "status", "installed");
+                a2md_output(ctx, item);
+            }
+        } else if (!APR_STATUS_IS_ENOENT(rv) || argc >= 2) {
+            failed = rv;
+        }
+    }
+    md_store_unlock(lock);
+    return failed;
+}
+
+const a2md_cmd_t a2md_cmd_install = {
+    "install", "install [name...]",
+    "installs staged certificates in domains/ (all staged MDs, or those named)", cmd_install};

@@ -1,0 +1,335 @@
+/* md_acme_order.c: ACME orders and authorizations (RFC 8555 7.4, 7.5): newOrder, fetching
+ * orders and authorizations, answering challenges, finalize and certificate download. */
+#include <string.h>
+
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "md_acme.h"
+#include "md_acme_order_int.h"
+#include "md_cert.h"
+#include "md_log.h"
+#include "md_util.h"
+
+/* Identifier type of domain names (RFC 8555 9.7.7). */
+#define MD_ACME_IDENT_DNS "dns"
+/* Label that the identifier of a wildcard authorization lacks (RFC 8555 7.1.4). */
+#define MD_WILDCARD_PREFIX "*."
+#define MD_ACME_STATUS_INVALID "invalid"
+
+/* A string member copied into p (the JSON may live shorter), NULL when missing. */
+static const char *json_str(const md_json_t *j, const char *key, apr_pool_t *p)
+{
+    const char *s = md_json_get_str(j, key);
+
+    return s ? apr_pstrdup(p, s) : NULL;
+}
+
+/* The time of member key, 0 when missing or not an RFC 3339 timestamp. */
+static apr_time_t json_time(const md_json_t *j, const char *key, const char *url)
+{
+    const char *s = md_json_get_str(j, key);
+    apr_time_t t = 0;
+
+    if (s && md_time_parse(&t, s) != APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_EINVAL, "%s: ignoring unparsable %s '%s'", url,
+                      key, s);
+        t = 0;
+    }
+    return t;
+}
+
+/* The problem document in member key, NULL when there is none (or it is no problem). */
+static md_acme_problem_t *json_problem(const md_json_t *j, const char *key, apr_pool_t *p)
+{
+    md_json_t *pj = md_json_get(j, key, p);
+    md_acme_problem_t *prob = NULL;
+
+    if (pj && md_acme_problem_parse(&prob, pj, (int) md_json_get_int(pj, "status", 0), p) !=
+                  APR_SUCCESS) {
+        prob = NULL;
+    }
+    return prob;
+}
+
+apr_status_t md_acme_order_from_json(md_acme_order_t **porder, const md_json_t *j, const char *url,
+                                     apr_pool_t *p)
+{
+    md_acme_order_t *order;
+
+    *porder = NULL;
+    if (!md_json_is_obj(j) || !md_json_get_str(j, "status")) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
+                      "order %s: the CA's answer is not an order object (no status)", url);
+        return APR_EINVAL;
+    }
+    order = apr_pcalloc(p, sizeof(*order));
+    order->url = apr_pstrdup(p, url);
+    order->status = json_str(j, "status", p);
+    order->authz_urls = md_json_get_strs(j, "authorizations", p);
+    if (!order->authz_urls) {
+        order->authz_urls = apr_array_make(p, 0, sizeof(const char *));
+    }
+    order->finalize = json_str(j, "finalize", p);
+    order->certificate = json_str(j, "certificate", p);
+    order->error = json_problem(j, "error", p);
+    order->expires = json_time(j, "expires", url);
+    *porder = order;
+    return APR_SUCCESS;
+}
+
+static const char *str_lower(const char *s, apr_pool_t *p)
+{
+    char *low = apr_pstrdup(p, s);
+
+    for (char *c = low; *c; ++c) {
+        *c = (char) apr_tolower(*c);
+    }
+    return low;
+}
+
+/* Adds the challenge object c to authz unless it cannot be answered safely. */
+static void authz_add_chall(md_acme_authz_t *authz, const md_json_t *c, apr_pool_t *p)
+{
+    md_acme_chall_t *chall = apr_pcalloc(p, sizeof(*chall));
+
+    chall->type = json_str(c, "type", p);
+    chall->url = json_str(c, "url", p);
+    chall->token = json_str(c, "token", p);
+    chall->status = json_str(c, "status", p);
+    if (!chall->type || !chall->url) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_EINVAL,
+                      "authorization %s: skipping a challenge without type or url", authz->url);
+        return;
+    }
+    if (chall->status && !strcmp(chall->status, MD_ACME_STATUS_INVALID) && !authz->error) {
+        authz->error = json_problem(c, "error", p);
+        if (authz->error && !authz->error->identifier) {
+            authz->error->identifier = authz->domain;
+        }
+    }
+    /* The token becomes part of file names and URLs: only the base64url alphabet passes
+     * (RFC 8555 8.1 requires it anyway). */
+    if (!md_base64url_is_token(chall->token)) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_WARN, APR_EINVAL,
+                      "authorization %s for %s: dropping %s challenge %s, its token is missing or "
+                      "not base64url",
+                      authz->url, authz->domain, chall->type, chall->url);
+        return;
+    }
+    APR_ARRAY_PUSH(authz->challenges, const md_acme_chall_t *) = chall;
+}
+
+apr_status_t md_acme_authz_from_json(md_acme_authz_t **pauthz, const md_json_t *j, const char *url,
+                                     apr_pool_t *p)
+{
+    md_json_t *ident = md_json_get(j, "identifier", p), *challs;
+    const char *type = md_json_get_str(ident, "type"), *value = md_json_get_str(ident, "value");
+    md_acme_authz_t *authz;
+    apr_size_t i, n;
+
+    *pauthz = NULL;
+    if (!md_json_is_obj(j) || !md_json_get_str(j, "status") || !type ||
+        strcmp(type, MD_ACME_IDENT_DNS) || !value || !*value) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
+                      "authorization %s: the CA's answer is not an authorization of a domain "
+                      "name (no status or no dns identifier)",
+                      url);
+        return APR_EINVAL;
+    }
+    authz = apr_pcalloc(p, sizeof(*authz));
+    authz->url = apr_pstrdup(p, url);
+    authz->domain = str_lower(value, p);
+    if (md_json_get_bool(j, "wildcard", 0)) {
+        authz->domain = apr_pstrcat(p, MD_WILDCARD_PREFIX, authz->domain, NULL);
+    }
+    authz->status = json_str(j, "status", p);
+    authz->expires = json_time(j, "expires", url);
+    challs = md_json_get(j, "challenges", p);
+    n = md_json_len(challs);
+    authz->challenges = apr_array_make(p, (int) n, sizeof(const md_acme_chall_t *));
+    for (i = 0; i < n; ++i) {
+        authz_add_chall(authz, md_json_at(challs, i, p), p);
+    }
+    *pauthz = authz;
+    return APR_SUCCESS;
+}
+
+/* md_acme_post that logs a failure: what was being done and what the CA said (md_acme_post
+ * forgets the problem of an earlier request, so one kept now belongs to this request). */
+static apr_status_t post(md_acme_res_t **pres, md_acme_t *acme, const char *url,
+                         const md_json_t *payload, const char *what, apr_pool_t *p)
+{
+    apr_status_t rv = md_acme_post(pres, acme, url, payload, p);
+    const md_acme_problem_t *prob;
+
+    if (rv != APR_SUCCESS) {
+        prob = md_acme_last_problem(acme);
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s failed: %s", what,
+                      prob ? md_acme_problem_str(prob, p) : "no problem document from the CA");
+    }
+    return rv;
+}
+
+/* The JSON object of a successful answer; APR_EINVAL (logged) when the body is none. */
+static apr_status_t res_json(const md_json_t **pj, const md_acme_res_t *res, const char *what)
+{
+    if (!md_json_is_obj(res->json)) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
+                      "%s: the CA answered HTTP %d without a JSON object", what, res->status);
+        return APR_EINVAL;
+    }
+    *pj = res->json;
+    return APR_SUCCESS;
+}
+
+/* {"identifiers":[{"type":"dns","value":d}, ...]} (RFC 8555 7.4); a wildcard keeps its "*.". */
+static md_json_t *new_order_payload(const apr_array_header_t *domains, apr_pool_t *p)
+{
+    md_json_t *payload = md_json_new_obj(p), *idents = md_json_new_arr(p), *ident;
+
+    for (int i = 0; i < domains->nelts; ++i) {
+        ident = md_json_new_obj(p);
+        md_json_set_str(ident, "type", MD_ACME_IDENT_DNS);
+        md_json_set_str(ident, "value", APR_ARRAY_IDX(domains, i, const char *));
+        md_json_push(idents, ident);
+    }
+    md_json_set(payload, "identifiers", idents);
+    return payload;
+}
+
+apr_status_t md_acme_order_new(md_acme_order_t **porder, md_acme_t *acme,
+                               const apr_array_header_t *domains, apr_pool_t *p)
+{
+    const char *what = apr_psprintf(p, "creating an order for %s",
+                                    domains ? md_array_str_join(domains, ", ", p) : "(null)");
+    const md_acme_directory_t *dir;
+    md_acme_res_t *res;
+    const md_json_t *j;
+    apr_status_t rv;
+
+    *porder = NULL;
+    if (!domains || domains->nelts == 0) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "creating an order without names");
+        return APR_EINVAL;
+    }
+    if ((rv = md_acme_directory(&dir, acme)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!dir->new_order) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
+                      "%s: the CA's directory %s has no newOrder", what, dir->url);
+        return APR_EINVAL;
+    }
+    rv = post(&res, acme, dir->new_order, new_order_payload(domains, p), what, p);
+    if (rv == APR_SUCCESS && (rv = res_json(&j, res, what)) == APR_SUCCESS) {
+        /* The order's URL is only in the Location header (RFC 8555 7.4). */
+        if (!res->location) {
+            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
+                          "%s: the CA's answer has no Location for the order", what);
+            return APR_EINVAL;
+        }
+        rv = md_acme_order_from_json(porder, j, res->location, p);
+    }
+    if (rv == APR_SUCCESS) {
+        (*porder)->retry_after = res->retry_after;
+        md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "order %s for %s: %s", res->location,
+                      md_array_str_join(domains, ", ", p), (*porder)->status);
+    }
+    return rv;
+}
+
+apr_status_t md_acme_order_get(md_acme_order_t **porder, md_acme_t *acme, const char *url,
+                               apr_pool_t *p)
+{
+    const char *what = apr_psprintf(p, "fetching order %s", url);
+    md_acme_res_t *res;
+    const md_json_t *j;
+    apr_status_t rv;
+
+    *porder = NULL;
+    rv = post(&res, acme, url, NULL, what, p);
+    if (rv == APR_SUCCESS && (rv = res_json(&j, res, what)) == APR_SUCCESS &&
+        (rv = md_acme_order_from_json(porder, j, url, p)) == APR_SUCCESS) {
+        (*porder)->retry_after = res->retry_after;
+    }
+    return rv;
+}
+
+apr_status_t md_acme_authz_get(md_acme_authz_t **pauthz, md_acme_t *acme, const char *url,
+                               apr_pool_t *p)
+{
+    const char *what = apr_psprintf(p, "fetching authorization %s", url);
+    md_acme_res_t *res;
+    const md_json_t *j;
+    apr_status_t rv;
+
+    *pauthz = NULL;
+    rv = post(&res, acme, url, NULL, what, p);
+    if (rv == APR_SUCCESS && (rv = res_json(&j, res, what)) == APR_SUCCESS) {
+        rv = md_acme_authz_from_json(pauthz, j, url, p);
+    }
+    return rv;
+}
+
+apr_status_t md_acme_chall_respond(md_acme_t *acme, const md_acme_chall_t *chall, apr_pool_t *p)
+{
+    const char *what =
+        apr_psprintf(p, "telling the CA that %s challenge %s is ready", chall->type, chall->url);
+    md_acme_res_t *res;
+
+    /* An empty object (not an empty payload) asks the CA to validate (RFC 8555 7.5.1). */
+    return post(&res, acme, chall->url, md_json_new_obj(p), what, p);
+}
+
+apr_status_t md_acme_order_finalize(md_acme_order_t **porder, md_acme_t *acme,
+                                    const md_acme_order_t *order, const unsigned char *csr_der,
+                                    apr_size_t csr_len, apr_pool_t *p)
+{
+    const char *what = apr_psprintf(p, "finalizing order %s", order->url);
+    md_json_t *payload = md_json_new_obj(p);
+    md_acme_res_t *res;
+    const md_json_t *j;
+    apr_status_t rv;
+
+    *porder = NULL;
+    if (!order->finalize) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "%s: the order has no finalize URL",
+                      what);
+        return APR_EINVAL;
+    }
+    md_json_set_str(payload, "csr", md_base64url_encode(csr_der, csr_len, p));
+    rv = post(&res, acme, order->finalize, payload, what, p);
+    if (rv == APR_SUCCESS && (rv = res_json(&j, res, what)) == APR_SUCCESS &&
+        (rv = md_acme_order_from_json(porder, j, order->url, p)) == APR_SUCCESS) {
+        (*porder)->retry_after = res->retry_after;
+    }
+    return rv;
+}
+
+apr_status_t md_acme_cert_download(apr_array_header_t **pchain, md_acme_t *acme, const char *url,
+                                   apr_pool_t *p)
+{
+    const char *what = apr_psprintf(p, "downloading the certificate %s", url);
+    const char *perr = NULL;
+    md_acme_res_t *res;
+    apr_status_t rv;
+
+    *pchain = NULL;
+    rv = post(&res, acme, url, NULL, what, p);
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    rv = md_chain_from_pem(pchain, &perr, res->body ? res->body : "", res->body ? res->body_len : 0,
+                           p);
+    if (rv == APR_SUCCESS && (*pchain)->nelts == 0) {
+        rv = APR_EINVAL;
+    }
+    if (rv != APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv,
+                      "%s: the CA's answer (HTTP %d) is no PEM certificate chain: %s", what,
+                      res->status, perr ? perr : "it holds no certificate");
+        *pchain = NULL;
+    }
+    return rv;
+}

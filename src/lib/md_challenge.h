@@ -1,0 +1,58 @@
+/* md_challenge.h: answering ACME challenges -- choosing a type for an authorization and
+ * setting up / tearing down its answer: http-01 and tls-alpn-01 files, dns-01 via a command. */
+#ifndef MD_CHALLENGE_H
+#define MD_CHALLENGE_H
+
+#include "md_acme.h"
+#include "md_cert.h"
+#include "md_store.h"
+
+#define MD_CHALL_HTTP01 "http-01"
+#define MD_CHALL_TLSALPN01 "tls-alpn-01"
+#define MD_CHALL_DNS01 "dns-01"
+
+/* Files in challenges/<domain>/ (the names Apache's bundled mod_md uses). */
+#define MD_FN_HTTP01 "acme-http-01.txt" /* the key authorization, "token.thumbprint" */
+#define MD_FN_TLSALPN01_CERT "acme-tls-alpn-01.cert.pem"
+#define MD_FN_TLSALPN01_KEY "acme-tls-alpn-01.key.pem"
+
+/* What the environment makes possible, and what the MD allows. */
+typedef struct {
+    const apr_array_header_t *allowed; /* const char*; NULL/empty: the default preference */
+    int http01_possible;               /* something answers the CA's port 80 from challenges/ */
+    int tlsalpn01_possible;            /* something answers acme-tls/1 on the CA's port 443 */
+    const char *dns01_cmd; /* program run as 'cmd setup <domain> <txt>' / 'cmd teardown <domain>' */
+} md_chall_env_t;
+
+/* Picks the challenge to answer for authz: in the order of env->allowed when given, else
+ * tls-alpn-01, http-01, then dns-01; only types the CA offers, the environment makes possible
+ * (dns-01 needs a command) and, for wildcard names, only dns-01. APR_ENOTIMPL with a
+ * message naming the domain, what the CA offered and what is possible when none fits. */
+apr_status_t md_chall_choose(const md_acme_chall_t **pchall, const md_acme_authz_t *authz,
+                             const md_chall_env_t *env, apr_pool_t *p);
+
+/* Sets up the answer for chall (its token already checked): writes the key authorization /
+ * the tls-alpn-01 certificate (EC P-256 key, critical acmeIdentifier extension with the
+ * SHA-256 of the key authorization, RFC 8737) under challenges/<domain>/, or runs the dns-01
+ * command with the TXT value base64url(SHA-256(key authorization)) (RFC 8555 8.4). The
+ * domain of a wildcard authorization is the base name (without "*."). */
+apr_status_t md_chall_setup(md_store_t *store, md_acme_t *acme, const md_acme_authz_t *authz,
+                            const md_acme_chall_t *chall, const md_chall_env_t *env, apr_pool_t *p);
+
+/* Removes what setup made (files; runs 'cmd teardown <domain>' for dns-01). */
+apr_status_t md_chall_teardown(md_store_t *store, const md_acme_authz_t *authz,
+                               const md_acme_chall_t *chall, const md_chall_env_t *env,
+                               apr_pool_t *p);
+
+/* For the server side: the key authorization stored for domain when its token is 'token',
+ * else APR_ENOENT. Tokens outside the base64url alphabet are APR_EINVAL and never touch a
+ * path. */
+apr_status_t md_chall_http01_answer(const char **pkeyauthz, md_store_t *store, const char *domain,
+                                    const char *token, apr_pool_t *p);
+
+/* The tls-alpn-01 validation certificate (RFC 8737 section 3) for domain and key
+ * authorization, signed by key. */
+apr_status_t md_chall_tlsalpn01_cert(md_cert_t **pcert, const char *domain, const char *keyauthz,
+                                     const md_pkey_t *key, apr_pool_t *p);
+
+#endif

@@ -1,0 +1,679 @@
+/* md_drive.c: the renewal job of one MD as one linear state machine that follows RFC 8555
+ * section 7.1 step by step; persisted after each step (md_drive_job.c) so a rerun resumes. */
+#include <stdarg.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
+
+#include "md_drive.h"
+#include "md_drive_job.h"
+#include "md_cert.h"
+#include "md_log.h"
+
+/* How long the CA may take to decide on one authorization, and to issue after finalize. */
+#define MD_DRIVE_AUTHZ_TIMEOUT apr_time_from_sec(60)
+#define MD_DRIVE_ORDER_TIMEOUT apr_time_from_sec(120)
+/* Polling: the first look soon (validations often take milliseconds), then doubling. */
+#define MD_DRIVE_POLL_FIRST apr_time_from_msec(50)
+#define MD_DRIVE_POLL_MAX apr_time_from_sec(1)
+/* Jobs at once in md_drive_all: pebble 2.4 can lock up with many orders in flight
+ * (TESTING-NOTES.md), and real CAs rate-limit; more buys little. */
+#define MD_DRIVE_CONCURRENCY_MAX 8
+
+/* RFC 8555 7.1.3 / 7.1.4: order and authorization states. */
+#define ST_PENDING "pending"
+#define ST_READY "ready"
+#define ST_PROCESSING "processing"
+#define ST_VALID "valid"
+
+typedef struct {
+    md_reg_t *reg;
+    md_store_t *store;
+    md_t *md; /* our copy: the account chosen is written into it */
+    const md_drive_opts_t *opts;
+    md_chall_env_t chall;
+    const char *ca_url;
+    md_acme_t *acme;
+    md_job_t *job;
+    apr_thread_mutex_t *acct_lock; /* jobs running together choose accounts one at a time */
+    apr_pool_t *p;
+    /* the certificate being worked on: one order per key spec */
+    const md_pkey_spec_t *spec;
+    const char *spec_name;
+    md_acme_order_t *order;
+    md_pkey_t *key;
+    apr_array_header_t *chain;
+    md_job_error_t err; /* what went wrong, when something did */
+} md_drive_t;
+
+static int is_status(const char *status, const char *expected)
+{
+    return status && !strcmp(status, expected);
+}
+
+/* ---- failures: say what and why once, with the domain and the CA's words ---- */
+
+static apr_status_t fail(md_drive_t *d, apr_status_t rv, const char *domain,
+                         const md_acme_problem_t *prob, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static apr_status_t fail(md_drive_t *d, apr_status_t rv, const char *domain,
+                         const md_acme_problem_t *prob, const char *fmt, ...)
+{
+    va_list ap;
+    const char *what;
+
+    va_start(ap, fmt);
+    what = apr_pvsprintf(d->p, fmt, ap);
+    va_end(ap);
+    d->err.status = rv == APR_SUCCESS ? APR_EGENERAL : rv;
+    d->err.domain = domain;
+    d->err.problem = prob;
+    d->err.detail =
+        prob ? apr_psprintf(d->p, "%s: %s", what, md_acme_problem_str(prob, d->p)) : what;
+    return d->err.status;
+}
+
+/* The CA did not answer at all (rather than answering no). */
+static int ca_unreachable(apr_status_t rv)
+{
+    return APR_STATUS_IS_ECONNREFUSED(rv) || APR_STATUS_IS_EHOSTUNREACH(rv) ||
+           APR_STATUS_IS_TIMEUP(rv);
+}
+
+/* The statuses md_acme_problem_status() gives: the CA answered with a problem document. */
+static int ca_said_no(apr_status_t rv)
+{
+    return APR_STATUS_IS_EAGAIN(rv) || APR_STATUS_IS_EACCES(rv) || APR_STATUS_IS_EINVAL(rv);
+}
+
+/* A request to the CA failed: with the CA's problem when it sent one, else the reason. */
+static apr_status_t ca_fail(md_drive_t *d, apr_status_t rv, const char *domain, const char *what)
+{
+    const md_acme_problem_t *prob = ca_said_no(rv) ? md_acme_last_problem(d->acme) : NULL;
+    const char *http_err = md_http_last_error(md_acme_http(d->acme));
+    char buf[256];
+
+    if (prob) {
+        return fail(d, rv, domain, prob, "%s", what);
+    }
+    return fail(d, rv, domain, NULL, "%s: %s (CA %s)", what,
+                http_err[0] ? http_err : apr_strerror(rv, buf, sizeof(buf)), d->ca_url);
+}
+
+/* ---- polling: backoff from MD_DRIVE_POLL_FIRST to _MAX, Retry-After honoured ---- */
+
+typedef struct {
+    apr_time_t deadline;
+    apr_interval_time_t delay;
+} md_poll_t;
+
+static void poll_start(md_poll_t *poll, apr_interval_time_t timeout)
+{
+    poll->deadline = apr_time_now() + timeout;
+    poll->delay = MD_DRIVE_POLL_FIRST;
+}
+
+/* Waits before the next look; 0 when the time is up. */
+static int poll_wait(md_poll_t *poll, apr_interval_time_t retry_after)
+{
+    apr_time_t now = apr_time_now();
+    apr_interval_time_t wait = retry_after > poll->delay ? retry_after : poll->delay;
+
+    if (now >= poll->deadline) {
+        return 0;
+    }
+    apr_sleep(now + wait > poll->deadline ? poll->deadline - now : wait);
+    poll->delay = poll->delay * 2 > MD_DRIVE_POLL_MAX ? MD_DRIVE_POLL_MAX : poll->delay * 2;
+    return 1;
+}
+
+static apr_interval_time_t timeout_or(apr_interval_time_t t, apr_interval_time_t dflt)
+{
+    return t > 0 ? t : dflt;
+}
+
+/* ---- the steps ---- */
+
+static void begin(md_drive_t *d, md_step_t step)
+{
+    d->err.step = step;
+}
+
+/* An account id in accounts/ that was made at our CA. */
+static int account_of_ca(md_drive_t *d, const char *id)
+{
+    md_acme_acct_t *acct;
+    md_pkey_t *key;
+
+    return md_acme_acct_load(&acct, &key, d->store, id, d->p) == APR_SUCCESS && acct->ca_url &&
+           !strcmp(acct->ca_url, d->ca_url);
+}
+
+/* Registering failed: a missing agreement to the CA's terms deserves its own words. */
+static apr_status_t register_fail(md_drive_t *d, apr_status_t rv)
+{
+    const md_acme_directory_t *dir;
+    const char *agreed = d->md->ca_agreement;
+
+    if (APR_STATUS_IS_EACCES(rv) && md_acme_directory(&dir, d->acme) == APR_SUCCESS &&
+        dir->terms_of_service &&
+        (!agreed || (strcmp(agreed, "accepted") && strcmp(agreed, dir->terms_of_service)))) {
+        return fail(d, rv, NULL, NULL,
+                    "the CA's terms of service %s are not agreed to (agreement: %s); agree with "
+                    "'MDCertificateAgreement accepted' or 'a2md -t accepted'",
+                    dir->terms_of_service, agreed ? agreed : "none");
+    }
+    return ca_fail(d, rv, NULL, "registering an account");
+}
+
+/* RFC 8555 7.3: an account at the CA -- the MD's own while the CA still knows it, else one of
+ * ours for this CA, else a new one (agreeing to the terms when the MD does). Each of these
+ * leaves the context signing with the account. */
+static apr_status_t choose_account(md_drive_t *d, md_acme_acct_t **pacct)
+{
+    md_acme_acct_t *acct = NULL;
+    apr_status_t rv = APR_ENOENT;
+
+    if (d->md->ca_account && account_of_ca(d, d->md->ca_account)) {
+        rv = md_acme_acct_validate(&acct, d->acme, d->store, d->md->ca_account, d->p);
+        if (rv == APR_SUCCESS && !is_status(acct->status, ST_VALID)) {
+            rv = APR_ENOENT;
+        }
+    }
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        rv = md_acme_acct_find(&acct, d->acme, d->store, d->md->ca_account, d->p);
+    }
+    if (APR_STATUS_IS_ENOENT(rv)) {
+        rv = md_acme_acct_register(&acct, d->acme, d->store, d->md->contacts, d->md->ca_agreement,
+                                   d->opts->eab_kid, d->opts->eab_hmac, NULL, d->p);
+        if (rv != APR_SUCCESS) {
+            return register_fail(d, rv);
+        }
+    }
+    if (rv != APR_SUCCESS) {
+        return ca_fail(d, rv, NULL, "looking up the account");
+    }
+    *pacct = acct;
+    return APR_SUCCESS;
+}
+
+/* Writes the account into the stored MD -- only that: what this run was given beyond the
+ * registry (another CA url, an agreement on the command line) stays out of md.json. */
+static void remember_account(md_drive_t *d, const char *id)
+{
+    md_t *stored;
+
+    if (md_reg_get(&stored, d->reg, d->md->name, d->p) == APR_SUCCESS) {
+        stored->ca_account = id;
+        if (md_reg_update(d->reg, d->md->name, stored, d->p) == APR_SUCCESS) {
+            return;
+        }
+    }
+    md_log_perror(MD_LOG_MARK, MD_LOG_WARN, APR_SUCCESS,
+                  "%s: could not remember account %s in md.json", d->md->name, id);
+}
+
+static apr_status_t step_account(md_drive_t *d)
+{
+    md_acme_acct_t *acct = NULL;
+    apr_status_t rv;
+
+    begin(d, MD_STEP_ACCOUNT);
+    /* one at a time, so that MDs new to a CA share the account the first one registers */
+    if (d->acct_lock) {
+        apr_thread_mutex_lock(d->acct_lock);
+    }
+    rv = choose_account(d, &acct);
+    if (d->acct_lock) {
+        apr_thread_mutex_unlock(d->acct_lock);
+    }
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    if (!d->md->ca_account || strcmp(d->md->ca_account, acct->id)) {
+        d->md->ca_account = acct->id;
+        remember_account(d, acct->id);
+    }
+    md_job_set_account(d->job, acct->id);
+    return md_job_done(d->job, MD_STEP_ACCOUNT,
+                       apr_psprintf(d->p, "account %s (%s)", acct->id, acct->url));
+}
+
+/* A stored order the job can go on with: the CA still has it, it can still end in a
+ * certificate, and once it is past finalize, the key for it is in staging. */
+static int order_resumable(md_drive_t *d, const md_acme_order_t *order)
+{
+    const char *err;
+
+    if (is_status(order->status, ST_PENDING) || is_status(order->status, ST_READY)) {
+        return 1;
+    }
+    if (is_status(order->status, ST_PROCESSING) || is_status(order->status, ST_VALID)) {
+        return md_store_load_pkey(&d->key, &err, d->store, MD_SG_STAGING, d->md->name,
+                                  md_job_file(MD_FN_PRIVKEY, d->spec, d->p), d->p) == APR_SUCCESS;
+    }
+    return 0;
+}
+
+/* RFC 8555 7.4: an order for all names of the MD (one per key spec). The job's order is
+ * resumed while it is usable; one the CA forgot or failed is replaced by a new one. */
+static apr_status_t step_order(md_drive_t *d)
+{
+    const char *url = md_job_order_url(d->job, d->spec_name);
+    apr_status_t rv;
+
+    begin(d, MD_STEP_ORDER);
+    d->order = NULL;
+    d->key = NULL;
+    if (url) {
+        rv = md_acme_order_get(&d->order, d->acme, url, d->p);
+        if (rv != APR_SUCCESS && ca_unreachable(rv)) {
+            return ca_fail(d, rv, NULL, apr_psprintf(d->p, "looking up order %s", url));
+        }
+        if (rv != APR_SUCCESS || !order_resumable(d, d->order)) {
+            md_log_perror(MD_LOG_MARK, MD_LOG_INFO, rv, "%s: order %s is %s, making a new one",
+                          d->md->name, url, rv == APR_SUCCESS ? d->order->status : "gone");
+            d->order = NULL;
+            d->key = NULL;
+        }
+    }
+    if (!d->order) {
+        if ((rv = md_acme_order_new(&d->order, d->acme, d->md->domains, d->p)) != APR_SUCCESS) {
+            return ca_fail(d, rv, NULL, "creating an order");
+        }
+    }
+    md_job_set_order(d->job, d->spec_name, d->order->url, d->order->status);
+    return md_job_done(
+        d->job, MD_STEP_ORDER,
+        apr_psprintf(d->p, "%s: order %s is %s", d->spec_name, d->order->url, d->order->status));
+}
+
+/* RFC 8555 7.5.1: poll the authorization until the CA has decided. */
+static apr_status_t await_authz(md_drive_t *d, md_acme_authz_t **pauthz, const char *type)
+{
+    md_acme_authz_t *authz = *pauthz;
+    const char *domain = authz->domain, *url = authz->url;
+    md_poll_t poll;
+    apr_status_t rv;
+
+    poll_start(&poll, timeout_or(d->opts->authz_timeout, MD_DRIVE_AUTHZ_TIMEOUT));
+    while (is_status(authz->status, ST_PENDING)) {
+        if (!poll_wait(&poll, 0)) {
+            return fail(d, APR_TIMEUP, domain, NULL, "the CA did not validate %s within %s", type,
+                        md_duration_format(
+                            timeout_or(d->opts->authz_timeout, MD_DRIVE_AUTHZ_TIMEOUT), d->p));
+        }
+        if ((rv = md_acme_authz_get(&authz, d->acme, url, d->p)) != APR_SUCCESS) {
+            return ca_fail(d, rv, domain, "polling the authorization");
+        }
+        *pauthz = authz;
+    }
+    if (!is_status(authz->status, ST_VALID)) {
+        return fail(d, APR_EINVAL, domain, authz->error, "the CA found the %s answer %s", type,
+                    authz->status);
+    }
+    return APR_SUCCESS;
+}
+
+static const char *offered_types(const md_acme_authz_t *authz, apr_pool_t *p)
+{
+    apr_array_header_t *types = apr_array_make(p, 3, sizeof(const char *));
+
+    for (int i = 0; authz->challenges && i < authz->challenges->nelts; ++i) {
+        APR_ARRAY_PUSH(types, const char *) =
+            APR_ARRAY_IDX(authz->challenges, i, const md_acme_chall_t *)->type;
+    }
+    return md_array_str_join(types, ", ", p);
+}
+
+/* RFC 8555 7.5 and 7.5.1: one authorization -- choose a challenge, set up its answer, tell
+ * the CA, wait for its decision; the answer is taken down whatever happened. */
+static apr_status_t authorize(md_drive_t *d, const char *url)
+{
+    md_acme_authz_t *authz;
+    const md_acme_chall_t *chall;
+    apr_status_t rv;
+
+    if ((rv = md_acme_authz_get(&authz, d->acme, url, d->p)) != APR_SUCCESS) {
+        return ca_fail(d, rv, NULL, apr_psprintf(d->p, "fetching authorization %s", url));
+    }
+    if (is_status(authz->status, ST_VALID)) {
+        return APR_SUCCESS;
+    }
+    if (!is_status(authz->status, ST_PENDING)) {
+        return fail(d, APR_EINVAL, authz->domain, authz->error, "the authorization is %s",
+                    authz->status);
+    }
+    if ((rv = md_chall_choose(&chall, authz, &d->chall, d->p)) != APR_SUCCESS) {
+        return fail(d, rv, authz->domain, NULL,
+                    "none of the challenge types the CA offers (%s) can be answered here%s",
+                    offered_types(authz, d->p),
+                    md_dns_is_wildcard(authz->domain)
+                        ? "; wildcard names need dns-01 and a command for it (MDChallengeDns01, "
+                          "a2md drive -D)"
+                        : "");
+    }
+    if ((rv = md_chall_setup(d->store, d->acme, authz, chall, &d->chall, d->p)) != APR_SUCCESS) {
+        rv = fail(d, rv, authz->domain, NULL, "cannot set up the %s answer", chall->type);
+    } else if (is_status(chall->status, ST_PENDING) &&
+               (rv = md_acme_chall_respond(d->acme, chall, d->p)) != APR_SUCCESS) {
+        rv = ca_fail(d, rv, authz->domain, apr_psprintf(d->p, "answering %s", chall->type));
+    } else {
+        /* a challenge already "processing" was answered by a run that got killed */
+        rv = await_authz(d, &authz, chall->type);
+    }
+    md_chall_teardown(d->store, authz, chall, &d->chall, d->p);
+    return rv;
+}
+
+/* RFC 8555 7.4: poll the order while it is in state 'waiting_in'. */
+static apr_status_t await_order(md_drive_t *d, const char *waiting_in, apr_interval_time_t timeout)
+{
+    md_poll_t poll;
+    apr_status_t rv;
+
+    poll_start(&poll, timeout);
+    while (is_status(d->order->status, waiting_in)) {
+        if (!poll_wait(&poll, d->order->retry_after)) {
+            return fail(d, APR_TIMEUP, NULL, NULL, "order %s still %s after %s", d->order->url,
+                        waiting_in, md_duration_format(timeout, d->p));
+        }
+        if ((rv = md_acme_order_get(&d->order, d->acme, d->order->url, d->p)) != APR_SUCCESS) {
+            return ca_fail(d, rv, NULL, "polling the order");
+        }
+    }
+    md_job_set_order(d->job, d->spec_name, d->order->url, d->order->status);
+    return APR_SUCCESS;
+}
+
+/* RFC 8555 7.5: every authorization of the order made valid, one after the other (a
+ * wildcard and its base name share one dns-01 record name), until the order is ready. */
+static apr_status_t step_authorize(md_drive_t *d)
+{
+    apr_status_t rv;
+
+    if (!is_status(d->order->status, ST_PENDING)) {
+        return APR_SUCCESS;
+    }
+    begin(d, MD_STEP_AUTHZ);
+    for (int i = 0; i < d->order->authz_urls->nelts; ++i) {
+        if ((rv = authorize(d, APR_ARRAY_IDX(d->order->authz_urls, i, const char *))) !=
+            APR_SUCCESS) {
+            return rv;
+        }
+    }
+    if ((rv = await_order(d, ST_PENDING,
+                          timeout_or(d->opts->authz_timeout, MD_DRIVE_AUTHZ_TIMEOUT))) !=
+        APR_SUCCESS) {
+        return rv;
+    }
+    if (!is_status(d->order->status, ST_READY)) {
+        return fail(d, APR_EINVAL, NULL, d->order->error,
+                    "order %s is %s after all names were authorized", d->order->url,
+                    d->order->status);
+    }
+    return md_job_done(d->job, MD_STEP_AUTHZ,
+                       apr_psprintf(d->p, "%s: %d authorizations valid", d->spec_name,
+                                    d->order->authz_urls->nelts));
+}
+
+/* RFC 8555 7.4: the key and CSR, finalize. The key is saved (encrypted) in staging before
+ * the CA sees the CSR, so a job killed after finalize resumes with it. */
+static apr_status_t step_finalize(md_drive_t *d)
+{
+    md_acme_order_t *order;
+    unsigned char *csr;
+    apr_size_t csr_len;
+    apr_status_t rv;
+
+    if (!is_status(d->order->status, ST_READY)) {
+        return APR_SUCCESS;
+    }
+    begin(d, MD_STEP_FINALIZE);
+    if ((rv = md_pkey_gen(&d->key, d->spec, d->p)) != APR_SUCCESS) {
+        return fail(d, rv, NULL, NULL, "cannot make a %s key", d->spec_name);
+    }
+    if ((rv = md_store_save_pkey(d->store, MD_SG_STAGING, d->md->name,
+                                 md_job_file(MD_FN_PRIVKEY, d->spec, d->p), d->key, d->p)) !=
+        APR_SUCCESS) {
+        return fail(d, rv, NULL, NULL, "cannot save the %s key in staging", d->spec_name);
+    }
+    if ((rv = md_csr_create(&csr, &csr_len, d->md->domains, d->key, d->p)) != APR_SUCCESS) {
+        return fail(d, rv, NULL, NULL, "cannot make the CSR");
+    }
+    if ((rv = md_acme_order_finalize(&order, d->acme, d->order, csr, csr_len, d->p)) !=
+        APR_SUCCESS) {
+        return ca_fail(d, rv, NULL, "finalizing the order");
+    }
+    d->order = order;
+    md_job_set_order(d->job, d->spec_name, d->order->url, d->order->status);
+    return md_job_done(
+        d->job, MD_STEP_FINALIZE,
+        apr_psprintf(d->p, "%s: CSR sent, order is %s", d->spec_name, d->order->status));
+}
+
+/* RFC 8555 7.4: the CA issues in its own time; then the chain is downloaded (7.4.2). */
+static apr_status_t step_download(md_drive_t *d)
+{
+    apr_interval_time_t timeout = timeout_or(d->opts->order_timeout, MD_DRIVE_ORDER_TIMEOUT);
+    apr_status_t rv;
+
+    begin(d, MD_STEP_DOWNLOAD);
+    if ((rv = await_order(d, ST_PROCESSING, timeout)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (!is_status(d->order->status, ST_VALID) || !d->order->certificate) {
+        return fail(d, APR_EINVAL, NULL, d->order->error, "order %s is %s, no certificate",
+                    d->order->url, d->order->status);
+    }
+    if ((rv = md_acme_cert_download(&d->chain, d->acme, d->order->certificate, d->p)) !=
+        APR_SUCCESS) {
+        return ca_fail(d, rv, NULL, "downloading the certificate");
+    }
+    return md_job_done(d->job, MD_STEP_DOWNLOAD,
+                       apr_psprintf(d->p, "%s: chain of %d certificates from %s", d->spec_name,
+                                    d->chain->nelts, d->order->certificate));
+}
+
+/* Verify (names, key, links, validity) and stage the certificate with md.json. A chain that
+ * does not verify costs its order: the next run starts this key spec over. */
+static apr_status_t step_stage(md_drive_t *d)
+{
+    const char *why = NULL;
+    apr_status_t rv;
+
+    begin(d, MD_STEP_STAGED);
+    if (md_job_verify(&why, d->md, d->chain, d->key, d->p) != APR_SUCCESS) {
+        md_job_drop_order(d->job, d->spec_name);
+        return fail(d, APR_EINVAL, NULL, NULL, "the %s certificate from %s is not usable: %s",
+                    d->spec_name, d->order->certificate, why);
+    }
+    if ((rv = md_store_save_chain(d->store, MD_SG_STAGING, d->md->name,
+                                  md_job_file(MD_FN_PUBCERT, d->spec, d->p), d->chain, d->p)) !=
+            APR_SUCCESS ||
+        (rv = md_store_save_json(d->store, MD_SG_STAGING, d->md->name, MD_FN_MD,
+                                 md_to_json(d->md, d->p), d->p)) != APR_SUCCESS) {
+        return fail(d, rv, NULL, NULL, "cannot save the %s certificate in staging", d->spec_name);
+    }
+    md_job_set_staged(d->job, d->spec_name);
+    return APR_SUCCESS;
+}
+
+/* One certificate: a key spec already staged (and still verifying) is skipped. */
+static apr_status_t drive_spec(md_drive_t *d, const md_pkey_spec_t *spec)
+{
+    const char *why;
+    apr_status_t rv;
+
+    d->spec = spec;
+    d->spec_name = md_pkey_spec_name(spec, d->p);
+    if (md_job_is_staged(d->job, d->spec_name) &&
+        md_job_load_staged(&why, &d->key, &d->chain, d->store, d->md, spec, d->p) == APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    if ((rv = step_order(d)) != APR_SUCCESS || (rv = step_authorize(d)) != APR_SUCCESS ||
+        (rv = step_finalize(d)) != APR_SUCCESS || (rv = step_download(d)) != APR_SUCCESS) {
+        return rv;
+    }
+    return step_stage(d);
+}
+
+static apr_status_t drive_steps(md_drive_t *d)
+{
+    const apr_array_header_t *specs = md_pkey_specs(d->md, d->p);
+    apr_status_t rv;
+
+    if ((rv = md_acme_create(&d->acme, d->ca_url, d->opts->ca_file, d->opts->proxy, d->p)) !=
+        APR_SUCCESS) {
+        return fail(d, rv, NULL, NULL, "cannot set up a client for %s", d->ca_url);
+    }
+    if ((rv = step_account(d)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (int i = 0; i < specs->nelts; ++i) {
+        if ((rv = drive_spec(d, APR_ARRAY_IDX(specs, i, const md_pkey_spec_t *))) != APR_SUCCESS) {
+            return rv;
+        }
+    }
+    return md_job_finished(d->job);
+}
+
+static int all_staged(md_drive_t *d)
+{
+    const apr_array_header_t *specs = md_pkey_specs(d->md, d->p);
+    const char *why;
+    md_pkey_t *key;
+    apr_array_header_t *chain;
+
+    for (int i = 0; i < specs->nelts; ++i) {
+        const md_pkey_spec_t *spec = APR_ARRAY_IDX(specs, i, const md_pkey_spec_t *);
+        if (md_job_load_staged(&why, &key, &chain, d->store, d->md, spec, d->p) != APR_SUCCESS) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static apr_status_t drive_md(md_reg_t *reg, const md_t *md, const md_drive_opts_t *opts,
+                             apr_thread_mutex_t *acct_lock, apr_pool_t *p)
+{
+    md_drive_t *d = apr_pcalloc(p, sizeof(*d));
+    apr_status_t rv;
+
+    d->acct_lock = acct_lock;
+    d->reg = reg;
+    d->store = md_reg_store(reg);
+    d->md = md_copy(md, p);
+    d->opts = opts;
+    d->p = p;
+    d->chall = opts->chall;
+    if (!d->chall.allowed || d->chall.allowed->nelts == 0) {
+        d->chall.allowed = md->ca_challenges;
+    }
+    if (!md->ca_urls || md->ca_urls->nelts == 0) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "%s: no CA url configured", md->name);
+        return APR_EINVAL;
+    }
+    d->ca_url = APR_ARRAY_IDX(md->ca_urls, 0, const char *);
+    if ((rv = md_job_open(&d->job, d->store, d->md, d->ca_url, opts->reset, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    d->job->retry_delay = opts->retry_delay;
+    d->job->retry_max = opts->retry_max;
+    if (d->job->step == MD_STEP_STAGED && all_staged(d)) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_INFO, APR_SUCCESS, "%s: already staged", md->name);
+        return APR_SUCCESS;
+    }
+    if ((rv = drive_steps(d)) != APR_SUCCESS) {
+        md_job_failed(d->job, &d->err);
+    }
+    return rv;
+}
+
+apr_status_t md_drive(md_reg_t *reg, const md_t *md, const md_drive_opts_t *opts, apr_pool_t *p)
+{
+    return drive_md(reg, md, opts, NULL, p);
+}
+
+/* ---- many MDs at once: threads share only the queue, each job has its own pool ---- */
+
+typedef struct {
+    md_reg_t *reg;
+    const apr_array_header_t *mds;
+    const md_drive_opts_t *opts;
+    apr_thread_mutex_t *lock; /* guards next and failed */
+    apr_thread_mutex_t *acct_lock;
+    int next;
+    apr_status_t failed;
+} md_drive_queue_t;
+
+/* Takes MDs from the queue until it is empty. */
+static void drive_queue(md_drive_queue_t *q)
+{
+    apr_pool_t *p;
+    apr_status_t rv;
+    int i;
+
+    for (;;) {
+        apr_thread_mutex_lock(q->lock);
+        i = q->next < q->mds->nelts ? q->next++ : -1;
+        apr_thread_mutex_unlock(q->lock);
+        if (i < 0) {
+            break;
+        }
+        /* unmanaged: no parent pool shared with other threads */
+        if ((rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL)) == APR_SUCCESS) {
+            rv = drive_md(q->reg, APR_ARRAY_IDX(q->mds, i, const md_t *), q->opts, q->acct_lock, p);
+            apr_pool_destroy(p);
+        }
+        if (rv != APR_SUCCESS) {
+            apr_thread_mutex_lock(q->lock);
+            q->failed = q->failed == APR_SUCCESS ? rv : q->failed;
+            apr_thread_mutex_unlock(q->lock);
+        }
+    }
+}
+
+static void *APR_THREAD_FUNC drive_worker(apr_thread_t *thread, void *baton)
+{
+    drive_queue(baton);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+apr_status_t md_drive_all(md_reg_t *reg, const apr_array_header_t *mds, const md_drive_opts_t *opts,
+                          int concurrency, apr_pool_t *p)
+{
+    md_drive_queue_t q = {reg, mds, opts, NULL, NULL, 0, APR_SUCCESS};
+    apr_thread_t **threads;
+    apr_status_t rv, trv;
+    int n, started = 0;
+
+    n = concurrency < 1 ? 1 : concurrency;
+    n = n > MD_DRIVE_CONCURRENCY_MAX ? MD_DRIVE_CONCURRENCY_MAX : n;
+    n = n > mds->nelts ? mds->nelts : n;
+    if (n == 0) {
+        return APR_SUCCESS;
+    }
+    if ((rv = apr_thread_mutex_create(&q.lock, APR_THREAD_MUTEX_DEFAULT, p)) != APR_SUCCESS ||
+        (rv = apr_thread_mutex_create(&q.acct_lock, APR_THREAD_MUTEX_DEFAULT, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    threads = apr_pcalloc(p, (apr_size_t) n * sizeof(*threads));
+    for (; started < n; ++started) {
+        if ((rv = apr_thread_create(&threads[started], NULL, drive_worker, &q, p)) != APR_SUCCESS) {
+            md_log_perror(MD_LOG_MARK, MD_LOG_WARN, rv, "drive: only %d of %d threads started",
+                          started, n);
+            break;
+        }
+    }
+    if (started == 0) {
+        drive_queue(&q);
+    }
+    for (int i = 0; i < started; ++i) {
+        apr_thread_join(&trv, threads[i]);
+    }
+    return q.failed;
+}

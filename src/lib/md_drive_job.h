@@ -1,0 +1,79 @@
+/* md_drive_job.h: staging/<name> as md_drive.c keeps it: the persisted job (job.json: steps,
+ * orders, errors with backoff) and the staged set with its verification. Library-internal. */
+#ifndef MD_DRIVE_JOB_H
+#define MD_DRIVE_JOB_H
+
+#include "md_acme.h"
+#include "md_drive.h"
+
+/* After the n-th failure in a row the next try waits BASE * 2^(n-1), at most MAX: quick
+ * retries for passing trouble, and no hammering of a CA that keeps refusing. */
+#define MD_JOB_BACKOFF_BASE apr_time_from_sec(5)
+#define MD_JOB_BACKOFF_MAX apr_time_from_sec(3600)
+/* The job's "log" keeps this many of its latest entries. */
+#define MD_JOB_LOG_MAX 20
+
+typedef struct {
+    md_store_t *store;
+    const char *name;
+    md_json_t *json;                            /* job.json as it is saved */
+    md_step_t step;                             /* the last completed step */
+    apr_interval_time_t retry_delay, retry_max; /* backoff; 0: MD_JOB_BACKOFF_BASE / _MAX */
+    apr_pool_t *p;
+} md_job_t;
+
+/* What went wrong in a step, to be recorded. */
+typedef struct {
+    md_step_t step;                   /* the step that failed */
+    const char *domain;               /* the domain it concerned, NULL when none */
+    apr_status_t status;              /* never APR_SUCCESS */
+    const md_acme_problem_t *problem; /* what the CA said, NULL when it said nothing */
+    const char *detail;               /* one line for people */
+} md_job_error_t;
+
+/* Loads the job of md or starts a new one. A job for other domains, key specs or another
+ * CA than md now has -- or any job when reset is set -- is discarded with everything staged
+ * beside it (staging/<name> is purged). Nothing is saved yet. */
+apr_status_t md_job_open(md_job_t **pjob, md_store_t *store, const md_t *md, const char *ca_url,
+                         int reset, apr_pool_t *p);
+
+/* Records that step is complete (with a log line for people) and saves the job. */
+apr_status_t md_job_done(md_job_t *job, md_step_t step, const char *detail);
+
+void md_job_set_account(md_job_t *job, const char *account_id);
+
+/* The order of key spec 'key' ("rsa2048"): its URL (NULL when none), setting, dropping. */
+const char *md_job_order_url(const md_job_t *job, const char *key);
+void md_job_set_order(md_job_t *job, const char *key, const char *url, const char *status);
+void md_job_drop_order(md_job_t *job, const char *key);
+/* Whether the certificate of key spec 'key' is verified and saved in staging. */
+int md_job_is_staged(const md_job_t *job, const char *key);
+void md_job_set_staged(md_job_t *job, const char *key);
+
+/* Records a failure: counts it, keeps the error, sets next-try (backoff), logs one line at
+ * ERR ("<md>: <step> failed for <domain>: <reason>; next try at <time>") and saves. */
+apr_status_t md_job_failed(md_job_t *job, const md_job_error_t *err);
+
+/* Records the end: step "staged", the error count and error cleared; saves. */
+apr_status_t md_job_finished(md_job_t *job);
+
+/* File name of a staged key or certificate ("privkey"/"pubcert" + the spec's suffix). */
+const char *md_job_file(const char *base, const md_pkey_spec_t *spec, apr_pool_t *p);
+
+/* Whether a chain and key are exactly what md asks for: leaf names equal its domains, the
+ * key matches, the chain links up, not expired. APR_EINVAL with the reason in *pwhy. */
+apr_status_t md_job_verify(const char **pwhy, const md_t *md, const apr_array_header_t *chain,
+                           const md_pkey_t *key, apr_pool_t *p);
+
+/* The staged key and chain of spec, verified; the reason in *pwhy otherwise. */
+apr_status_t md_job_load_staged(const char **pwhy, md_pkey_t **pkey, apr_array_header_t **pchain,
+                                md_store_t *store, const md_t *md, const md_pkey_spec_t *spec,
+                                apr_pool_t *p);
+
+/* The wait before the next try after 'errors' failures in a row. */
+apr_interval_time_t md_job_backoff(int errors);
+/* The same from 'base' doubling up to 'max' (0: the defaults above). */
+apr_interval_time_t md_job_backoff_within(int errors, apr_interval_time_t base,
+                                          apr_interval_time_t max);
+
+#endif

@@ -1,0 +1,580 @@
+/* test_acme_order.c: unit tests of md_acme_order.c -- order and authorization objects
+ * (RFC 8555 7.1.3, 7.1.4) into structs, and the requests against a small fake CA. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "md_acme.h"
+#include "md_acme_order_int.h"
+#include "md_cert.h"
+#include "md_http.h"
+#include "md_log.h"
+#include "md_util.h"
+
+#define PYTHON "/usr/bin/python3"
+#define SERVER_START_WAIT apr_time_from_sec(15)
+#define POLL_STEP apr_time_from_msec(50)
+#define TEST_LOG_LEN 8192
+#define CERT_VALID apr_time_from_sec(86400)
+/* What the fake CA sends in Retry-After for a new order. */
+#define FAKE_RETRY_AFTER apr_time_from_sec(7)
+
+static const md_pkey_spec_t spec_p256 = {MD_PKEY_EC, 0, "secp256r1"};
+
+/* A fake CA on an ephemeral 127.0.0.1 port (plain http): a directory, nonces, one order with
+ * one authorization, a rejected name and a certificate chain read from <dir>/chain.pem. Each
+ * POST is logged to <dir>/requests.log as "<path> <payload>" (JSON payloads normalised with
+ * sorted keys). Writes its port to <dir>/port once it listens. */
+static const char server_py[] =
+    "import http.server, json, base64, sys, os, threading, itertools\n"
+    "d = sys.argv[1]\n"
+    "nonces = itertools.count(1)\n"
+    "P = 'urn:ietf:params:acme:error:'\n"
+    "def b64d(s):\n"
+    "    return base64.urlsafe_b64decode(s + '=' * (-len(s) % 4)).decode()\n"
+    "def norm(s):\n"
+    "    return json.dumps(json.loads(s), sort_keys=True, separators=(',', ':')) if s else ''\n"
+    "class H(http.server.BaseHTTPRequestHandler):\n"
+    "    protocol_version = 'HTTP/1.1'\n"
+    "    def log_message(self, *a):\n"
+    "        pass\n"
+    "    def reply(self, status, body, ctype='application/json', headers=()):\n"
+    "        if not isinstance(body, bytes):\n"
+    "            body = json.dumps(body).encode()\n"
+    "        self.send_response(status)\n"
+    "        self.send_header('Replay-Nonce', 'nonce-%d' % next(nonces))\n"
+    "        self.send_header('Content-Type', ctype)\n"
+    "        for k, v in headers:\n"
+    "            self.send_header(k, v)\n"
+    "        self.send_header('Content-Length', str(len(body)))\n"
+    "        self.end_headers()\n"
+    "        if self.command != 'HEAD':\n"
+    "            self.wfile.write(body)\n"
+    "    def problem(self, status, t, detail, subs=()):\n"
+    "        self.reply(status, {'type': P + t, 'detail': detail, 'subproblems': list(subs)},\n"
+    "                   'application/problem+json')\n"
+    "    def do_HEAD(self):\n"
+    "        self.reply(200, b'')\n"
+    "    def do_GET(self):\n"
+    "        b = 'http://%s' % self.headers['Host']\n"
+    "        self.reply(200, {'newNonce': b + '/nonce', 'newAccount': b + '/acct',\n"
+    "                         'newOrder': b + '/new-order'})\n"
+    "    def do_POST(self):\n"
+    "        jws = json.loads(self.rfile.read(int(self.headers['Content-Length'])))\n"
+    "        payload = b64d(jws['payload'])\n"
+    "        with open(os.path.join(d, 'requests.log'), 'a') as f:\n"
+    "            f.write('%s %s\\n' % (self.path, norm(payload)))\n"
+    "        b = 'http://%s' % self.headers['Host']\n"
+    "        p = self.path\n"
+    "        order = {'status': 'pending', 'expires': '2031-01-02T03:04:05Z',\n"
+    "                 'identifiers': [{'type': 'dns', 'value': 'example.org'}],\n"
+    "                 'authorizations': [b + '/authz/1'], 'finalize': b + '/order/1/finalize'}\n"
+    "        if p == '/new-order':\n"
+    "            ids = [i['value'] for i in json.loads(payload)['identifiers']]\n"
+    "            if 'rejected.example.org' in ids:\n"
+    "                self.problem(400, 'rejectedIdentifier', 'policy forbids',\n"
+    "                    [{'type': P + 'rejectedIdentifier', 'detail': 'not allowed',\n"
+    "                      'identifier': {'type': 'dns', 'value': 'rejected.example.org'}}])\n"
+    "            else:\n"
+    "                self.reply(201, order,\n"
+    "                           headers=[('Location', b + '/order/1'), ('Retry-After', '7')])\n"
+    "        elif p == '/order/1':\n"
+    "            self.reply(200, order)\n"
+    "        elif p == '/authz/1':\n"
+    "            self.reply(200, {'status': 'pending',\n"
+    "                             'identifier': {'type': 'dns', 'value': 'example.org'},\n"
+    "                             'challenges': [{'type': 'http-01', 'url': b + '/chall/1',\n"
+    "                                             'token': 'tok_1', 'status': 'pending'}]})\n"
+    "        elif p == '/chall/1':\n"
+    "            self.reply(200, {'type': 'http-01', 'url': b + '/chall/1', 'token': 'tok_1',\n"
+    "                             'status': 'processing'})\n"
+    "        elif p == '/order/1/finalize':\n"
+    "            order.update(status='valid', certificate=b + '/cert/1')\n"
+    "            self.reply(200, order)\n"
+    "        elif p == '/cert/1':\n"
+    "            with open(os.path.join(d, 'chain.pem'), 'rb') as f:\n"
+    "                self.reply(200, f.read(), 'application/pem-certificate-chain')\n"
+    "        elif p == '/cert/empty':\n"
+    "            self.reply(200, b'', 'application/pem-certificate-chain')\n"
+    "        else:\n"
+    "            self.problem(404, 'malformed', 'no such resource')\n"
+    "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
+    "s.daemon_threads = True\n"
+    "with open(os.path.join(d, 'port.tmp'), 'w') as f:\n"
+    "    f.write('%d' % s.server_address[1])\n"
+    "os.rename(os.path.join(d, 'port.tmp'), os.path.join(d, 'port'))\n"
+    "s.serve_forever()\n";
+
+/* Every error the library logged during the current test, one per line. */
+static char errors[TEST_LOG_LEN];
+
+static void test_sink(void *baton, const char *file, int line, md_log_level_t level,
+                      apr_status_t rv, const char *msg)
+{
+    (void) baton;
+    if (level <= MD_LOG_WARN) {
+        size_t used = strlen(errors);
+        snprintf(errors + used, sizeof(errors) - used, "%s\n", msg);
+    }
+    if (getenv("MD_TEST_LOG")) {
+        fprintf(stderr, "[%s] %s:%d: %s (%d)\n", md_log_level_name(level), file, line, msg, rv);
+    }
+}
+
+typedef struct {
+    apr_pool_t *pool;
+    char dir[64];
+    pid_t server;
+    const char *base; /* http://127.0.0.1:<port> */
+    md_acme_t *acme;
+} fixture_t;
+
+static int group_setup(void **state)
+{
+    (void) state;
+    if (apr_initialize() != APR_SUCCESS || md_http_global_init() != APR_SUCCESS) {
+        return -1;
+    }
+    md_log_set(test_sink, NULL, getenv("MD_TEST_LOG") ? MD_LOG_TRACE : MD_LOG_WARN);
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void) state;
+    md_http_global_cleanup();
+    apr_terminate();
+    return 0;
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+
+    if (!f || apr_pool_create(&f->pool, NULL) != APR_SUCCESS) {
+        return -1;
+    }
+    snprintf(f->dir, sizeof(f->dir), "/tmp/md-test-order-XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        return -1;
+    }
+    errors[0] = '\0';
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    char cmd[128];
+
+    if (f->server > 0) {
+        kill(f->server, SIGTERM);
+        waitpid(f->server, NULL, 0);
+    }
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0) {
+        return -1;
+    }
+    apr_pool_destroy(f->pool);
+    free(f);
+    return 0;
+}
+
+/* Starts the fake CA and a context signing with a fresh account key. */
+static void ca_start(fixture_t *f)
+{
+    const char *script = apr_pstrcat(f->pool, f->dir, "/ca.py", NULL);
+    const char *portfile = apr_pstrcat(f->pool, f->dir, "/port", NULL);
+    const char *log = apr_pstrcat(f->pool, f->dir, "/ca.log", NULL);
+    apr_time_t end = apr_time_now() + SERVER_START_WAIT;
+    char *text = NULL;
+    apr_size_t len;
+    md_pkey_t *key;
+    int fd, port = 0;
+
+    assert_int_equal(md_file_write_atomic(script, server_py, strlen(server_py),
+                                          APR_FPROT_UREAD | APR_FPROT_UWRITE, f->pool),
+                     APR_SUCCESS);
+    if ((f->server = fork()) == 0) {
+        if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+        }
+        execl(PYTHON, PYTHON, script, f->dir, (char *) NULL);
+        _exit(127);
+    }
+    assert_true(f->server > 0);
+    while (!port && apr_time_now() < end) {
+        if (md_file_read(&text, &len, portfile, 0, f->pool) != APR_SUCCESS ||
+            sscanf(text, "%d", &port) != 1) {
+            assert_int_not_equal(waitpid(f->server, NULL, WNOHANG), f->server);
+            apr_sleep(POLL_STEP);
+        }
+    }
+    assert_true(port > 0);
+    f->base = apr_psprintf(f->pool, "http://127.0.0.1:%d", port);
+    assert_int_equal(
+        md_acme_create(&f->acme, apr_pstrcat(f->pool, f->base, "/dir", NULL), NULL, NULL, f->pool),
+        APR_SUCCESS);
+    assert_int_equal(md_pkey_gen(&key, &spec_p256, f->pool), APR_SUCCESS);
+    md_acme_use_account(f->acme, key, apr_pstrcat(f->pool, f->base, "/acct/1", NULL));
+}
+
+static const char *url(fixture_t *f, const char *path)
+{
+    return apr_pstrcat(f->pool, f->base, path, NULL);
+}
+
+/* The last request the fake CA logged. */
+static const char *last_request(fixture_t *f)
+{
+    char *text = NULL, *line;
+    apr_size_t len;
+
+    assert_int_equal(
+        md_file_read(&text, &len, apr_pstrcat(f->pool, f->dir, "/requests.log", NULL), 0, f->pool),
+        APR_SUCCESS);
+    assert_true(len > 0 && text[len - 1] == '\n');
+    text[len - 1] = '\0';
+    line = strrchr(text, '\n');
+    return line ? line + 1 : text;
+}
+
+static md_json_t *parse(const char *s, apr_pool_t *p)
+{
+    const char *perr;
+    md_json_t *j = NULL;
+
+    assert_int_equal(md_json_parse(&j, &perr, s, strlen(s), p), APR_SUCCESS);
+    return j;
+}
+
+static apr_time_t time_of(const char *s)
+{
+    apr_time_t t;
+
+    assert_int_equal(md_time_parse(&t, s), APR_SUCCESS);
+    return t;
+}
+
+static const md_acme_chall_t *chall_at(const md_acme_authz_t *authz, int i)
+{
+    return APR_ARRAY_IDX(authz->challenges, i, const md_acme_chall_t *);
+}
+
+/* ---- JSON into structs ---- */
+
+/* The order object of RFC 8555 7.1.3. */
+static const char order_json[] =
+    "{\"status\": \"valid\", \"expires\": \"2016-01-20T14:09:07.99Z\","
+    " \"identifiers\": [{\"type\": \"dns\", \"value\": \"www.example.org\"},"
+    "                   {\"type\": \"dns\", \"value\": \"example.org\"}],"
+    " \"notBefore\": \"2016-01-01T00:00:00Z\", \"notAfter\": \"2016-01-08T00:00:00Z\","
+    " \"authorizations\": [\"https://example.com/acme/authz/PAniVnsZcis\","
+    "                      \"https://example.com/acme/authz/r4HqLzrSrpI\"],"
+    " \"finalize\": \"https://example.com/acme/order/TOlocE8rfgo/finalize\","
+    " \"certificate\": \"https://example.com/acme/cert/mAt3xBGaobw\"}";
+
+/* The authorization object of RFC 8555 7.1.4. */
+static const char authz_json[] =
+    "{\"status\": \"valid\", \"expires\": \"2015-03-01T14:09:07.99Z\","
+    " \"identifier\": {\"type\": \"dns\", \"value\": \"www.example.org\"},"
+    " \"challenges\": [{\"url\": \"https://example.com/acme/chall/prV_B7yEyA4\","
+    "                   \"type\": \"http-01\", \"status\": \"valid\","
+    "                   \"token\": \"DGyRejmCefe7v4NfDGDKfA\","
+    "                   \"validated\": \"2014-12-01T12:05:58.16Z\"}],"
+    " \"wildcard\": false}";
+
+static void test_order_from_json(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_order_t *o;
+
+    assert_int_equal(md_acme_order_from_json(&o, parse(order_json, f->pool),
+                                             "https://example.com/acme/order/TOlocE8rfgo", f->pool),
+                     APR_SUCCESS);
+    assert_string_equal(o->url, "https://example.com/acme/order/TOlocE8rfgo");
+    assert_string_equal(o->status, "valid");
+    assert_int_equal(o->authz_urls->nelts, 2);
+    assert_string_equal(APR_ARRAY_IDX(o->authz_urls, 0, const char *),
+                        "https://example.com/acme/authz/PAniVnsZcis");
+    assert_string_equal(APR_ARRAY_IDX(o->authz_urls, 1, const char *),
+                        "https://example.com/acme/authz/r4HqLzrSrpI");
+    assert_string_equal(o->finalize, "https://example.com/acme/order/TOlocE8rfgo/finalize");
+    assert_string_equal(o->certificate, "https://example.com/acme/cert/mAt3xBGaobw");
+    assert_true(o->expires == time_of("2016-01-20T14:09:07.99Z"));
+    assert_null(o->error);
+    assert_true(o->retry_after == 0);
+}
+
+static void test_order_invalid_and_broken(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_order_t *o;
+
+    assert_int_equal(
+        md_acme_order_from_json(
+            &o,
+            parse("{\"status\": \"invalid\", \"authorizations\": [], \"finalize\": \"https://f\","
+                  " \"error\": {\"type\": \"urn:ietf:params:acme:error:unauthorized\","
+                  " \"detail\": \"no authorization for a.example\", \"status\": 403}}",
+                  f->pool),
+            "https://o/1", f->pool),
+        APR_SUCCESS);
+    assert_string_equal(o->status, "invalid");
+    assert_int_equal(o->authz_urls->nelts, 0);
+    assert_null(o->certificate);
+    assert_true(o->expires == 0);
+    assert_non_null(o->error);
+    assert_string_equal(o->error->type, "urn:ietf:params:acme:error:unauthorized");
+    assert_string_equal(o->error->detail, "no authorization for a.example");
+    assert_int_equal(o->error->status, 403);
+
+    assert_int_equal(md_acme_order_from_json(&o, parse("{\"finalize\": \"https://f\"}", f->pool),
+                                             "https://o/2", f->pool),
+                     APR_EINVAL);
+    assert_null(o);
+    assert_non_null(strstr(errors, "https://o/2"));
+    assert_int_equal(md_acme_order_from_json(&o, parse("[1, 2]", f->pool), "https://o/3", f->pool),
+                     APR_EINVAL);
+}
+
+static void test_authz_from_json(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a;
+
+    assert_int_equal(md_acme_authz_from_json(&a, parse(authz_json, f->pool),
+                                             "https://example.com/acme/authz/PAniVnsZcis", f->pool),
+                     APR_SUCCESS);
+    assert_string_equal(a->url, "https://example.com/acme/authz/PAniVnsZcis");
+    assert_string_equal(a->domain, "www.example.org");
+    assert_string_equal(a->status, "valid");
+    assert_true(a->expires == time_of("2015-03-01T14:09:07.99Z"));
+    assert_int_equal(a->challenges->nelts, 1);
+    assert_string_equal(chall_at(a, 0)->type, "http-01");
+    assert_string_equal(chall_at(a, 0)->url, "https://example.com/acme/chall/prV_B7yEyA4");
+    assert_string_equal(chall_at(a, 0)->token, "DGyRejmCefe7v4NfDGDKfA");
+    assert_string_equal(chall_at(a, 0)->status, "valid");
+    assert_null(a->error);
+}
+
+static void test_authz_wildcard_and_bad_tokens(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a;
+
+    assert_int_equal(
+        md_acme_authz_from_json(
+            &a,
+            parse("{\"status\": \"pending\", \"wildcard\": true,"
+                  " \"identifier\": {\"type\": \"dns\", \"value\": \"Example.ORG\"},"
+                  " \"challenges\": ["
+                  "  {\"type\": \"http-01\", \"url\": \"https://c/1\", \"token\": \"../../etc\"},"
+                  "  {\"type\": \"tls-alpn-01\", \"url\": \"https://c/2\", \"token\": \"a b\"},"
+                  "  {\"type\": \"dns-01\", \"url\": \"https://c/3\", \"token\": \"tok-3_x\","
+                  "   \"status\": \"pending\"},"
+                  "  {\"type\": \"http-01\", \"url\": \"https://c/4\"}]}",
+                  f->pool),
+            "https://a/1", f->pool),
+        APR_SUCCESS);
+    assert_string_equal(a->domain, "*.example.org");
+    assert_string_equal(a->status, "pending");
+    assert_true(a->expires == 0);
+    /* only the challenge with a base64url token is kept */
+    assert_int_equal(a->challenges->nelts, 1);
+    assert_string_equal(chall_at(a, 0)->type, "dns-01");
+    assert_string_equal(chall_at(a, 0)->token, "tok-3_x");
+    assert_non_null(strstr(errors, "https://c/1"));
+    assert_non_null(strstr(errors, "https://c/2"));
+}
+
+static void test_authz_invalid_keeps_error(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a;
+
+    assert_int_equal(
+        md_acme_authz_from_json(
+            &a,
+            parse("{\"status\": \"invalid\","
+                  " \"identifier\": {\"type\": \"dns\", \"value\": \"www.example.org\"},"
+                  " \"challenges\": ["
+                  "  {\"type\": \"dns-01\", \"url\": \"https://c/1\", \"token\": \"t1\","
+                  "   \"status\": \"pending\"},"
+                  "  {\"type\": \"http-01\", \"url\": \"https://c/2\", \"token\": \"t2\","
+                  "   \"status\": \"invalid\", \"error\": {"
+                  "     \"type\": \"urn:ietf:params:acme:error:connection\","
+                  "     \"detail\": \"Connection refused\", \"status\": 400}}]}",
+                  f->pool),
+            "https://a/2", f->pool),
+        APR_SUCCESS);
+    assert_string_equal(a->status, "invalid");
+    assert_int_equal(a->challenges->nelts, 2);
+    assert_non_null(a->error);
+    assert_string_equal(md_acme_problem_short_type(a->error), "connection");
+    assert_string_equal(a->error->detail, "Connection refused");
+    assert_string_equal(a->error->identifier, "www.example.org");
+}
+
+static void test_authz_not_a_domain(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a;
+
+    assert_int_equal(
+        md_acme_authz_from_json(&a,
+                                parse("{\"status\": \"pending\", \"identifier\": {\"type\": \"ip\","
+                                      " \"value\": \"192.0.2.1\"}, \"challenges\": []}",
+                                      f->pool),
+                                "https://a/3", f->pool),
+        APR_EINVAL);
+    assert_null(a);
+    assert_non_null(strstr(errors, "https://a/3"));
+    assert_int_equal(md_acme_authz_from_json(&a, parse("{\"status\": \"pending\"}", f->pool),
+                                             "https://a/4", f->pool),
+                     APR_EINVAL);
+}
+
+/* ---- requests against the fake CA ---- */
+
+static void test_order_flow(void **state)
+{
+    fixture_t *f = *state;
+    apr_array_header_t *domains = apr_array_make(f->pool, 2, sizeof(const char *)), *chain, *names;
+    static const unsigned char csr[] = {0x30, 0x01, 0xfb, 0xff};
+    md_acme_order_t *o, *fin;
+    md_acme_authz_t *a;
+    md_cert_t *leaf, *issuer;
+    const char *pem;
+    md_pkey_t *key;
+
+    ca_start(f);
+    APR_ARRAY_PUSH(domains, const char *) = "example.org";
+    APR_ARRAY_PUSH(domains, const char *) = "*.example.org";
+    assert_int_equal(md_acme_order_new(&o, f->acme, domains, f->pool), APR_SUCCESS);
+    assert_string_equal(last_request(f), "/new-order {\"identifiers\":["
+                                         "{\"type\":\"dns\",\"value\":\"example.org\"},"
+                                         "{\"type\":\"dns\",\"value\":\"*.example.org\"}]}");
+    assert_string_equal(o->url, url(f, "/order/1"));
+    assert_string_equal(o->status, "pending");
+    assert_int_equal(o->authz_urls->nelts, 1);
+    assert_string_equal(o->finalize, url(f, "/order/1/finalize"));
+    assert_true(o->expires == time_of("2031-01-02T03:04:05Z"));
+    assert_true(o->retry_after == FAKE_RETRY_AFTER);
+
+    assert_int_equal(md_acme_order_get(&o, f->acme, o->url, f->pool), APR_SUCCESS);
+    assert_string_equal(last_request(f), "/order/1 "); /* POST-as-GET: empty payload */
+    assert_string_equal(o->url, url(f, "/order/1"));
+
+    assert_int_equal(
+        md_acme_authz_get(&a, f->acme, APR_ARRAY_IDX(o->authz_urls, 0, const char *), f->pool),
+        APR_SUCCESS);
+    assert_string_equal(last_request(f), "/authz/1 ");
+    assert_string_equal(a->domain, "example.org");
+    assert_int_equal(a->challenges->nelts, 1);
+
+    assert_int_equal(md_acme_chall_respond(f->acme, chall_at(a, 0), f->pool), APR_SUCCESS);
+    assert_string_equal(last_request(f), "/chall/1 {}");
+
+    assert_int_equal(md_acme_order_finalize(&fin, f->acme, o, csr, sizeof(csr), f->pool),
+                     APR_SUCCESS);
+    assert_string_equal(last_request(f), "/order/1/finalize {\"csr\":\"MAH7_w\"}");
+    assert_string_equal(fin->url, o->url);
+    assert_string_equal(fin->status, "valid");
+    assert_string_equal(fin->certificate, url(f, "/cert/1"));
+
+    /* the chain comes back leaf first, as the CA sent it */
+    names = apr_array_make(f->pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(names, const char *) = "example.org";
+    assert_int_equal(md_pkey_gen(&key, &spec_p256, f->pool), APR_SUCCESS);
+    assert_int_equal(md_cert_self_signed(&leaf, NULL, names, key, CERT_VALID, f->pool),
+                     APR_SUCCESS);
+    APR_ARRAY_IDX(names, 0, const char *) = "issuer.example.net";
+    assert_int_equal(md_cert_self_signed(&issuer, NULL, names, key, CERT_VALID, f->pool),
+                     APR_SUCCESS);
+    chain = apr_array_make(f->pool, 2, sizeof(md_cert_t *));
+    APR_ARRAY_PUSH(chain, md_cert_t *) = leaf;
+    APR_ARRAY_PUSH(chain, md_cert_t *) = issuer;
+    assert_int_equal(md_chain_to_pem(&pem, chain, f->pool), APR_SUCCESS);
+    assert_int_equal(md_file_write_atomic(apr_pstrcat(f->pool, f->dir, "/chain.pem", NULL), pem,
+                                          strlen(pem), APR_FPROT_UREAD | APR_FPROT_UWRITE, f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(md_acme_cert_download(&chain, f->acme, fin->certificate, f->pool),
+                     APR_SUCCESS);
+    assert_string_equal(last_request(f), "/cert/1 ");
+    assert_int_equal(chain->nelts, 2);
+    assert_string_equal(md_cert_fingerprint(APR_ARRAY_IDX(chain, 0, md_cert_t *), f->pool),
+                        md_cert_fingerprint(leaf, f->pool));
+    assert_string_equal(md_cert_fingerprint(APR_ARRAY_IDX(chain, 1, md_cert_t *), f->pool),
+                        md_cert_fingerprint(issuer, f->pool));
+    assert_string_equal(errors, "");
+}
+
+static void test_ca_problems_are_reported(void **state)
+{
+    fixture_t *f = *state;
+    apr_array_header_t *domains = apr_array_make(f->pool, 2, sizeof(const char *)), *chain;
+    md_acme_order_t *o;
+
+    ca_start(f);
+    APR_ARRAY_PUSH(domains, const char *) = "example.org";
+    APR_ARRAY_PUSH(domains, const char *) = "rejected.example.org";
+    assert_int_not_equal(md_acme_order_new(&o, f->acme, domains, f->pool), APR_SUCCESS);
+    assert_null(o);
+    assert_non_null(strstr(errors, "creating an order for example.org, rejected.example.org"));
+    assert_non_null(strstr(errors, "rejectedIdentifier: policy forbids"));
+    assert_non_null(strstr(errors, "rejected.example.org: not allowed"));
+
+    errors[0] = '\0';
+    assert_int_not_equal(md_acme_order_get(&o, f->acme, url(f, "/order/404"), f->pool),
+                         APR_SUCCESS);
+    assert_non_null(
+        strstr(errors, apr_pstrcat(f->pool, "fetching order ", url(f, "/order/404"), NULL)));
+    assert_non_null(strstr(errors, "malformed: no such resource"));
+
+    errors[0] = '\0';
+    assert_int_equal(md_acme_cert_download(&chain, f->acme, url(f, "/cert/empty"), f->pool),
+                     APR_EINVAL);
+    assert_null(chain);
+    assert_non_null(strstr(errors, url(f, "/cert/empty")));
+
+    /* no finalize URL: nothing is sent */
+    errors[0] = '\0';
+    o = apr_pcalloc(f->pool, sizeof(*o));
+    o->url = url(f, "/order/1");
+    assert_int_equal(
+        md_acme_order_finalize(&o, f->acme, o, (const unsigned char *) "x", 1, f->pool),
+        APR_EINVAL);
+    assert_non_null(strstr(errors, "finalize"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_order_from_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_invalid_and_broken, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authz_from_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authz_wildcard_and_bad_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authz_invalid_keeps_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authz_not_a_domain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ca_problems_are_reported, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

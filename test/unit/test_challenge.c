@@ -1,0 +1,513 @@
+/* test_challenge.c: unit tests of md_challenge.c -- choosing a challenge type, http-01 and
+ * tls-alpn-01 answers in the store, the acmeIdentifier certificate, dns-01 via a command. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include <openssl/objects.h>
+#include <openssl/x509.h>
+
+#include "md_acme.h"
+#include "md_cert.h"
+#include "md_challenge.h"
+#include "md_crypt.h"
+#include "md_http.h"
+#include "md_log.h"
+#include "md_store.h"
+#include "md_util.h"
+
+#define TEST_LOG_LEN 8192
+#define SHA256_LEN 32
+#define DER_OCTET_STRING_TAG 0x04
+#define MODE_PUBLIC_FILE 0644
+#define MODE_PERMS_MASK 0777
+/* A token as RFC 8555 8.3 shows them: base64url of 32 random bytes. */
+#define TOKEN "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
+#define OID_ACME_IDENTIFIER "1.3.6.1.5.5.7.1.31"
+/* A directory URL that is never contacted: key authorizations need no request. */
+#define CA_URL "https://127.0.0.1:1/dir"
+#define ACCOUNT_URL "https://127.0.0.1:1/acct/1"
+
+static const md_pkey_spec_t spec_p256 = {MD_PKEY_EC, 0, "secp256r1"};
+
+/* Every error the library logged during the current test, one per line. */
+static char errors[TEST_LOG_LEN];
+
+static void test_sink(void *baton, const char *file, int line, md_log_level_t level,
+                      apr_status_t rv, const char *msg)
+{
+    (void) baton;
+    if (level == MD_LOG_ERR) {
+        size_t used = strlen(errors);
+        snprintf(errors + used, sizeof(errors) - used, "%s\n", msg);
+    }
+    if (getenv("MD_TEST_LOG")) {
+        fprintf(stderr, "[%s] %s:%d: %s (%d)\n", md_log_level_name(level), file, line, msg, rv);
+    }
+}
+
+typedef struct {
+    apr_pool_t *pool;
+    char base[64]; /* the mkdtemp directory */
+    md_store_t *store;
+    md_acme_t *acme;
+} fixture_t;
+
+static int group_setup(void **state)
+{
+    (void) state;
+    if (apr_initialize() != APR_SUCCESS || md_http_global_init() != APR_SUCCESS) {
+        return -1;
+    }
+    md_log_set(test_sink, NULL, getenv("MD_TEST_LOG") ? MD_LOG_TRACE : MD_LOG_WARN);
+    umask(077); /* the store must make challenge answers readable regardless */
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void) state;
+    md_http_global_cleanup();
+    apr_terminate();
+    return 0;
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    md_pkey_t *key;
+
+    if (!f || apr_pool_create(&f->pool, NULL) != APR_SUCCESS) {
+        return -1;
+    }
+    snprintf(f->base, sizeof(f->base), "/tmp/md-test-chall-XXXXXX");
+    if (!mkdtemp(f->base) ||
+        md_store_fs_open(&f->store, apr_pstrcat(f->pool, f->base, "/store", NULL), 1, f->pool) !=
+            APR_SUCCESS ||
+        md_acme_create(&f->acme, CA_URL, NULL, NULL, f->pool) != APR_SUCCESS ||
+        md_pkey_gen(&key, &spec_p256, f->pool) != APR_SUCCESS) {
+        return -1;
+    }
+    md_acme_use_account(f->acme, key, ACCOUNT_URL);
+    errors[0] = '\0';
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->base);
+    if (system(cmd) != 0) {
+        return -1;
+    }
+    apr_pool_destroy(f->pool);
+    free(f);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static md_acme_chall_t *chall_make(const char *type, apr_pool_t *p)
+{
+    md_acme_chall_t *c = apr_pcalloc(p, sizeof(*c));
+
+    c->type = type;
+    c->url = apr_pstrcat(p, "https://ca.test/chall/", type, NULL);
+    c->token = TOKEN;
+    c->status = "pending";
+    return c;
+}
+
+/* An authorization for domain offering the types given (NULL-terminated). */
+static md_acme_authz_t *authz_make(apr_pool_t *p, const char *domain, ...)
+{
+    md_acme_authz_t *a = apr_pcalloc(p, sizeof(*a));
+    const char *type;
+    va_list ap;
+
+    a->url = "https://ca.test/authz/1";
+    a->domain = domain;
+    a->status = "pending";
+    a->challenges = apr_array_make(p, 3, sizeof(md_acme_chall_t *));
+    va_start(ap, domain);
+    while ((type = va_arg(ap, const char *)) != NULL) {
+        APR_ARRAY_PUSH(a->challenges, md_acme_chall_t *) = chall_make(type, p);
+    }
+    va_end(ap);
+    return a;
+}
+
+static apr_array_header_t *strs(apr_pool_t *p, const char *s1, const char *s2)
+{
+    apr_array_header_t *a = apr_array_make(p, 2, sizeof(const char *));
+
+    APR_ARRAY_PUSH(a, const char *) = s1;
+    if (s2) {
+        APR_ARRAY_PUSH(a, const char *) = s2;
+    }
+    return a;
+}
+
+static const char *chosen(const md_acme_authz_t *authz, const md_chall_env_t *env, apr_pool_t *p)
+{
+    const md_acme_chall_t *c = NULL;
+    apr_status_t rv = md_chall_choose(&c, authz, env, p);
+
+    if (rv != APR_SUCCESS) {
+        assert_null(c);
+        return NULL;
+    }
+    assert_non_null(c);
+    return c->type;
+}
+
+static const char *expected_txt(const char *keyauthz, apr_pool_t *p)
+{
+    unsigned char digest[SHA256_LEN];
+
+    assert_int_equal(md_crypt_sha256(digest, keyauthz, strlen(keyauthz)), APR_SUCCESS);
+    return md_base64url_encode(digest, sizeof(digest), p);
+}
+
+/* The acmeIdentifier extension of cert must be critical and hold OCTET STRING(SHA-256). */
+static void assert_acme_identifier(const md_cert_t *cert, const char *keyauthz)
+{
+    X509 *x509 = md_cert_x509(cert);
+    ASN1_OBJECT *oid = OBJ_txt2obj(OID_ACME_IDENTIFIER, 1);
+    unsigned char digest[SHA256_LEN];
+    const ASN1_OCTET_STRING *value;
+    X509_EXTENSION *ext;
+    int idx;
+
+    assert_non_null(oid);
+    idx = X509_get_ext_by_OBJ(x509, oid, -1);
+    ASN1_OBJECT_free(oid);
+    assert_true(idx >= 0);
+    ext = X509_get_ext(x509, idx);
+    assert_int_equal(X509_EXTENSION_get_critical(ext), 1);
+    value = X509_EXTENSION_get_data(ext);
+    assert_int_equal(ASN1_STRING_length(value), 2 + SHA256_LEN);
+    assert_int_equal(ASN1_STRING_get0_data(value)[0], DER_OCTET_STRING_TAG);
+    assert_int_equal(ASN1_STRING_get0_data(value)[1], SHA256_LEN);
+    assert_int_equal(md_crypt_sha256(digest, keyauthz, strlen(keyauthz)), APR_SUCCESS);
+    assert_memory_equal(ASN1_STRING_get0_data(value) + 2, digest, SHA256_LEN);
+}
+
+static const char *slurp(const char *path, apr_pool_t *p)
+{
+    char *data = NULL;
+    apr_size_t len;
+
+    return md_file_read(&data, &len, path, 0, p) == APR_SUCCESS ? data : NULL;
+}
+
+/* Writes an executable script at base/name. */
+static const char *script(fixture_t *f, const char *name, const char *body)
+{
+    const char *path = apr_pstrcat(f->pool, f->base, "/", name, NULL);
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    fprintf(fp, "#!/bin/sh\n%s\n", body);
+    fclose(fp);
+    assert_int_equal(chmod(path, 0700), 0);
+    return path;
+}
+
+/* ---- choosing ---- */
+
+static void test_choose_default_preference(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, MD_CHALL_DNS01,
+                                    MD_CHALL_TLSALPN01, NULL);
+    md_chall_env_t env = {NULL, 1, 1, "/bin/true"};
+
+    assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_TLSALPN01);
+    env.tlsalpn01_possible = 0;
+    assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_HTTP01);
+    env.http01_possible = 0;
+    assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_DNS01);
+    /* an empty allowed list is the default preference too */
+    env.allowed = apr_array_make(f->pool, 0, sizeof(const char *));
+    env.http01_possible = 1;
+    assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_HTTP01);
+}
+
+static void test_choose_allowed_order(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_TLSALPN01, MD_CHALL_HTTP01,
+                                    MD_CHALL_DNS01, NULL);
+    md_chall_env_t env = {NULL, 1, 1, NULL};
+
+    env.allowed = strs(f->pool, MD_CHALL_HTTP01, MD_CHALL_TLSALPN01);
+    assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_HTTP01);
+    /* as an operator may write them, and a type we do not know */
+    env.allowed = strs(f->pool, "TLS-ALPN-01", "http-01");
+    assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_TLSALPN01);
+    env.allowed = strs(f->pool, "tls-sni-01", "http-01");
+    assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_HTTP01);
+    /* dns-01 first, but without a command it is skipped */
+    env.allowed = strs(f->pool, MD_CHALL_DNS01, MD_CHALL_TLSALPN01);
+    assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_TLSALPN01);
+    /* only what is allowed: tls-alpn-01 impossible leaves nothing */
+    env.allowed = strs(f->pool, MD_CHALL_TLSALPN01, NULL);
+    env.tlsalpn01_possible = 0;
+    assert_null(chosen(a, &env, f->pool));
+    assert_non_null(strstr(errors, "possible here [http-01], allowed [tls-alpn-01]"));
+    assert_non_null(strstr(errors, "MDCAChallenges"));
+}
+
+static void test_choose_only_offered(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, NULL);
+    md_chall_env_t env = {NULL, 1, 1, "/bin/true"};
+
+    assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_HTTP01);
+    env.http01_possible = 0;
+    assert_null(chosen(a, &env, f->pool));
+    assert_non_null(strstr(errors, "example.org"));
+    assert_non_null(strstr(errors, "the CA offers [http-01]"));
+    assert_non_null(strstr(errors, "possible here [tls-alpn-01, dns-01]"));
+}
+
+static void test_choose_wildcard(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a = authz_make(f->pool, "*.example.org", MD_CHALL_HTTP01, MD_CHALL_DNS01,
+                                    MD_CHALL_TLSALPN01, NULL);
+    md_chall_env_t env = {NULL, 1, 1, "/bin/true"};
+
+    assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_DNS01);
+    env.allowed = strs(f->pool, MD_CHALL_HTTP01, MD_CHALL_DNS01);
+    assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_DNS01);
+
+    env.dns01_cmd = NULL;
+    assert_null(chosen(a, &env, f->pool));
+    assert_non_null(strstr(errors, "*.example.org"));
+    assert_non_null(strstr(errors, "MDChallengeDns01"));
+}
+
+static void test_choose_nothing_possible(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a = authz_make(f->pool, "www.example.org", MD_CHALL_HTTP01, MD_CHALL_TLSALPN01,
+                                    MD_CHALL_DNS01, NULL);
+    md_chall_env_t env = {NULL, 0, 0, NULL};
+    const md_acme_chall_t *c;
+
+    assert_int_equal(md_chall_choose(&c, a, &env, f->pool), APR_ENOTIMPL);
+    assert_non_null(strstr(errors, "www.example.org"));
+    assert_non_null(strstr(errors, "possible here []"));
+    assert_non_null(strstr(errors, "port 80"));
+    /* nothing offered at all */
+    env.http01_possible = 1;
+    a = authz_make(f->pool, "www.example.org", NULL);
+    assert_int_equal(md_chall_choose(&c, a, &env, f->pool), APR_ENOTIMPL);
+}
+
+/* ---- tls-alpn-01 ---- */
+
+static void test_tlsalpn01_cert(void **state)
+{
+    fixture_t *f = *state;
+    const char *keyauthz = TOKEN ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI";
+    apr_time_t now = apr_time_now();
+    md_cert_t *cert;
+    md_pkey_t *key;
+
+    assert_int_equal(md_pkey_gen(&key, &spec_p256, f->pool), APR_SUCCESS);
+    assert_int_equal(md_chall_tlsalpn01_cert(&cert, "www.example.org", keyauthz, key, f->pool),
+                     APR_SUCCESS);
+    assert_true(md_cert_names_equal(cert, strs(f->pool, "www.example.org", NULL), f->pool));
+    assert_int_equal(md_cert_dns_names(cert, f->pool)->nelts, 1);
+    assert_acme_identifier(cert, keyauthz);
+    assert_true(md_cert_matches_key(cert, key));
+    assert_true(md_cert_is_self_signed(cert));
+    assert_true(md_cert_not_before(cert) <= now && now < md_cert_not_after(cert));
+}
+
+static void test_tlsalpn01_setup_teardown(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_TLSALPN01, NULL);
+    const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
+    md_chall_env_t env = {NULL, 0, 1, NULL};
+    const char *keyauthz, *perr;
+    apr_array_header_t *chain;
+    md_pkey_t *key;
+    md_cert_t *cert;
+
+    assert_int_equal(md_acme_key_authz(&keyauthz, f->acme, TOKEN, f->pool), APR_SUCCESS);
+    assert_int_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_load_chain(&chain, &perr, f->store, MD_SG_CHALLENGES, "example.org",
+                                         MD_FN_TLSALPN01_CERT, f->pool),
+                     APR_SUCCESS);
+    /* the key is stored in plain text: the workers have no store secret */
+    assert_int_equal(md_store_load_pkey(&key, &perr, f->store, MD_SG_CHALLENGES, "example.org",
+                                        MD_FN_TLSALPN01_KEY, f->pool),
+                     APR_SUCCESS);
+    assert_non_null(strstr(slurp(md_store_path(f->store, MD_SG_CHALLENGES, "example.org",
+                                               MD_FN_TLSALPN01_KEY, f->pool),
+                                 f->pool),
+                           "BEGIN PRIVATE KEY"));
+    assert_int_equal(chain->nelts, 1);
+    cert = APR_ARRAY_IDX(chain, 0, md_cert_t *);
+    assert_true(md_cert_matches_key(cert, key));
+    assert_true(md_cert_names_equal(cert, strs(f->pool, "example.org", NULL), f->pool));
+    assert_acme_identifier(cert, keyauthz);
+
+    assert_int_equal(md_chall_teardown(f->store, a, c, &env, f->pool), APR_SUCCESS);
+    assert_false(
+        md_store_exists(f->store, MD_SG_CHALLENGES, "example.org", MD_FN_TLSALPN01_CERT, f->pool));
+    assert_false(
+        md_store_exists(f->store, MD_SG_CHALLENGES, "example.org", MD_FN_TLSALPN01_KEY, f->pool));
+}
+
+/* ---- http-01 ---- */
+
+static void test_http01_setup_answer_teardown(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, NULL);
+    const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
+    md_chall_env_t env = {NULL, 1, 0, NULL};
+    const char *keyauthz, *answer, *path;
+    struct stat st;
+
+    assert_int_equal(md_acme_key_authz(&keyauthz, f->acme, TOKEN, f->pool), APR_SUCCESS);
+    assert_int_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
+    path = md_store_path(f->store, MD_SG_CHALLENGES, "example.org", MD_FN_HTTP01, f->pool);
+    assert_string_equal(slurp(path, f->pool), keyauthz);
+    /* the web server's workers read it */
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & MODE_PERMS_MASK, MODE_PUBLIC_FILE);
+
+    assert_int_equal(md_chall_http01_answer(&answer, f->store, "example.org", TOKEN, f->pool),
+                     APR_SUCCESS);
+    assert_string_equal(answer, keyauthz);
+    /* a Host header in upper case is the same domain */
+    assert_int_equal(md_chall_http01_answer(&answer, f->store, "Example.ORG", TOKEN, f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(
+        md_chall_http01_answer(&answer, f->store, "example.org", "other-token", f->pool),
+        APR_ENOENT);
+    assert_null(answer);
+    /* a prefix of the token is not the token */
+    assert_int_equal(md_chall_http01_answer(&answer, f->store, "example.org", "evaGxf", f->pool),
+                     APR_ENOENT);
+    assert_int_equal(md_chall_http01_answer(&answer, f->store, "www.example.org", TOKEN, f->pool),
+                     APR_ENOENT);
+    assert_int_equal(md_chall_http01_answer(&answer, f->store, "example.org", "../etc", f->pool),
+                     APR_EINVAL);
+    assert_int_equal(md_chall_http01_answer(&answer, f->store, "example.org", "", f->pool),
+                     APR_EINVAL);
+    assert_int_equal(md_chall_http01_answer(&answer, f->store, "../store", TOKEN, f->pool),
+                     APR_EINVAL);
+    assert_int_equal(md_chall_http01_answer(&answer, f->store, "*.example.org", TOKEN, f->pool),
+                     APR_EINVAL);
+
+    assert_int_equal(md_chall_teardown(f->store, a, c, &env, f->pool), APR_SUCCESS);
+    assert_int_equal(md_chall_http01_answer(&answer, f->store, "example.org", TOKEN, f->pool),
+                     APR_ENOENT);
+    /* nothing there yet: also just "no answer" */
+    assert_int_equal(md_chall_http01_answer(&answer, f->store, "new.example.org", TOKEN, f->pool),
+                     APR_ENOENT);
+}
+
+static void test_setup_refuses_bad_token(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, NULL);
+    md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
+    md_chall_env_t env = {NULL, 1, 0, NULL};
+
+    c->token = "../../md_store.json";
+    assert_int_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_EINVAL);
+    assert_false(md_store_exists(f->store, MD_SG_CHALLENGES, "example.org", NULL, f->pool));
+}
+
+/* ---- dns-01 ---- */
+
+static void test_dns01_setup_teardown(void **state)
+{
+    fixture_t *f = *state;
+    const char *record = apr_pstrcat(f->pool, f->base, "/args.txt", NULL);
+    md_acme_authz_t *a = authz_make(f->pool, "*.example.org", MD_CHALL_DNS01, NULL);
+    const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
+    md_chall_env_t env = {NULL, 0, 0, NULL};
+    const char *keyauthz, *expected;
+
+    env.dns01_cmd = script(f, "dns.sh",
+                           apr_pstrcat(f->pool, "echo \"$#:$*\" >> '", record,
+                                       "'\necho some chatter; echo more >&2", NULL));
+    assert_int_equal(md_acme_key_authz(&keyauthz, f->acme, TOKEN, f->pool), APR_SUCCESS);
+    assert_int_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
+    /* the base name of the wildcard, and base64url(SHA-256(key authorization)) */
+    expected =
+        apr_pstrcat(f->pool, "3:setup example.org ", expected_txt(keyauthz, f->pool), "\n", NULL);
+    assert_string_equal(slurp(record, f->pool), expected);
+
+    assert_int_equal(md_chall_teardown(f->store, a, c, &env, f->pool), APR_SUCCESS);
+    expected = apr_pstrcat(f->pool, expected, "2:teardown example.org\n", NULL);
+    assert_string_equal(slurp(record, f->pool), expected);
+    assert_string_equal(errors, "");
+}
+
+static void test_dns01_failing_command(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_DNS01, NULL);
+    const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
+    md_chall_env_t env = {NULL, 0, 0, NULL};
+
+    env.dns01_cmd = script(f, "fail.sh", "echo 'no API key for example.org' >&2; exit 3");
+    assert_int_not_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
+    assert_non_null(strstr(errors, env.dns01_cmd));
+    assert_non_null(strstr(errors, "exited with 3"));
+    assert_non_null(strstr(errors, "no API key for example.org"));
+    assert_non_null(strstr(errors, "setup example.org"));
+
+    errors[0] = '\0';
+    assert_int_not_equal(md_chall_teardown(f->store, a, c, &env, f->pool), APR_SUCCESS);
+    assert_non_null(strstr(errors, "teardown example.org"));
+
+    errors[0] = '\0';
+    env.dns01_cmd = apr_pstrcat(f->pool, f->base, "/no-such-command", NULL);
+    assert_int_not_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
+    assert_non_null(strstr(errors, env.dns01_cmd));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_choose_default_preference, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_choose_allowed_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_choose_only_offered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_choose_wildcard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_choose_nothing_possible, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tlsalpn01_cert, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tlsalpn01_setup_teardown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_http01_setup_answer_teardown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_setup_refuses_bad_token, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dns01_setup_teardown, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dns01_failing_command, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

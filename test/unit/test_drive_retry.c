@@ -1,0 +1,120 @@
+/* test_drive_retry.c: unit tests of the retry schedule a driver can set (MDRetryDelay doubling
+ * per failure, capped at MDCheckInterval): md_job_backoff_within and next-try in job.json. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "md_drive_job.h"
+#include "md_log.h"
+#include "md_reg.h"
+
+#define CA_URL "https://ca.example.net/dir"
+#define SEC(n) apr_time_from_sec(n)
+
+typedef struct {
+    apr_pool_t *pool;
+    char base[64];
+    md_reg_t *reg;
+    md_store_t *store;
+    md_t *md;
+} fixture_t;
+
+static void quiet_sink(void *baton, const char *file, int line, md_log_level_t level,
+                       apr_status_t rv, const char *msg)
+{
+    (void) baton;
+    (void) file;
+    (void) line;
+    (void) level;
+    (void) rv;
+    (void) msg;
+}
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+    apr_array_header_t *domains;
+
+    apr_pool_create(&f->pool, NULL);
+    snprintf(f->base, sizeof(f->base), "/tmp/md-test-retry-XXXXXX");
+    assert_non_null(mkdtemp(f->base));
+    assert_int_equal(
+        md_store_fs_open(&f->store, apr_pstrcat(f->pool, f->base, "/md", NULL), 1, f->pool),
+        APR_SUCCESS);
+    assert_int_equal(md_reg_create(&f->reg, f->store, f->pool), APR_SUCCESS);
+    domains = apr_array_make(f->pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(domains, const char *) = "example.org";
+    f->md = md_create(domains, f->pool);
+    APR_ARRAY_PUSH(f->md->ca_urls, const char *) = CA_URL;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->base);
+    assert_int_equal(system(cmd), 0);
+    apr_pool_destroy(f->pool);
+    free(f);
+    return 0;
+}
+
+static void test_backoff_doubles_from_the_delay_up_to_the_cap(void **state)
+{
+    (void) state;
+    assert_int_equal(md_job_backoff_within(1, SEC(2), SEC(60)), SEC(2));
+    assert_int_equal(md_job_backoff_within(2, SEC(2), SEC(60)), SEC(4));
+    assert_int_equal(md_job_backoff_within(5, SEC(2), SEC(60)), SEC(32));
+    assert_int_equal(md_job_backoff_within(6, SEC(2), SEC(60)), SEC(60));
+    assert_int_equal(md_job_backoff_within(1000, SEC(2), SEC(60)), SEC(60));
+    /* a delay longer than the cap: the cap wins from the start */
+    assert_int_equal(md_job_backoff_within(1, SEC(90), SEC(60)), SEC(60));
+    /* unset: the library's defaults */
+    assert_int_equal(md_job_backoff_within(3, 0, 0), md_job_backoff(3));
+}
+
+static void test_next_try_follows_the_jobs_schedule(void **state)
+{
+    fixture_t *f = *state;
+    md_job_t *job;
+    md_job_error_t err = {MD_STEP_ORDER, NULL, APR_ECONNREFUSED, NULL, "CA unreachable"};
+    md_json_t *j;
+    apr_time_t when, next;
+
+    assert_int_equal(md_job_open(&job, f->store, f->md, CA_URL, 0, f->pool), APR_SUCCESS);
+    job->retry_delay = SEC(3);
+    job->retry_max = SEC(10);
+    for (int failures = 1; failures <= 3; ++failures) {
+        assert_int_equal(md_job_failed(job, &err), APR_SUCCESS);
+        assert_int_equal(md_drive_job_load(&j, f->reg, f->md->name, f->pool), APR_SUCCESS);
+        assert_int_equal(
+            md_time_parse(&when, md_json_get_str(md_json_get(j, "error", f->pool), "when")),
+            APR_SUCCESS);
+        assert_int_equal(md_time_parse(&next, md_json_get_str(j, "next-try")), APR_SUCCESS);
+        /* 3s, 6s, then capped at 10s */
+        assert_int_equal(next - when, failures == 1 ? SEC(3) : failures == 2 ? SEC(6) : SEC(10));
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backoff_doubles_from_the_delay_up_to_the_cap),
+        cmocka_unit_test_setup_teardown(test_next_try_follows_the_jobs_schedule, setup, teardown),
+    };
+
+    apr_initialize();
+    md_log_set(quiet_sink, NULL, MD_LOG_ERR);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
