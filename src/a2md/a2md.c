@@ -41,6 +41,7 @@ static const apr_getopt_option_t options[] = {
     {"dir", 'd', 1, "directory for file data (the store)"},
     {"help", 'h', 0, "print usage information"},
     {"json", 'j', 0, "produce json output"},
+    {"proxy", 'p', 1, "use the HTTP proxy url (http://host:port) to reach the CA"},
     {"quiet", 'q', 0, "produce less output"},
     {"terms", 't', 1, "you agree to the terms of services (url)"},
     {"verbose", 'v', 0, "produce more output"},
@@ -177,6 +178,9 @@ static int parse_options(a2md_ctx_t *ctx, int argc, const char *const *argv, int
             return -1;
         case 'j':
             ctx->json = 1;
+            break;
+        case 'p':
+            ctx->proxy = arg;
             break;
         case 'q':
             ctx->quiet = 1;

@@ -22,6 +22,7 @@ typedef struct {
     const char *ca_url;
     const char *agreement;
     const char *ca_file;
+    const char *proxy; /* -p: HTTP proxy for talking to the CA */
     int json;
     int quiet;
     int verbose;

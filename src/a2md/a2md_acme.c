@@ -80,7 +80,7 @@ static apr_status_t acct_open(md_acme_acct_t **pacct, md_acme_t **pacme, md_stor
         return a2md_fail(ctx, APR_EINVAL, "account %s names no CA (ca-url): give one with -a",
                          acct->id);
     }
-    if ((rv = md_acme_create(pacme, url, ctx->ca_file, NULL, ctx->p)) != APR_SUCCESS) {
+    if ((rv = md_acme_create(pacme, url, ctx->ca_file, ctx->proxy, ctx->p)) != APR_SUCCESS) {
         return rv;
     }
     rv = md_acme_acct_validate(pacct, *pacme, *pstore, acct->id, ctx->p);
@@ -121,7 +121,8 @@ static apr_status_t acme_newreg(a2md_ctx_t *ctx, int argc, const char *const *ar
     if ((rv = contacts_parse(&contacts, ctx, "newreg", argc - i, argv + i)) != APR_SUCCESS) {
         return rv;
     }
-    if ((rv = md_acme_create(&acme, ctx->ca_url, ctx->ca_file, NULL, ctx->p)) != APR_SUCCESS ||
+    if ((rv = md_acme_create(&acme, ctx->ca_url, ctx->ca_file, ctx->proxy, ctx->p)) !=
+            APR_SUCCESS ||
         (rv = a2md_open_reg(ctx, 1)) != APR_SUCCESS) {
         return rv;
     }

@@ -40,6 +40,7 @@ static apr_status_t parse_drive_args(drive_args_t *args, a2md_ctx_t *ctx, int ar
     memset(args, 0, sizeof(*args));
     args->concurrency = A2MD_DRIVE_CONCURRENCY;
     args->opts.ca_file = ctx->ca_file;
+    args->opts.proxy = ctx->proxy;
     /* a2md serves nothing itself: http-01 answers are files for a web server to hand out */
     args->opts.chall.http01_possible = 1;
     args->opts.chall.tlsalpn01_possible = 0;
