@@ -164,6 +164,12 @@ const char *md_json_dump(const md_json_t *j, int pretty, apr_pool_t *p)
 apr_status_t md_json_write_file(const md_json_t *j, const char *path, apr_fileperms_t perms,
                                 apr_pool_t *p)
 {
+    return md_json_write_file_ex(j, path, perms, 1, p);
+}
+
+apr_status_t md_json_write_file_ex(const md_json_t *j, const char *path, apr_fileperms_t perms,
+                                   int durable, apr_pool_t *p)
+{
     const char *s = md_json_dump(j, 1, p);
 
     if (!s) {
@@ -171,7 +177,7 @@ apr_status_t md_json_write_file(const md_json_t *j, const char *path, apr_filepe
         return APR_EINVAL;
     }
     s = apr_pstrcat(p, s, "\n", NULL);
-    return md_file_write_atomic(path, s, strlen(s), perms, p);
+    return md_file_write_atomic_ex(path, s, strlen(s), perms, durable, p);
 }
 
 /* ---- object members ---- */

@@ -36,6 +36,9 @@ const char *md_json_dump(const md_json_t *j, int pretty, apr_pool_t *p);
 /* Atomic write (md_file_write_atomic), pretty-printed with a final newline. */
 apr_status_t md_json_write_file(const md_json_t *j, const char *path, apr_fileperms_t perms,
                                 apr_pool_t *p);
+/* durable 0: without fsync (see md_file_write_atomic_ex). */
+apr_status_t md_json_write_file_ex(const md_json_t *j, const char *path, apr_fileperms_t perms,
+                                   int durable, apr_pool_t *p);
 
 /* ---- object members (j may be NULL: getters then return the 'missing' answer) ---- */
 

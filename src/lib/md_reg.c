@@ -187,14 +187,19 @@ static apr_status_t check_md(md_reg_t *reg, md_t *md, const char *self, apr_pool
     return APR_SUCCESS;
 }
 
-static apr_status_t save_md(md_reg_t *reg, const md_t *md, apr_pool_t *p)
+static apr_status_t save_md_ex(md_reg_t *reg, const md_t *md, int durable, apr_pool_t *p)
 {
     md_t *stored = md_copy(md, p);
 
     stored->state = MD_S_UNKNOWN; /* the state is computed, never trusted from disk */
     stored->state_descr = NULL;
-    return md_store_save_json(reg->store, MD_SG_DOMAINS, md->name, MD_FN_MD, md_to_json(stored, p),
-                              p);
+    return md_store_save_json_ex(reg->store, MD_SG_DOMAINS, md->name, MD_FN_MD,
+                                 md_to_json(stored, p), durable, p);
+}
+
+static apr_status_t save_md(md_reg_t *reg, const md_t *md, apr_pool_t *p)
+{
+    return save_md_ex(reg, md, 1, p);
 }
 
 apr_status_t md_reg_add(md_reg_t *reg, md_t *md, apr_pool_t *p)
@@ -281,8 +286,11 @@ static apr_status_t settle_old(md_reg_t *reg, const md_t *md, const md_t *old, i
     return rv;
 }
 
-/* Writes md.json only when it changed: a restart with 1000 unchanged MDs writes nothing. */
-static apr_status_t sync_one(md_reg_t *reg, md_t *md, const md_t *stored, apr_pool_t *p)
+/* Writes md.json only when it changed: a restart with 1000 unchanged MDs writes nothing.
+ * Written without fsync (*pwritten counts): the caller syncs the batch once; a md.json lost
+ * in a crash is made again from the configuration at the next start. */
+static apr_status_t sync_one(md_reg_t *reg, md_t *md, const md_t *stored, int *pwritten,
+                             apr_pool_t *p)
 {
     md_t *want = md_copy(md, p);
     const char *before, *after;
@@ -303,7 +311,8 @@ static apr_status_t sync_one(md_reg_t *reg, md_t *md, const md_t *stored, apr_po
             return APR_SUCCESS;
         }
     }
-    return save_md(reg, md, p);
+    ++*pwritten;
+    return save_md_ex(reg, md, 0, p);
 }
 
 /* A stored md.json that cannot be read is moved aside (kept for the operator), not lost. */
@@ -400,7 +409,7 @@ apr_status_t md_reg_sync(md_reg_t *reg, apr_array_header_t *mds, apr_pool_t *p)
     apr_time_t now = apr_time_now();
     stored_t st;
     apr_status_t rv;
-    int i;
+    int i, written = 0;
 
     if ((rv = load_stored(&st, reg, mds, p)) != APR_SUCCESS) {
         return rv;
@@ -418,10 +427,10 @@ apr_status_t md_reg_sync(md_reg_t *reg, apr_array_header_t *mds, apr_pool_t *p)
         if ((rv = settle_overlaps(reg, &st, md, &has_entry, p)) != APR_SUCCESS) {
             return rv;
         }
-        if ((rv = sync_one(reg, md, stored, p)) != APR_SUCCESS) {
+        if ((rv = sync_one(reg, md, stored, &written, p)) != APR_SUCCESS) {
             return rv;
         }
         md_reg_compute_state(reg, md, now, p);
     }
-    return APR_SUCCESS;
+    return written ? md_store_sync(reg->store) : APR_SUCCESS;
 }

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE /* nftw, link next to C11 */
 #endif
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -391,11 +392,33 @@ apr_status_t md_store_load_json(md_json_t **pj, const char **perr, md_store_t *s
 apr_status_t md_store_save_json(md_store_t *store, md_store_group_t group, const char *name,
                                 const char *aspect, const md_json_t *j, apr_pool_t *p)
 {
+    return md_store_save_json_ex(store, group, name, aspect, j, 1, p);
+}
+
+apr_status_t md_store_save_json_ex(md_store_t *store, md_store_group_t group, const char *name,
+                                   const char *aspect, const md_json_t *j, int durable,
+                                   apr_pool_t *p)
+{
     const char *path;
     apr_status_t rv = path_for_write(&path, store, group, name, aspect, p);
 
     if (rv == APR_SUCCESS) {
-        rv = log_save(md_json_write_file(j, path, file_perms(group), p), path);
+        rv = log_save(md_json_write_file_ex(j, path, file_perms(group), durable, p), path);
+    }
+    return rv;
+}
+
+apr_status_t md_store_sync(md_store_t *store)
+{
+    int fd = open(store->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    apr_status_t rv = APR_SUCCESS;
+
+    if (fd < 0 || syncfs(fd) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "syncing the file system of %s", store->dir);
+    }
+    if (fd >= 0) {
+        close(fd);
     }
     return rv;
 }

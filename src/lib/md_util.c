@@ -430,6 +430,12 @@ apr_status_t md_dir_sync(const char *dir, apr_pool_t *p)
 apr_status_t md_file_write_atomic(const char *path, const void *data, apr_size_t len,
                                   apr_fileperms_t perms, apr_pool_t *p)
 {
+    return md_file_write_atomic_ex(path, data, len, perms, 1, p);
+}
+
+apr_status_t md_file_write_atomic_ex(const char *path, const void *data, apr_size_t len,
+                                     apr_fileperms_t perms, int durable, apr_pool_t *p)
+{
     char *tmp_path = apr_pstrcat(p, path, ".tmp.XXXXXX", NULL);
     const char *step = "creating a temporary file for";
     apr_file_t *f = NULL;
@@ -454,7 +460,7 @@ apr_status_t md_file_write_atomic(const char *path, const void *data, apr_size_t
         goto fail;
     }
     step = "syncing";
-    if ((rv = apr_file_sync(f)) != APR_SUCCESS) {
+    if (durable && (rv = apr_file_sync(f)) != APR_SUCCESS) {
         goto fail;
     }
     step = "closing";
@@ -468,7 +474,7 @@ apr_status_t md_file_write_atomic(const char *path, const void *data, apr_size_t
         goto fail;
     }
     step = "syncing the directory of";
-    if ((rv = md_dir_sync(dir_of(path, p), p)) != APR_SUCCESS) {
+    if (durable && (rv = md_dir_sync(dir_of(path, p), p)) != APR_SUCCESS) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s %s", step, path);
     }
     return rv;

@@ -86,6 +86,12 @@ const char *md_array_str_join(const apr_array_header_t *a, const char *sep, apr_
 apr_status_t md_file_write_atomic(const char *path, const void *data, apr_size_t len,
                                   apr_fileperms_t perms, apr_pool_t *p);
 
+/* The same without fsync of file and directory (durable 0), for batches of files that can be
+ * made again: readers still see old or new content, and one syncfs at the end of the batch
+ * (md_store_sync) makes them all durable at the cost of one journal commit instead of N. */
+apr_status_t md_file_write_atomic_ex(const char *path, const void *data, apr_size_t len,
+                                     apr_fileperms_t perms, int durable, apr_pool_t *p);
+
 /* Reads a whole file (refusing more than max_len bytes; 0 = 16 MiB). NUL-terminated. */
 apr_status_t md_file_read(char **pdata, apr_size_t *plen, const char *path, apr_size_t max_len,
                           apr_pool_t *p);
