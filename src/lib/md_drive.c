@@ -2,6 +2,7 @@
  * section 7.1 step by step; persisted after each step (md_drive_job.c) so a rerun resumes. */
 #include <stdarg.h>
 #include <string.h>
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
@@ -17,6 +18,8 @@
 /* Polling: the first look soon (validations often take milliseconds), then doubling. */
 #define MD_DRIVE_POLL_FIRST apr_time_from_msec(50)
 #define MD_DRIVE_POLL_MAX apr_time_from_sec(1)
+/* How soon a cancelled drive (server shutdown) notices while it waits. */
+#define MD_DRIVE_CANCEL_SLICE apr_time_from_msec(100)
 /* Jobs at once in md_drive_all: pebble 2.4 can lock up with many orders in flight
  * (TESTING-NOTES.md), and real CAs rate-limit; more buys little. */
 #define MD_DRIVE_CONCURRENCY_MAX 8
@@ -107,26 +110,41 @@ static apr_status_t ca_fail(md_drive_t *d, apr_status_t rv, const char *domain, 
 typedef struct {
     apr_time_t deadline;
     apr_interval_time_t delay;
+    volatile apr_uint32_t *cancel;
 } md_poll_t;
 
-static void poll_start(md_poll_t *poll, apr_interval_time_t timeout)
+static void poll_start(md_poll_t *poll, md_drive_t *d, apr_interval_time_t timeout)
 {
     poll->deadline = apr_time_now() + timeout;
     poll->delay = MD_DRIVE_POLL_FIRST;
+    poll->cancel = d->opts->cancel;
 }
 
-/* Waits before the next look; 0 when the time is up. */
-static int poll_wait(md_poll_t *poll, apr_interval_time_t retry_after)
+static int cancelled(volatile apr_uint32_t *cancel)
+{
+    return cancel && apr_atomic_read32(cancel);
+}
+
+/* Waits before the next look: APR_SUCCESS, APR_TIMEUP when the time is up, APR_EINTR when the
+ * drive is cancelled meanwhile (looked at every MD_DRIVE_CANCEL_SLICE). */
+static apr_status_t poll_wait(md_poll_t *poll, apr_interval_time_t retry_after)
 {
     apr_time_t now = apr_time_now();
     apr_interval_time_t wait = retry_after > poll->delay ? retry_after : poll->delay;
+    apr_time_t until;
 
     if (now >= poll->deadline) {
-        return 0;
+        return APR_TIMEUP;
     }
-    apr_sleep(now + wait > poll->deadline ? poll->deadline - now : wait);
+    until = now + wait > poll->deadline ? poll->deadline : now + wait;
+    while ((now = apr_time_now()) < until) {
+        if (cancelled(poll->cancel)) {
+            return APR_EINTR;
+        }
+        apr_sleep(until - now > MD_DRIVE_CANCEL_SLICE ? MD_DRIVE_CANCEL_SLICE : until - now);
+    }
     poll->delay = poll->delay * 2 > MD_DRIVE_POLL_MAX ? MD_DRIVE_POLL_MAX : poll->delay * 2;
-    return 1;
+    return cancelled(poll->cancel) ? APR_EINTR : APR_SUCCESS;
 }
 
 static apr_interval_time_t timeout_or(apr_interval_time_t t, apr_interval_time_t dflt)
@@ -199,22 +217,6 @@ static apr_status_t choose_account(md_drive_t *d, md_acme_acct_t **pacct)
     return APR_SUCCESS;
 }
 
-/* Writes the account into the stored MD -- only that: what this run was given beyond the
- * registry (another CA url, an agreement on the command line) stays out of md.json. */
-static void remember_account(md_drive_t *d, const char *id)
-{
-    md_t *stored;
-
-    if (md_reg_get(&stored, d->reg, d->md->name, d->p) == APR_SUCCESS) {
-        stored->ca_account = id;
-        if (md_reg_update(d->reg, d->md->name, stored, d->p) == APR_SUCCESS) {
-            return;
-        }
-    }
-    md_log_perror(MD_LOG_MARK, MD_LOG_WARN, APR_SUCCESS,
-                  "%s: could not remember account %s in md.json", d->md->name, id);
-}
-
 static apr_status_t step_account(md_drive_t *d)
 {
     md_acme_acct_t *acct = NULL;
@@ -232,10 +234,8 @@ static apr_status_t step_account(md_drive_t *d)
     if (rv != APR_SUCCESS) {
         return rv;
     }
-    if (!d->md->ca_account || strcmp(d->md->ca_account, acct->id)) {
-        d->md->ca_account = acct->id;
-        remember_account(d, acct->id);
-    }
+    /* recorded in the job; md_drive_install writes it into md.json (domains/ is not ours) */
+    d->md->ca_account = acct->id;
     md_job_set_account(d->job, acct->id);
     return md_job_done(d->job, MD_STEP_ACCOUNT,
                        apr_psprintf(d->p, "account %s (%s)", acct->id, acct->url));
@@ -298,9 +298,12 @@ static apr_status_t await_authz(md_drive_t *d, md_acme_authz_t **pauthz, const c
     md_poll_t poll;
     apr_status_t rv;
 
-    poll_start(&poll, timeout_or(d->opts->authz_timeout, MD_DRIVE_AUTHZ_TIMEOUT));
+    poll_start(&poll, d, timeout_or(d->opts->authz_timeout, MD_DRIVE_AUTHZ_TIMEOUT));
     while (is_status(authz->status, ST_PENDING)) {
-        if (!poll_wait(&poll, 0)) {
+        if ((rv = poll_wait(&poll, 0)) == APR_EINTR) {
+            return rv;
+        }
+        if (rv != APR_SUCCESS) {
             return fail(d, APR_TIMEUP, domain, NULL, "the CA did not validate %s within %s", type,
                         md_duration_format(
                             timeout_or(d->opts->authz_timeout, MD_DRIVE_AUTHZ_TIMEOUT), d->p));
@@ -374,9 +377,12 @@ static apr_status_t await_order(md_drive_t *d, const char *waiting_in, apr_inter
     md_poll_t poll;
     apr_status_t rv;
 
-    poll_start(&poll, timeout);
+    poll_start(&poll, d, timeout);
     while (is_status(d->order->status, waiting_in)) {
-        if (!poll_wait(&poll, d->order->retry_after)) {
+        if ((rv = poll_wait(&poll, d->order->retry_after)) == APR_EINTR) {
+            return rv;
+        }
+        if (rv != APR_SUCCESS) {
             return fail(d, APR_TIMEUP, NULL, NULL, "order %s still %s after %s", d->order->url,
                         waiting_in, md_duration_format(timeout, d->p));
         }
@@ -586,7 +592,12 @@ static apr_status_t drive_md(md_reg_t *reg, const md_t *md, const md_drive_opts_
         md_log_perror(MD_LOG_MARK, MD_LOG_INFO, APR_SUCCESS, "%s: already staged", md->name);
         return APR_SUCCESS;
     }
-    if ((rv = drive_steps(d)) != APR_SUCCESS) {
+    rv = drive_steps(d);
+    if (rv == APR_EINTR) {
+        /* cancelled (shutdown): not a failure; the job keeps what it reached */
+        md_log_perror(MD_LOG_MARK, MD_LOG_INFO, rv, "%s: drive cancelled, resumes next time",
+                      md->name);
+    } else if (rv != APR_SUCCESS) {
         md_job_failed(d->job, &d->err);
     }
     return rv;
@@ -618,7 +629,7 @@ static void drive_queue(md_drive_queue_t *q)
 
     for (;;) {
         apr_thread_mutex_lock(q->lock);
-        i = q->next < q->mds->nelts ? q->next++ : -1;
+        i = q->next < q->mds->nelts && !cancelled(q->opts->cancel) ? q->next++ : -1;
         apr_thread_mutex_unlock(q->lock);
         if (i < 0) {
             break;

@@ -9,11 +9,14 @@
 
 /* How a drive may talk to the CA and answer challenges (the same for all MDs of a run). */
 typedef struct {
-    const char *ca_file;               /* trust for the CA's TLS; NULL: system */
-    const char *proxy;                 /* NULL: none beyond curl's environment */
-    md_chall_env_t chall;              /* challenge types possible / allowed, dns-01 command */
-    const char *eab_kid, *eab_hmac;    /* external account binding, when the CA requires it */
-    int reset;                         /* start afresh: discard a job in progress */
+    const char *ca_file;            /* trust for the CA's TLS; NULL: system */
+    const char *proxy;              /* NULL: none beyond curl's environment */
+    md_chall_env_t chall;           /* challenge types possible / allowed, dns-01 command */
+    const char *eab_kid, *eab_hmac; /* external account binding, when the CA requires it */
+    int reset;                      /* start afresh: discard a job in progress */
+    /* When *cancel becomes non-zero (apr_atomic_set32; server shutdown), drives stop at their
+     * next wait with APR_EINTR and keep their progress; MDs not started are left. NULL: never. */
+    volatile apr_uint32_t *cancel;
     apr_interval_time_t authz_timeout; /* give up waiting for validations after (0: default) */
     apr_interval_time_t order_timeout; /* give up waiting for issuance after (0: default) */
     apr_interval_time_t retry_delay;   /* wait after a first failure, doubling (0: default) */

@@ -338,8 +338,23 @@ apr_status_t md_job_load_staged(const char **pwhy, md_pkey_t **pkey, apr_array_h
     return md_job_verify(pwhy, md, *pchain, *pkey, p);
 }
 
+/* The account a job used goes into md.json here, at installation: the driver may run
+ * unprivileged and writes only staging/ (and accounts/), never domains/. */
+static void remember_account(md_reg_t *reg, md_t *md, const char *id, apr_pool_t *p)
+{
+    if (!id || (md->ca_account && !strcmp(md->ca_account, id))) {
+        return;
+    }
+    md->ca_account = id;
+    if (md_reg_update(reg, md->name, md, p) != APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_WARN, APR_SUCCESS,
+                      "%s: could not remember account %s in md.json", md->name, id);
+    }
+}
+
 apr_status_t md_drive_install(md_reg_t *reg, const char *name, apr_pool_t *p)
 {
+    md_json_t *job = NULL;
     md_store_t *store = md_reg_store(reg);
     const apr_array_header_t *specs;
     const char *why, *archived;
@@ -370,11 +385,13 @@ apr_status_t md_drive_install(md_reg_t *reg, const char *name, apr_pool_t *p)
             return APR_STATUS_IS_ENOENT(rv) ? APR_EINVAL : rv;
         }
     }
+    md_drive_job_load(&job, reg, name, p); /* before promote removes it: for the account */
     if ((rv = md_store_promote(&archived, store, name, p)) != APR_SUCCESS) {
         return rv;
     }
     md_log_perror(MD_LOG_MARK, MD_LOG_INFO, APR_SUCCESS, "%s: staged set installed%s%s", name,
                   archived ? ", previous set in archive/" : "", archived ? archived : "");
+    remember_account(reg, md, md_json_get_str(job, "account"), p);
     return APR_SUCCESS;
 }
 
