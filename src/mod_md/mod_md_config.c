@@ -1,0 +1,678 @@
+/* mod_md_config.c: the directive table and its handlers -- MD definitions (lines and sections)
+ * and their settings, checked while httpd reads the config so that configtest names file:line. */
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+
+#include <httpd.h>
+#include <http_config.h>
+
+#include "md_challenge.h"
+#include "mod_md.h"
+
+/* Let's Encrypt's ACME directories, for the words 'letsencrypt' and 'letsencrypt-test'. */
+#define MD_MOD_CA_LE "https://acme-v02.api.letsencrypt.org/directory"
+#define MD_MOD_CA_LE_TEST "https://acme-staging-v02.api.letsencrypt.org/directory"
+/* what MDCertificateAgreement accepts instead of the terms' URL */
+#define MD_MOD_AGREEMENT_ACCEPTED "accepted"
+#define MD_MOD_PORT_MAX 65535
+/* MDPortMap's way of saying "the CA cannot reach this port" */
+#define MD_MOD_PORT_NONE "-"
+
+/* ---- where a directive stands ---- */
+
+/* Inside an MD section, httpd hands every handler our section's md_mod_mdef_t as 'mconfig'
+ * (see section_mdomain); elsewhere mconfig is NULL, as the module has no directory config. */
+static md_mod_conf_t *conf_of(cmd_parms *cmd)
+{
+    return md_mod_srv_get(cmd->server)->mc;
+}
+
+static const char *not_in_vhost(cmd_parms *cmd)
+{
+    if (cmd->server->is_virtual) {
+        return apr_psprintf(cmd->pool,
+                            "%s is not allowed inside <VirtualHost>: MDs and their settings belong "
+                            "to the global server config (a vhost uses an MD through its "
+                            "ServerName/ServerAlias); move it outside",
+                            cmd->cmd->name);
+    }
+    return ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+}
+
+/* For directives that apply to all MDs: not in a vhost, not in an MD section. */
+static const char *global_only(cmd_parms *cmd, void *mconfig)
+{
+    const md_mod_mdef_t *mdef = mconfig;
+
+    if (mdef) {
+        return apr_psprintf(cmd->pool,
+                            "%s applies to all MDs and is not allowed inside the section of MD %s: "
+                            "move it outside the section",
+                            cmd->cmd->name, mdef->md->name);
+    }
+    return not_in_vhost(cmd);
+}
+
+/* Settings of the MD section the directive stands in, else the global ones. */
+static md_mod_settings_t *settings_of(cmd_parms *cmd, void *mconfig)
+{
+    md_mod_mdef_t *mdef = mconfig;
+
+    return mdef ? &mdef->settings : &conf_of(cmd)->defaults;
+}
+
+static const char *file_check(cmd_parms *cmd, const char **ppath, const char *arg, int executable)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+    apr_finfo_t fi;
+
+    if (!path) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid path", cmd->cmd->name, arg);
+    }
+    if (apr_stat(&fi, path, APR_FINFO_TYPE | APR_FINFO_PROT, cmd->temp_pool) != APR_SUCCESS ||
+        fi.filetype != APR_REG) {
+        return apr_psprintf(cmd->pool,
+                            "%s: file %s does not exist: give the path of an existing "
+                            "file (relative paths are taken from the ServerRoot)",
+                            cmd->cmd->name, path);
+    }
+    if (executable && !(fi.protection & (APR_UEXECUTE | APR_GEXECUTE | APR_WEXECUTE))) {
+        return apr_psprintf(cmd->pool, "%s: %s is not executable: chmod +x it", cmd->cmd->name,
+                            path);
+    }
+    *ppath = path;
+    return NULL;
+}
+
+static int is_http_url(const char *s)
+{
+    return !strncasecmp(s, "https://", 8) || !strncasecmp(s, "http://", 7);
+}
+
+/* ---- MD definitions ---- */
+
+static md_mod_mdef_t *mdef_of_name(const md_mod_conf_t *mc, const char *name)
+{
+    for (int i = 0; i < mc->mdefs->nelts; ++i) {
+        md_mod_mdef_t *mdef = APR_ARRAY_IDX(mc->mdefs, i, md_mod_mdef_t *);
+        if (md_contains_domain(mdef->md, name)) {
+            return mdef;
+        }
+    }
+    return NULL;
+}
+
+/* The words auto/manual of MDMembers: 1 when word is one of them (and sets it). */
+static int transitive_word(md_mod_settings_t *settings, const char *word)
+{
+    if (!strcasecmp(word, "auto") || !strcasecmp(word, "manual")) {
+        settings->transitive = !strcasecmp(word, "auto");
+        return 1;
+    }
+    return 0;
+}
+
+/* Adds names (and the words auto/manual) to mdef: each name checked, none in another MD. */
+static const char *mdef_add_names(cmd_parms *cmd, md_mod_mdef_t *mdef, int argc, char *const argv[])
+{
+    const char *norm, *err;
+    md_mod_mdef_t *other;
+
+    for (int i = 0; i < argc; ++i) {
+        if (transitive_word(&mdef->settings, argv[i])) {
+            continue;
+        }
+        if (md_dns_name_check(&norm, &err, argv[i], cmd->pool) != APR_SUCCESS) {
+            return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+        }
+        other = mdef_of_name(conf_of(cmd), norm);
+        if (other == mdef) {
+            continue; /* given twice for the same MD: harmless */
+        }
+        if (other) {
+            return apr_psprintf(cmd->pool,
+                                "%s: %s is already part of MD %s (defined at %s:%d); a name "
+                                "belongs to one MD only: remove it from one of them",
+                                cmd->cmd->name, norm, other->md->name, other->md->defn_file,
+                                other->md->defn_line);
+        }
+        APR_ARRAY_PUSH(mdef->md->domains, const char *) = norm;
+        if (!mdef->md->name) {
+            mdef->md->name = norm;
+        }
+    }
+    if (!mdef->md->name) {
+        int section = cmd->cmd->name[0] == '<';
+        return apr_psprintf(cmd->pool,
+                            "%s%s needs at least one domain name, e.g. %s example.org "
+                            "www.example.org%s",
+                            cmd->cmd->name, section ? ">" : "", cmd->cmd->name, section ? ">" : "");
+    }
+    return NULL;
+}
+
+static const char *mdef_create(md_mod_mdef_t **pmdef, cmd_parms *cmd, int argc, char *const argv[])
+{
+    md_mod_conf_t *mc = conf_of(cmd);
+    md_mod_mdef_t *mdef = apr_pcalloc(cmd->pool, sizeof(*mdef));
+    const char *err;
+
+    mdef->md = md_create(NULL, cmd->pool);
+    mdef->md->defn_file = cmd->directive->filename;
+    mdef->md->defn_line = cmd->directive->line_num;
+    mdef->settings.renew_mode = -1;
+    mdef->settings.require_https = -1;
+    mdef->settings.must_staple = -1;
+    mdef->settings.transitive = -1;
+    if ((err = mdef_add_names(cmd, mdef, argc, argv)) != NULL) {
+        return err;
+    }
+    APR_ARRAY_PUSH(mc->mdefs, md_mod_mdef_t *) = mdef;
+    *pmdef = mdef;
+    return NULL;
+}
+
+static const char *set_mdomain(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
+{
+    md_mod_mdef_t *mdef;
+    const char *err;
+
+    if (mconfig) {
+        return apr_psprintf(cmd->pool,
+                            "%s cannot stand inside an MD section: use MDMember to "
+                            "add names to this MD, or move it outside",
+                            cmd->cmd->name);
+    }
+    if ((err = not_in_vhost(cmd)) != NULL) {
+        return err;
+    }
+    return mdef_create(&mdef, cmd, argc, argv);
+}
+
+static int is_md_directive(const char *name)
+{
+    for (const command_rec *c = md_mod_cmds; c->name; ++c) {
+        if (!strcasecmp(c->name, name)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* <ManagedDomain name...> / <MDomainSet name...>: the settings inside apply to that MD. httpd
+ * hands the enclosed directives to their handlers with our mdef as their 'mconfig'. */
+static const char *section_mdomain(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *endp = ap_strrchr_c(arg, '>'), *err, *word;
+    apr_array_header_t *names = apr_array_make(cmd->temp_pool, 5, sizeof(char *));
+    ap_directive_t *section = cmd->directive, *child;
+    ap_conf_vector_t *vec;
+    md_mod_mdef_t *mdef;
+    char *args;
+
+    if (mconfig) {
+        return apr_psprintf(cmd->pool,
+                            "%s> sections cannot nest: close the section of MD %s "
+                            "first",
+                            cmd->cmd->name, ((md_mod_mdef_t *) mconfig)->md->name);
+    }
+    if ((err = not_in_vhost(cmd)) != NULL) {
+        return err;
+    }
+    if (!endp) {
+        return apr_psprintf(cmd->pool, "%s> section is missing its closing '>'", cmd->cmd->name);
+    }
+    args = apr_pstrndup(cmd->temp_pool, arg, (apr_size_t) (endp - arg));
+    while (*(word = ap_getword_conf(cmd->temp_pool, (const char **) &args)) != '\0') {
+        APR_ARRAY_PUSH(names, char *) = (char *) word;
+    }
+    if ((err = mdef_create(&mdef, cmd, names->nelts, (char *const *) names->elts)) != NULL) {
+        return err;
+    }
+    for (child = section->first_child; child; child = child->next) {
+        if (!is_md_directive(child->directive)) {
+            cmd->err_directive = child;
+            return apr_psprintf(cmd->pool,
+                                "%s is not allowed inside the section of MD %s: only "
+                                "MD directives (MDMember, MDPrivateKeys, ...) belong there",
+                                child->directive, mdef->md->name);
+        }
+    }
+    vec = ap_create_per_dir_config(cmd->pool);
+    ap_set_module_config(vec, &md_module, mdef);
+    return ap_walk_config(section->first_child, cmd, vec);
+}
+
+static const char *set_members(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
+{
+    md_mod_mdef_t *mdef = mconfig;
+    const char *err;
+
+    if (mdef) {
+        return mdef_add_names(cmd, mdef, argc, argv);
+    }
+    if ((err = not_in_vhost(cmd)) != NULL) {
+        return err;
+    }
+    if (argc != 1 || !transitive_word(&conf_of(cmd)->defaults, argv[0])) {
+        return apr_psprintf(cmd->pool,
+                            "%s: outside an MD section only 'auto' or 'manual' is "
+                            "allowed; names go inside <MDomainSet name...> sections",
+                            cmd->cmd->name);
+    }
+    return NULL;
+}
+
+/* ---- settings an MD section can override ---- */
+
+/* Checks the context of a per-MD setting. */
+#define MD_MOD_SETTING_CHECK(cmd, mconfig)                                                         \
+    do {                                                                                           \
+        const char *ctx_err_ = (mconfig) ? NULL : not_in_vhost(cmd);                               \
+        if (ctx_err_) {                                                                            \
+            return ctx_err_;                                                                       \
+        }                                                                                          \
+    } while (0)
+
+static const char *set_agreement(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    if (strcasecmp(arg, MD_MOD_AGREEMENT_ACCEPTED) && !is_http_url(arg)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is neither 'accepted' nor the URL of the CA's "
+                            "terms of service; write 'MDCertificateAgreement accepted'",
+                            cmd->cmd->name, arg);
+    }
+    settings_of(cmd, mconfig)->ca_agreement =
+        strcasecmp(arg, MD_MOD_AGREEMENT_ACCEPTED) ? arg : MD_MOD_AGREEMENT_ACCEPTED;
+    return NULL;
+}
+
+static const char *set_contact(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *addr = strncasecmp(arg, "mailto:", 7) ? arg : arg + 7;
+    const char *at = strchr(addr, '@');
+
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    if (!at || at == addr || !at[1] || strchr(at + 1, '@') || strpbrk(addr, " \t,;<>")) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not an email address; write e.g. "
+                            "'%s admin@example.org'",
+                            cmd->cmd->name, arg, cmd->cmd->name);
+    }
+    settings_of(cmd, mconfig)->contact = apr_pstrcat(cmd->pool, "mailto:", addr, NULL);
+    return NULL;
+}
+
+static const char *set_ca(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
+{
+    md_mod_settings_t *settings = settings_of(cmd, mconfig);
+    const char *url;
+
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    if (argc < 1) {
+        return apr_psprintf(cmd->pool,
+                            "%s needs the URL of an ACME directory, or "
+                            "'letsencrypt' / 'letsencrypt-test'",
+                            cmd->cmd->name);
+    }
+    /* several lines in one scope add to the failover list */
+    if (!settings->ca_urls) {
+        settings->ca_urls = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    }
+    for (int i = 0; i < argc; ++i) {
+        if (!strcasecmp(argv[i], "letsencrypt")) {
+            url = MD_MOD_CA_LE;
+        } else if (!strcasecmp(argv[i], "letsencrypt-test")) {
+            url = MD_MOD_CA_LE_TEST;
+        } else if (is_http_url(argv[i])) {
+            url = argv[i];
+        } else {
+            return apr_psprintf(cmd->pool,
+                                "%s: '%s' is not a URL; give the https:// URL of the "
+                                "CA's ACME directory, or 'letsencrypt' / 'letsencrypt-test'",
+                                cmd->cmd->name, argv[i]);
+        }
+        if (md_array_str_index(settings->ca_urls, url, 1) < 0) {
+            APR_ARRAY_PUSH(settings->ca_urls, const char *) = url;
+        }
+    }
+    return NULL;
+}
+
+static const char *set_ca_proto(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    if (strcasecmp(arg, MD_PROTO_ACME)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: protocol '%s' is not supported; the only one is "
+                            "ACME (write '%s ACME' or drop the line)",
+                            cmd->cmd->name, arg, cmd->cmd->name);
+    }
+    return NULL;
+}
+
+static const char *set_renew_mode(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    md_renew_mode_t mode;
+
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    if (md_renew_mode_parse(&mode, arg) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: unknown mode '%s'; write auto, manual or always",
+                            cmd->cmd->name, arg);
+    }
+    settings_of(cmd, mconfig)->renew_mode = (int) mode;
+    return NULL;
+}
+
+/* MDRenewWindow and MDWarnWindow; cmd->info says which. */
+static const char *set_window(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    md_mod_settings_t *settings = settings_of(cmd, mconfig);
+    md_timeslice_t *ts = apr_pcalloc(cmd->pool, sizeof(*ts));
+    const char *err;
+
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    if (md_timeslice_parse(ts, arg, &err, cmd->pool) != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool,
+                            "%s: %s; write a duration like 21d or a share of the "
+                            "certificate's lifetime like 33%%",
+                            cmd->cmd->name, err);
+    }
+    if (!strcmp(cmd->info, "renew")) {
+        settings->renew_window = ts;
+    } else {
+        settings->warn_window = ts;
+    }
+    return NULL;
+}
+
+static const char *set_pkeys(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
+{
+    apr_array_header_t *specs;
+    const char *err;
+
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    if (argc < 1) {
+        return apr_psprintf(cmd->pool, "%s needs a key type, e.g. 'RSA 2048' or secp256r1",
+                            cmd->cmd->name);
+    }
+    if (md_pkey_specs_parse(&specs, &err, argc, (const char *const *) argv, cmd->pool) !=
+        APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    }
+    settings_of(cmd, mconfig)->pkey_specs = specs;
+    return NULL;
+}
+
+static const char *set_challenges(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
+{
+    static const char *const known[] = {MD_CHALL_HTTP01, MD_CHALL_TLSALPN01, MD_CHALL_DNS01};
+    apr_array_header_t *types = apr_array_make(cmd->pool, argc, sizeof(const char *));
+
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    for (int i = 0; i < argc; ++i) {
+        const char *type = NULL;
+        for (apr_size_t k = 0; k < sizeof(known) / sizeof(known[0]); ++k) {
+            if (!strcasecmp(argv[i], known[k])) {
+                type = known[k];
+            }
+        }
+        if (!type) {
+            return apr_psprintf(cmd->pool,
+                                "%s: unknown challenge type '%s'; write one or more "
+                                "of http-01, tls-alpn-01, dns-01",
+                                cmd->cmd->name, argv[i]);
+        }
+        if (md_array_str_index(types, type, 1) < 0) {
+            APR_ARRAY_PUSH(types, const char *) = type;
+        }
+    }
+    if (types->nelts == 0) {
+        return apr_psprintf(cmd->pool, "%s needs at least one of http-01, tls-alpn-01, dns-01",
+                            cmd->cmd->name);
+    }
+    settings_of(cmd, mconfig)->ca_challenges = types;
+    return NULL;
+}
+
+static const char *set_require_https(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    static const char *const words[] = {"off", "temporary", "permanent"};
+
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    for (int i = 0; i < (int) (sizeof(words) / sizeof(words[0])); ++i) {
+        if (!strcasecmp(arg, words[i])) {
+            settings_of(cmd, mconfig)->require_https = i;
+            return NULL;
+        }
+    }
+    return apr_psprintf(cmd->pool, "%s: unknown value '%s'; write off, temporary or permanent",
+                        cmd->cmd->name, arg);
+}
+
+/* ---- only inside an MD section ---- */
+
+/* MDCertificateFile and MDCertificateKeyFile; cmd->info says which. */
+static const char *set_static_file(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    md_mod_mdef_t *mdef = mconfig;
+    const char *path, *err;
+
+    if (!mdef) {
+        return apr_psprintf(cmd->pool,
+                            "%s is only allowed inside an MD section "
+                            "(<MDomainSet name...>): it gives that MD a certificate that is not "
+                            "renewed",
+                            cmd->cmd->name);
+    }
+    if ((err = file_check(cmd, &path, arg, 0)) != NULL) {
+        return err;
+    }
+    if (!strcmp(cmd->info, "cert")) {
+        mdef->cert_file = path;
+    } else {
+        mdef->key_file = path;
+    }
+    return NULL;
+}
+
+/* ---- module-wide settings ---- */
+
+#define MD_MOD_GLOBAL_CHECK(cmd, mconfig)                                                          \
+    do {                                                                                           \
+        const char *ctx_err_ = global_only(cmd, mconfig);                                          \
+        if (ctx_err_) {                                                                            \
+            return ctx_err_;                                                                       \
+        }                                                                                          \
+    } while (0)
+
+/* MDCACertificateFile, MDChallengeDns01, MDMessageCmd, MDNotifyCmd; cmd->info: the field. */
+static const char *set_global_file(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    md_mod_conf_t *mc = conf_of(cmd);
+    const char *which = cmd->info, *path, *err;
+    int executable = strcmp(which, "ca_file") != 0;
+
+    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    if ((err = file_check(cmd, &path, arg, executable)) != NULL) {
+        return err;
+    }
+    if (!strcmp(which, "ca_file")) {
+        mc->ca_file = path;
+    } else if (!strcmp(which, "dns01")) {
+        mc->dns01_cmd = path;
+    } else if (!strcmp(which, "message")) {
+        mc->message_cmd = path;
+    } else {
+        mc->notify_cmd = path;
+    }
+    return NULL;
+}
+
+/* MDCheckInterval and MDRetryDelay; cmd->info says which. */
+static const char *set_duration(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    md_mod_conf_t *mc = conf_of(cmd);
+    apr_interval_time_t dur;
+
+    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    if (md_duration_parse(&dur, arg, "s") != APR_SUCCESS || dur <= 0) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a duration; write e.g. 30s, 5m, 12h or 1d",
+                            cmd->cmd->name, arg);
+    }
+    if (!strcmp(cmd->info, "check")) {
+        mc->check_interval = dur;
+    } else {
+        mc->retry_delay = dur;
+    }
+    return NULL;
+}
+
+static const char *port_map_one(cmd_parms *cmd, const char *arg)
+{
+    md_mod_conf_t *mc = conf_of(cmd);
+    const char *colon = strchr(arg, ':'), *val;
+    char *end;
+    long port = 0;
+    int *target;
+
+    if (!colon) {
+        goto bad;
+    }
+    if (!strncasecmp(arg, "http:", 5) || !strncmp(arg, "80:", 3)) {
+        target = &mc->port_http;
+    } else if (!strncasecmp(arg, "https:", 6) || !strncmp(arg, "443:", 4)) {
+        target = &mc->port_https;
+    } else {
+        goto bad;
+    }
+    val = colon + 1;
+    if (strcmp(val, MD_MOD_PORT_NONE)) {
+        port = strtol(val, &end, 10);
+        if (!apr_isdigit(*val) || *end || port < 1 || port > MD_MOD_PORT_MAX) {
+            goto bad;
+        }
+    }
+    *target = (int) port; /* 0: the CA cannot reach us there */
+    return NULL;
+bad:
+    return apr_psprintf(cmd->pool,
+                        "%s: cannot read '%s'; write http:PORT and/or https:PORT "
+                        "(the local ports the CA's 80 and 443 arrive at), or http:- when the CA "
+                        "cannot reach port 80",
+                        cmd->cmd->name, arg);
+}
+
+static const char *set_port_map(cmd_parms *cmd, void *mconfig, const char *a1, const char *a2)
+{
+    const char *err;
+
+    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    if ((err = port_map_one(cmd, a1)) == NULL && a2) {
+        err = port_map_one(cmd, a2);
+    }
+    return err;
+}
+
+static const char *set_store_dir(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *path = ap_server_root_relative(cmd->pool, arg);
+
+    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    if (!path) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid path", cmd->cmd->name, arg);
+    }
+    conf_of(cmd)->store_dir = path;
+    return NULL;
+}
+
+static const char *set_proxy(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    if (!is_http_url(arg)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a proxy URL; write e.g. "
+                            "http://proxy.example.org:3128",
+                            cmd->cmd->name, arg);
+    }
+    conf_of(cmd)->proxy = arg;
+    return NULL;
+}
+
+/* MDBaseServer and MDActivationRestart; cmd->info says which. */
+static const char *set_global_flag(cmd_parms *cmd, void *mconfig, int flag)
+{
+    md_mod_conf_t *mc = conf_of(cmd);
+
+    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    if (!strcmp(cmd->info, "base_server")) {
+        mc->base_server = flag;
+    } else {
+        mc->auto_restart = flag;
+    }
+    return NULL;
+}
+
+/* ---- the table ---- */
+
+#define MD_CMD_ARGV(name, fn, info, help) AP_INIT_TAKE_ARGV(name, fn, info, RSRC_CONF, help)
+#define MD_CMD_TAKE1(name, fn, info, help) AP_INIT_TAKE1(name, fn, info, RSRC_CONF, help)
+
+const command_rec md_mod_cmds[] = {
+    MD_CMD_ARGV("ManagedDomain", set_mdomain, NULL,
+                "names of a managed domain (MD); the first one is its name"),
+    MD_CMD_ARGV("MDomain", set_mdomain, NULL, "synonym of ManagedDomain"),
+    AP_INIT_RAW_ARGS("<ManagedDomain", section_mdomain, NULL, RSRC_CONF,
+                     "section with the names of an MD and settings for it alone"),
+    AP_INIT_RAW_ARGS("<MDomainSet", section_mdomain, NULL, RSRC_CONF, "synonym of <ManagedDomain"),
+    MD_CMD_ARGV("MDMember", set_members, NULL, "names added to the MD of the section"),
+    MD_CMD_ARGV("MDMembers", set_members, NULL,
+                "names added to the MD of the section, or auto|manual: whether the names of "
+                "vhosts using the MD are added"),
+    MD_CMD_TAKE1("MDCertificateAgreement", set_agreement, NULL,
+                 "'accepted' or the URL of the CA's terms of service"),
+    MD_CMD_TAKE1("MDContactEmail", set_contact, NULL,
+                 "email address for the CA account (default: ServerAdmin)"),
+    MD_CMD_ARGV("MDCertificateAuthority", set_ca, NULL,
+                "ACME directory URL(s), tried in order; or letsencrypt / letsencrypt-test"),
+    MD_CMD_TAKE1("MDCertificateProtocol", set_ca_proto, NULL, "the protocol: ACME"),
+    MD_CMD_TAKE1("MDCACertificateFile", set_global_file, "ca_file",
+                 "PEM file with the roots to trust for the CA's TLS"),
+    MD_CMD_TAKE1("MDDriveMode", set_renew_mode, NULL, "auto | manual | always"),
+    MD_CMD_TAKE1("MDRenewMode", set_renew_mode, NULL, "auto | manual | always"),
+    MD_CMD_TAKE1("MDRenewWindow", set_window, "renew",
+                 "when to renew: time (21d) or share of the lifetime (33%) before expiry"),
+    MD_CMD_TAKE1("MDWarnWindow", set_window, "warn",
+                 "when to warn of expiry: time (7d) or share of the lifetime (10%)"),
+    MD_CMD_TAKE1("MDCheckInterval", set_duration, "check",
+                 "how often certificates are checked (default 12h)"),
+    MD_CMD_TAKE1("MDRetryDelay", set_duration, "retry",
+                 "delay of the first retry after an error, doubling (default 5s)"),
+    MD_CMD_ARGV("MDPrivateKeys", set_pkeys, NULL,
+                "key types, one certificate each: RSA [bits] | secp256r1 | secp384r1"),
+    MD_CMD_ARGV("MDCAChallenges", set_challenges, NULL,
+                "allowed challenge types: http-01 tls-alpn-01 dns-01"),
+    MD_CMD_TAKE1("MDChallengeDns01", set_global_file, "dns01",
+                 "program that sets up/tears down dns-01 TXT records"),
+    AP_INIT_TAKE12("MDPortMap", set_port_map, NULL, RSRC_CONF,
+                   "local ports the CA's 80 and 443 arrive at: http:N https:N (http:- none)"),
+    MD_CMD_TAKE1("MDStoreDir", set_store_dir, NULL, "the store's directory (default md)"),
+    MD_CMD_TAKE1("MDHttpProxy", set_proxy, NULL, "proxy URL for talking to the CA"),
+    MD_CMD_TAKE1("MDRequireHttps", set_require_https, NULL,
+                 "off | temporary | permanent: redirect http: to https: for MD vhosts"),
+    MD_CMD_TAKE1("MDCertificateFile", set_static_file, "cert",
+                 "inside an MD section: a static certificate chain file, not renewed"),
+    MD_CMD_TAKE1("MDCertificateKeyFile", set_static_file, "key",
+                 "inside an MD section: the key of MDCertificateFile"),
+    AP_INIT_FLAG("MDBaseServer", set_global_flag, "base_server", RSRC_CONF,
+                 "on: the server outside any vhost may use an MD too (default off)"),
+    MD_CMD_TAKE1("MDMessageCmd", set_global_file, "message",
+                 "program run on events: <cmd> <event> <md-name>"),
+    MD_CMD_TAKE1("MDNotifyCmd", set_global_file, "notify",
+                 "program run after renewals: <cmd> <md-name>..."),
+    AP_INIT_FLAG("MDActivationRestart", set_global_flag, "restart", RSRC_CONF,
+                 "on: a graceful restart activates renewed certificates (default on)"),
+    {NULL},
+};

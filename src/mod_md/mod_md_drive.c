@@ -1,0 +1,513 @@
+/* mod_md_drive.c: background driving -- a mod_watchdog singleton in the children (as the
+ * configured User) renews what needs it, runs MDMessageCmd/MDNotifyCmd and keeps a schedule. */
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <apr_atomic.h>
+#include <apr_hash.h>
+#include <apr_optional.h>
+#include <apr_shm.h>
+#include <apr_strings.h>
+#include <apr_thread_proc.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <mod_watchdog.h>
+
+#include "md_drive.h"
+#include "md_store.h"
+#include "md_util.h"
+#include "mod_md.h"
+#include "mod_md_drive.h"
+
+APLOG_USE_MODULE(md);
+
+/* The child watchdog instance that drives (a singleton: one child at a time runs it). */
+#define MD_MOD_WD_DRIVE "_md_renew_"
+/* The first run comes right after the children start: one watchdog tick. */
+#define MD_MOD_DRIVE_FIRST AP_WD_TM_SLICE
+/* Never run more often than this, whatever the due times say. */
+#define MD_MOD_DRIVE_MIN apr_time_from_sec(1)
+/* Jobs at once: md_drive_all allows up to 8; pebble and real CAs are happy with that. */
+#define MD_MOD_DRIVE_CONCURRENCY 8
+/* How long MDMessageCmd / MDNotifyCmd may run before they are killed, and the poll step. */
+#define MD_MOD_CMD_TIMEOUT apr_time_from_sec(30)
+#define MD_MOD_CMD_POLL apr_time_from_msec(20)
+/* pconf user data: the generation (md_mod_gen_t). */
+#define MD_MOD_GEN_KEY "mod_md_gen"
+
+typedef APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) md_mod_wd_instance_fn;
+typedef APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) md_mod_wd_register_fn;
+typedef APR_OPTIONAL_FN_TYPE(ap_watchdog_set_callback_interval) md_mod_wd_interval_fn;
+
+typedef struct {
+    server_rec *s;
+    md_mod_conf_t *mc;
+    md_mod_gen_t *gen;
+    ap_watchdog_t *wd;
+    md_mod_wd_interval_fn *set_interval;
+    apr_pool_t *p;      /* the driver's own, made when it starts in a child */
+    apr_hash_t *warned; /* MD name -> "" once "expiring" was reported */
+} md_mod_driver_t;
+
+md_mod_gen_t *md_mod_gen_get(server_rec *s)
+{
+    void *gen = NULL;
+
+    apr_pool_userdata_get(&gen, MD_MOD_GEN_KEY, s->process->pconf);
+    return gen;
+}
+
+const md_mod_snap_t *md_mod_snap_find(const md_mod_gen_t *gen, const char *name)
+{
+    for (int i = 0; gen && i < gen->snaps->nelts; ++i) {
+        const md_mod_snap_t *snap = APR_ARRAY_IDX(gen->snaps, i, const md_mod_snap_t *);
+        if (!strcmp(snap->md->name, name)) {
+            return snap;
+        }
+    }
+    return NULL;
+}
+
+apr_interval_time_t md_mod_retry_delay(const md_mod_conf_t *mc)
+{
+    return mc->retry_delay > 0 ? mc->retry_delay : MD_MOD_RETRY_DELAY_DEFAULT;
+}
+
+apr_interval_time_t md_mod_check_interval(const md_mod_conf_t *mc)
+{
+    return mc->check_interval > 0 ? mc->check_interval : MD_MOD_CHECK_INTERVAL_DEFAULT;
+}
+
+/* ---- the snapshot, taken by the parent ---- */
+
+static const md_mod_mdef_t *mdef_of(const md_mod_conf_t *mc, const char *name)
+{
+    for (int i = 0; mc->mdefs && i < mc->mdefs->nelts; ++i) {
+        const md_mod_mdef_t *mdef = APR_ARRAY_IDX(mc->mdefs, i, const md_mod_mdef_t *);
+        if (mdef->md && mdef->md->name && !strcmp(mdef->md->name, name)) {
+            return mdef;
+        }
+    }
+    return NULL;
+}
+
+/* manual: never; auto: unless the certificate comes from MDCertificateFile; always: always */
+static int is_driven(const md_mod_conf_t *mc, const md_t *md)
+{
+    const md_mod_mdef_t *mdef;
+
+    switch (md->renew_mode) {
+    case MD_RENEW_MANUAL:
+        return 0;
+    case MD_RENEW_AUTO:
+        mdef = mdef_of(mc, md->name);
+        return !(mdef && mdef->cert_file);
+    default:
+        return 1;
+    }
+}
+
+static apr_time_t json_time(const md_json_t *j, const char *key)
+{
+    const char *s = md_json_get_str(j, key);
+    apr_time_t t;
+
+    return s && md_time_parse(&t, s) == APR_SUCCESS ? t : 0;
+}
+
+static md_mod_snap_t *snap_take(const md_mod_conf_t *mc, const md_t *md, apr_time_t now,
+                                apr_pool_t *p)
+{
+    md_mod_snap_t *snap = apr_pcalloc(p, sizeof(*snap));
+    md_json_t *j, *certs;
+    apr_time_t warn_at;
+
+    snap->md = md;
+    snap->driven = is_driven(mc, md);
+    md_reg_status_json(&j, mc->reg, md, now, p);
+    md_json_del(j, "staging"); /* changes while the server runs: always read afresh */
+    snap->status = md_json_dump(j, 0, p);
+    snap->renew_at = md_json_get_bool(j, "renew", 1) ? 0 : json_time(j, "renew-at");
+    certs = md_json_get(j, "certificates", p);
+    for (apr_size_t i = 0; i < md_json_len(certs); ++i) {
+        warn_at = json_time(md_json_at(certs, i, p), "warn-at");
+        if (warn_at && (!snap->warn_at || warn_at < snap->warn_at)) {
+            snap->warn_at = warn_at;
+        }
+    }
+    return snap;
+}
+
+static md_mod_gen_t *gen_make(md_mod_conf_t *mc, apr_pool_t *pconf)
+{
+    md_mod_gen_t *gen = apr_pcalloc(pconf, sizeof(*gen));
+    apr_time_t now = apr_time_now();
+    int n = mc->mds ? mc->mds->nelts : 0;
+
+    gen->snaps = apr_array_make(pconf, n, sizeof(md_mod_snap_t *));
+    for (int i = 0; i < n; ++i) {
+        APR_ARRAY_PUSH(gen->snaps, md_mod_snap_t *) =
+            snap_take(mc, APR_ARRAY_IDX(mc->mds, i, const md_t *), now, pconf);
+    }
+    apr_pool_userdata_set(gen, MD_MOD_GEN_KEY, apr_pool_cleanup_null, pconf);
+    return gen;
+}
+
+/* ---- staged sets ---- */
+
+const char *md_mod_staged_set(md_reg_t *reg, const md_t *md, apr_time_t now, apr_pool_t *p)
+{
+    apr_array_header_t *infos, *prints;
+    md_json_t *job;
+    const char *step;
+
+    if (!md_store_exists(md_reg_store(reg), MD_SG_STAGING, md->name, MD_FN_JOB, p) ||
+        md_drive_job_load(&job, reg, md->name, p) != APR_SUCCESS ||
+        !(step = md_json_get_str(job, "step")) || strcmp(step, md_step_name(MD_STEP_STAGED)) ||
+        md_json_has(job, "error")) {
+        return NULL;
+    }
+    md_reg_cert_infos(&infos, reg, md, MD_SG_STAGING, now, p);
+    prints = apr_array_make(p, infos->nelts, sizeof(const char *));
+    for (int i = 0; i < infos->nelts; ++i) {
+        const md_cert_info_t *info = APR_ARRAY_IDX(infos, i, const md_cert_info_t *);
+        if (info->state != MD_S_COMPLETE) {
+            return NULL;
+        }
+        APR_ARRAY_PUSH(prints, const char *) = info->fingerprint;
+    }
+    return md_array_str_join(prints, ",", p);
+}
+
+/* ---- MDMessageCmd / MDNotifyCmd: a program run with arguments, no shell ---- */
+
+static void run_cmd(server_rec *s, const char *directive, const char *program,
+                    const apr_array_header_t *args, apr_pool_t *p)
+{
+    apr_array_header_t *argv = apr_array_make(p, 8, sizeof(const char *));
+    apr_time_t deadline = apr_time_now() + MD_MOD_CMD_TIMEOUT;
+    apr_procattr_t *attr;
+    apr_proc_t proc;
+    apr_exit_why_e why = APR_PROC_EXIT;
+    apr_status_t rv;
+    const char *shown;
+    int code = 0;
+
+    APR_ARRAY_PUSH(argv, const char *) = program; /* the directive names a file: no splitting */
+    apr_array_cat(argv, args);
+    shown = apr_array_pstrcat(p, argv, ' ');
+    APR_ARRAY_PUSH(argv, const char *) = NULL;
+    if ((rv = apr_procattr_create(&attr, p)) != APR_SUCCESS ||
+        (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM_ENV)) != APR_SUCCESS ||
+        (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS ||
+        (rv = apr_proc_create(&proc, program, (const char *const *) argv->elts, NULL, attr, p)) !=
+            APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "%s: cannot run '%s'", directive, shown);
+        return;
+    }
+    while ((rv = apr_proc_wait(&proc, &code, &why, APR_NOWAIT)) == APR_CHILD_NOTDONE &&
+           apr_time_now() < deadline) {
+        apr_sleep(MD_MOD_CMD_POLL);
+    }
+    if (rv == APR_CHILD_NOTDONE) {
+        apr_proc_kill(&proc, SIGKILL);
+        apr_proc_wait(&proc, &code, &why, APR_WAIT);
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "%s '%s' did not finish within %s: killed",
+                     directive, shown, md_duration_format(MD_MOD_CMD_TIMEOUT, p));
+    } else if (APR_PROC_CHECK_EXIT(why) && code == 0) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "%s '%s' done", directive, shown);
+    } else {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "%s '%s' %s %d", directive, shown,
+                     APR_PROC_CHECK_SIGNALED(why) ? "was killed by signal" : "exited with", code);
+    }
+}
+
+/* MDMessageCmd <event> <md> */
+static void message(md_mod_driver_t *drv, const char *event, const char *name, apr_pool_t *p)
+{
+    apr_array_header_t *args;
+
+    if (drv->mc->message_cmd) {
+        args = apr_array_make(p, 2, sizeof(const char *));
+        APR_ARRAY_PUSH(args, const char *) = event;
+        APR_ARRAY_PUSH(args, const char *) = name;
+        run_cmd(drv->s, "MDMessageCmd", drv->mc->message_cmd, args, p);
+    }
+}
+
+/* ---- one run of the driver ---- */
+
+typedef struct {
+    apr_array_header_t *todo;    /* const md_t*: to drive now */
+    apr_array_header_t *renewed; /* const char*: names staged by this run */
+    apr_array_header_t *failed;  /* const char*: names whose drive failed */
+    apr_time_t next;             /* when the next run is due */
+} md_mod_run_t;
+
+static void run_due(md_mod_run_t *run, apr_time_t t)
+{
+    if (t > 0 && t < run->next) {
+        run->next = t;
+    }
+}
+
+/* "expiring", once per driver process and MD, when a certificate entered its warn window */
+static void warn_expiring(md_mod_driver_t *drv, const md_mod_snap_t *snap, apr_time_t now,
+                          apr_pool_t *p)
+{
+    if (!snap->warn_at || snap->warn_at > now ||
+        apr_hash_get(drv->warned, snap->md->name, APR_HASH_KEY_STRING)) {
+        return;
+    }
+    apr_hash_set(drv->warned, apr_pstrdup(drv->p, snap->md->name), APR_HASH_KEY_STRING, "");
+    ap_log_error(APLOG_MARK, APLOG_WARNING, 0, drv->s,
+                 "%s: the certificate is in its warn window (since %s) and not renewed yet",
+                 snap->md->name, md_time_format(snap->warn_at, p));
+    message(drv, "expiring", snap->md->name, p);
+}
+
+/* Picks the MDs to drive now: driven ones that need a certificate, have no staged set
+ * waiting for activation, and whose last failure's next try has come. */
+static void run_select(md_mod_driver_t *drv, md_mod_run_t *run, apr_time_t now, apr_pool_t *p)
+{
+    md_reg_t *reg = drv->mc->reg;
+    md_json_t *job;
+    apr_time_t next_try;
+
+    for (int i = 0; i < drv->gen->snaps->nelts; ++i) {
+        const md_mod_snap_t *snap = APR_ARRAY_IDX(drv->gen->snaps, i, const md_mod_snap_t *);
+        if (!snap->driven) {
+            continue;
+        }
+        warn_expiring(drv, snap, now, p);
+        if (snap->renew_at > now) {
+            run_due(run, snap->renew_at);
+            continue;
+        }
+        if (md_mod_staged_set(reg, snap->md, now, p)) {
+            continue; /* waits for the (graceful) restart that activates it */
+        }
+        next_try = md_drive_job_load(&job, reg, snap->md->name, p) == APR_SUCCESS
+                       ? json_time(job, "next-try")
+                       : 0;
+        if (next_try > now) {
+            run_due(run, next_try);
+            continue;
+        }
+        APR_ARRAY_PUSH(run->todo, const md_t *) = snap->md;
+    }
+}
+
+static void opts_make(md_drive_opts_t *opts, const md_mod_conf_t *mc, md_mod_gen_t *gen)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->cancel = &gen->cancel;
+    opts->ca_file = mc->ca_file;
+    opts->proxy = mc->proxy;
+    opts->chall.allowed = NULL; /* each MD's own MDCAChallenges */
+    opts->chall.http01_possible = mc->http01_possible;
+    opts->chall.tlsalpn01_possible = mc->tlsalpn01_possible;
+    opts->chall.dns01_cmd = mc->dns01_cmd;
+    opts->retry_delay = md_mod_retry_delay(mc);
+    opts->retry_max = md_mod_check_interval(mc);
+}
+
+/* After md_drive_all: what each job says now. */
+static void run_collect(md_mod_driver_t *drv, md_mod_run_t *run, apr_time_t now, apr_pool_t *p)
+{
+    md_json_t *job;
+
+    for (int i = 0; i < run->todo->nelts; ++i) {
+        const md_t *md = APR_ARRAY_IDX(run->todo, i, const md_t *);
+        if (md_mod_staged_set(drv->mc->reg, md, now, p)) {
+            APR_ARRAY_PUSH(run->renewed, const char *) = md->name;
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s,
+                         "%s: new certificate obtained and staged; it goes live at the next "
+                         "(graceful) restart",
+                         md->name);
+            message(drv, "renewed", md->name, p);
+            continue;
+        }
+        APR_ARRAY_PUSH(run->failed, const char *) = md->name;
+        if (md_drive_job_load(&job, drv->mc->reg, md->name, p) == APR_SUCCESS) {
+            run_due(run, json_time(job, "next-try"));
+        }
+        message(drv, "errored", md->name, p);
+    }
+}
+
+/* One run; returns the wait until the next. */
+static apr_interval_time_t drive_run(md_mod_driver_t *drv, apr_pool_t *p)
+{
+    md_mod_conf_t *mc = drv->mc;
+    apr_time_t now = apr_time_now();
+    md_mod_run_t run;
+    md_drive_opts_t opts;
+    md_store_lock_t *lock;
+    apr_status_t rv;
+
+    run.todo = apr_array_make(p, 8, sizeof(const md_t *));
+    run.renewed = apr_array_make(p, 8, sizeof(const char *));
+    run.failed = apr_array_make(p, 8, sizeof(const char *));
+    run.next = now + md_mod_check_interval(mc);
+    if ((rv = md_store_lock(&lock, md_reg_store(mc->reg), 0, p)) != APR_SUCCESS) {
+        /* a2md, or the driver of the previous generation, is at work */
+        ap_log_error(APLOG_MARK, APLOG_INFO, rv, drv->s,
+                     "md driver: the store is locked by another process, next run in %s",
+                     md_duration_format(md_mod_retry_delay(mc), p));
+        return md_mod_retry_delay(mc);
+    }
+    run_select(drv, &run, now, p);
+    if (run.todo->nelts > 0) {
+        opts_make(&opts, mc, drv->gen);
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, drv->s, "md driver: driving %d MD(s)",
+                     run.todo->nelts);
+        md_drive_all(mc->reg, run.todo, &opts, MD_MOD_DRIVE_CONCURRENCY, p);
+        now = apr_time_now();
+        run_collect(drv, &run, now, p);
+    }
+    md_store_unlock(lock);
+    if (run.renewed->nelts > 0 && mc->notify_cmd) {
+        run_cmd(drv->s, "MDNotifyCmd", mc->notify_cmd, run.renewed, p);
+    }
+    if (run.next < now + MD_MOD_DRIVE_MIN) {
+        run.next = now + MD_MOD_DRIVE_MIN;
+    }
+    if (run.todo->nelts > 0) {
+        ap_log_error(APLOG_MARK, run.failed->nelts ? APLOG_WARNING : APLOG_INFO, 0, drv->s,
+                     "md driver: %d MD(s) driven, staged: [%s], failed: [%s]; next run at %s",
+                     run.todo->nelts, md_array_str_join(run.renewed, ", ", p),
+                     md_array_str_join(run.failed, ", ", p), md_time_format(run.next, p));
+    }
+    return run.next - now;
+}
+
+static apr_status_t drive_callback(int state, void *baton, apr_pool_t *ptemp)
+{
+    md_mod_driver_t *drv = baton;
+    md_mod_drive_times_t *times = drv->gen->times;
+    apr_interval_time_t wait;
+
+    switch (state) {
+    case AP_WATCHDOG_STATE_STARTING:
+        if (!drv->p && apr_pool_create(&drv->p, NULL) == APR_SUCCESS) {
+            drv->warned = apr_hash_make(drv->p);
+        }
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, drv->s, "md driver: started in process %ld",
+                     (long) getpid());
+        break;
+    case AP_WATCHDOG_STATE_RUNNING:
+        if (!drv->p) {
+            break;
+        }
+        apr_atomic_set64(&times->last_run, (apr_uint64_t) apr_time_now());
+        wait = drive_run(drv, ptemp);
+        apr_atomic_set64(&times->next_run, (apr_uint64_t) (apr_time_now() + wait));
+        drv->set_interval(drv->wd, wait, drv, drive_callback);
+        break;
+    default:
+        /* a run in progress finishes first: every CA request has a timeout and the job is
+         * saved after each step, so what a stop cuts short resumes in the next driver */
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, drv->s, "md driver: stopping");
+        break;
+    }
+    return APR_SUCCESS; /* mod_watchdog stops calling a callback that fails */
+}
+
+/* The driver for this generation: a child singleton watchdog. */
+static void driver_setup(md_mod_conf_t *mc, md_mod_gen_t *gen, server_rec *s, apr_pool_t *pconf)
+{
+    md_mod_wd_instance_fn *get_instance;
+    md_mod_wd_register_fn *register_callback;
+    md_mod_driver_t *drv;
+    apr_shm_t *shm;
+    apr_status_t rv;
+    int driven = 0;
+
+    for (int i = 0; i < gen->snaps->nelts; ++i) {
+        driven += APR_ARRAY_IDX(gen->snaps, i, const md_mod_snap_t *)->driven;
+    }
+    if (!driven) {
+        return;
+    }
+    get_instance = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
+    register_callback = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
+    drv = apr_pcalloc(pconf, sizeof(*drv));
+    drv->set_interval = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_set_callback_interval);
+    if (!get_instance || !register_callback || !drv->set_interval) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     "mod_watchdog is not available: certificates are not obtained or renewed "
+                     "in the background (use 'MDDriveMode manual' and a2md drive)");
+        return;
+    }
+    drv->s = s;
+    drv->mc = mc;
+    drv->gen = gen;
+    if ((rv = apr_shm_create(&shm, sizeof(md_mod_drive_times_t), NULL, pconf)) != APR_SUCCESS ||
+        (rv = get_instance(&drv->wd, MD_MOD_WD_DRIVE, 0, 1, pconf)) != APR_SUCCESS ||
+        (rv = register_callback(drv->wd, MD_MOD_DRIVE_FIRST, drv, drive_callback)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     "cannot set up the background driver: certificates are not obtained or "
+                     "renewed in the background");
+        return;
+    }
+    gen->times = apr_shm_baseaddr_get(shm);
+    memset(gen->times, 0, sizeof(*gen->times));
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "md driver: set up for %d MD(s)", driven);
+}
+
+/* A child that exits (graceful restart, stop) first tells a drive in progress to stop at its
+ * next wait, so that mod_watchdog's join of the driver thread does not wait out a validation;
+ * the job keeps its progress and the next generation's driver resumes it. */
+static apr_status_t cancel_drives(void *data)
+{
+    md_mod_gen_t *gen = data;
+
+    apr_atomic_set32(&gen->cancel, 1);
+    return APR_SUCCESS;
+}
+
+static void drive_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    md_mod_gen_t *gen = md_mod_gen_get(s);
+
+    if (gen) {
+        /* a pre-cleanup runs before the cleanups that join the watchdog threads */
+        apr_pool_pre_cleanup_register(pchild, gen, cancel_drives);
+    }
+}
+
+static int drive_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    md_mod_srv_t *sc;
+    md_mod_gen_t *gen;
+    apr_time_t started;
+
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG) {
+        return OK; /* the first, trial pass: nothing is started then */
+    }
+    sc = md_mod_srv_get(s);
+    if (!sc || !sc->mc || !sc->mc->reg || !sc->mc->mds) {
+        return OK; /* nothing managed (or the store could not be opened: logged there) */
+    }
+    started = apr_time_now();
+    gen = gen_make(sc->mc, pconf);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "md status of %d MD(s) taken in %d ms",
+                 gen->snaps->nelts, (int) apr_time_as_msec(apr_time_now() - started));
+    driver_setup(sc->mc, gen, s, pconf);
+    md_mod_activation_setup(sc->mc, s, pconf);
+    return OK;
+}
+
+void md_mod_drive_hooks(apr_pool_t *p)
+{
+    /* after the module's own post_config (MIDDLE: store synced, staged sets installed) and
+     * before mod_watchdog's (LAST), which starts the watchdogs registered by then */
+    ap_hook_post_config(drive_post_config, NULL, NULL, APR_HOOK_MIDDLE + 1);
+    ap_hook_child_init(drive_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    md_mod_status_hooks(p);
+}

@@ -1,0 +1,261 @@
+/* mod_md_init.c: startup in the parent (post_config, as root, no network) -- the store synced
+ * with the configuration, staged certificates installed, the store made writable for the driver. */
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <apr_strings.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <ap_listen.h>
+#include <unixd.h>
+
+#include "md_challenge.h"
+#include "md_store.h"
+#include "mod_md.h"
+#include "mod_md_config.h"
+
+APLOG_USE_MODULE(md);
+
+/* How long startup waits for a2md or the previous generation's driver to release the store. */
+#define MD_MOD_STORE_LOCK_WAIT apr_time_from_sec(10)
+#define MD_MOD_STORE_LOCK_FILE "store.lock"
+#define MD_MOD_PORT_HTTP_DEFAULT 80
+#define MD_MOD_PORT_HTTPS_DEFAULT 443
+#define MD_MOD_ALPN_ACME "acme-tls/1"
+
+/* ---- ownership: what the driver (the configured User) writes ---- */
+
+static apr_status_t chown_tree(const char *path, uid_t uid, gid_t gid, apr_pool_t *p)
+{
+    apr_dir_t *dir;
+    apr_finfo_t fi;
+    apr_status_t rv;
+
+    if (lchown(path, uid, gid) != 0) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    if ((rv = apr_dir_open(&dir, path, p)) != APR_SUCCESS) {
+        return APR_STATUS_IS_ENOTDIR(rv) ? APR_SUCCESS : rv;
+    }
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, dir) == APR_SUCCESS) {
+        const char *child;
+        if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) {
+            continue;
+        }
+        child = apr_pstrcat(p, path, "/", fi.name, NULL);
+        rv = fi.filetype == APR_DIR
+                 ? chown_tree(child, uid, gid, p)
+                 : (lchown(child, uid, gid) == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(errno));
+        if (rv != APR_SUCCESS) {
+            break;
+        }
+    }
+    apr_dir_close(dir);
+    return rv;
+}
+
+/* The driver runs as User: it writes staging/, challenges/ and accounts/ (account keys are
+ * encrypted with the store secret) and takes the store lock. domains/ and its keys stay root's. */
+static apr_status_t store_chown(server_rec *s, md_store_t *store, apr_pool_t *p)
+{
+    static const md_store_group_t groups[] = {MD_SG_STAGING, MD_SG_CHALLENGES, MD_SG_ACCOUNTS};
+    uid_t uid = ap_unixd_config.user_id;
+    gid_t gid = ap_unixd_config.group_id;
+    const char *path;
+    apr_status_t rv;
+    int fd;
+
+    if (geteuid() != 0 || uid == 0) {
+        return APR_SUCCESS;
+    }
+    for (apr_size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); ++i) {
+        path = apr_pstrcat(p, md_store_dir(store), "/", md_store_group_name(groups[i]), NULL);
+        if ((rv = chown_tree(path, uid, gid, p)) != APR_SUCCESS) {
+            goto fail;
+        }
+    }
+    path = apr_pstrcat(p, md_store_dir(store), "/", MD_MOD_STORE_LOCK_FILE, NULL);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
+    if (fd < 0 || fchown(fd, uid, gid) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        if (fd >= 0) {
+            close(fd);
+        }
+        goto fail;
+    }
+    close(fd);
+    return APR_SUCCESS;
+fail:
+    ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                 "cannot give %s to User %s: the driver could not write there; check the store "
+                 "directory (MDStoreDir) is on a local file system that root may chown in",
+                 path, ap_unixd_config.user_name);
+    return rv;
+}
+
+/* ---- store and registry ---- */
+
+/* Promotes staged sets (a renewal finished since the last start) before mod_ssl loads files. */
+static void install_staged(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pconf, apr_pool_t *ptemp)
+{
+    md_store_t *store = md_reg_store(mc->reg);
+    apr_status_t rv;
+
+    for (int i = 0; i < mc->mds->nelts; ++i) {
+        md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
+        if (!md_store_exists(store, MD_SG_STAGING, md->name, NULL, ptemp)) {
+            continue;
+        }
+        rv = md_drive_install(mc->reg, md->name, ptemp);
+        if (rv == APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
+                         "MD %s: the renewed certificate is installed and goes live now", md->name);
+            md_reg_compute_state(mc->reg, md, apr_time_now(), pconf);
+        } else if (!APR_STATUS_IS_ENOENT(rv)) {
+            ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                         "MD %s: the staged certificate was not installed (see above); the "
+                         "current one stays in use and the renewal is tried again",
+                         md->name);
+        }
+    }
+}
+
+static apr_status_t store_setup(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pconf,
+                                apr_pool_t *ptemp)
+{
+    const char *dir =
+        mc->store_dir ? mc->store_dir : ap_server_root_relative(pconf, MD_MOD_STORE_DIR_DEFAULT);
+    md_store_lock_t *lock = NULL;
+    md_store_t *store;
+    apr_status_t rv;
+
+    if ((rv = md_store_fs_open(&store, dir, 1, pconf)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     "cannot open the MD store in %s (see above); fix it or point MDStoreDir "
+                     "elsewhere",
+                     dir);
+        return rv;
+    }
+    if ((rv = md_reg_create(&mc->reg, store, pconf)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (md_store_lock(&lock, store, MD_MOD_STORE_LOCK_WAIT, ptemp) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
+                     "the MD store %s stays locked by another process: starting without the "
+                     "lock",
+                     dir);
+    }
+    rv = md_reg_sync(mc->reg, mc->mds, pconf);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     "cannot bring the MD store %s in line with the configuration (see above)",
+                     dir);
+    } else {
+        install_staged(s, mc, pconf, ptemp);
+        rv = store_chown(s, store, ptemp);
+    }
+    if (lock) {
+        md_store_unlock(lock);
+    }
+    return rv;
+}
+
+/* ---- what challenges the server can answer ---- */
+
+static int listens_on(int port)
+{
+    for (ap_listen_rec *l = ap_listeners; l; l = l->next) {
+        if (l->bind_addr && l->bind_addr->port == port) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int serves_port(const server_rec *s, int port)
+{
+    for (const server_addr_rec *a = s->addrs; a; a = a->next) {
+        if (a->host_port == port || a->host_port == 0) {
+            return 1;
+        }
+    }
+    return !s->is_virtual; /* the base server answers what no vhost claims */
+}
+
+static void challenges_possible(server_rec *base, md_mod_conf_t *mc, int warn)
+{
+    int http_port = mc->port_http >= 0 ? mc->port_http : MD_MOD_PORT_HTTP_DEFAULT;
+    int https_port = mc->port_https >= 0 ? mc->port_https : MD_MOD_PORT_HTTPS_DEFAULT;
+    int wanted = 0;
+
+    mc->http01_possible = http_port > 0 && listens_on(http_port);
+    mc->tlsalpn01_possible = 0;
+    for (server_rec *s = base; https_port > 0 && s && !mc->tlsalpn01_possible; s = s->next) {
+        mc->tlsalpn01_possible = serves_port(s, https_port) && listens_on(https_port) &&
+                                 ap_is_allowed_protocol(NULL, NULL, s, MD_MOD_ALPN_ACME);
+    }
+    for (int i = 0; i < mc->mds->nelts; ++i) {
+        const md_t *md = APR_ARRAY_IDX(mc->mds, i, const md_t *);
+        wanted |= md_array_str_index(md->ca_challenges, MD_CHALL_TLSALPN01, 0) >= 0;
+    }
+    if (warn && wanted && !mc->tlsalpn01_possible) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, base,
+                     "MDCAChallenges allows tls-alpn-01, but no vhost on port %d offers the "
+                     "protocol %s: add 'Protocols h2 http/1.1 acme-tls/1' to the server config "
+                     "(and MDPortMap https:PORT if the CA's 443 arrives elsewhere)",
+                     https_port, MD_MOD_ALPN_ACME);
+    }
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, base,
+                 "challenges possible: http-01 %s (port %d), tls-alpn-01 %s (port %d)",
+                 mc->http01_possible ? "yes" : "no", http_port,
+                 mc->tlsalpn01_possible ? "yes" : "no", https_port);
+}
+
+/* ---- post_config ---- */
+
+static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    md_mod_conf_t *mc = md_mod_srv_get(s)->mc;
+    apr_time_t start, synced;
+    int warn;
+
+    (void) plog;
+    /* httpd reads its configuration twice at start. The first round cannot be skipped as
+     * modules often do: mod_ssl refuses an SSL vhost without certificate files in it too. But
+     * warnings are given once, in the round that serves. */
+    warn = ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
+    if (warn) {
+        md_mod_config_warnings(s, mc);
+    }
+    if (mc->mds->nelts == 0) {
+        return OK;
+    }
+    start = apr_time_now();
+    if (store_setup(s, mc, pconf, ptemp) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    synced = apr_time_now();
+    if (md_mod_certs_setup(s, mc, pconf, ptemp) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    challenges_possible(s, mc, warn);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                 "%d MD(s) managed, store %s (sync %" APR_TIME_T_FMT
+                 " ms, certificates %" APR_TIME_T_FMT " ms)",
+                 mc->mds->nelts, md_store_dir(md_reg_store(mc->reg)),
+                 apr_time_as_msec(synced - start), apr_time_as_msec(apr_time_now() - synced));
+    return OK;
+}
+
+void md_mod_init_hooks(void)
+{
+    /* before mod_ssl's post_config, which asks for the certificate files */
+    static const char *const succ[] = {"mod_ssl.c", NULL};
+
+    ap_hook_post_config(post_config, NULL, succ, APR_HOOK_MIDDLE);
+    md_mod_certs_hooks();
+}

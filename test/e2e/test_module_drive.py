@@ -1,0 +1,308 @@
+# test_module_drive.py: the module on its own -- certificates obtained and renewed in the background,
+# activated by the module's graceful restart, MDDriveMode manual with a2md, CA outages, md-status.
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from mdtest import ports
+from mdtest.mdhttpd import MdHttpd, cert_dns_names
+from mdtest.procs import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+A2MD = os.environ.get("MDTEST_A2MD", str(ROOT / "build" / "a2md"))
+DOMAIN = "www.example.test"
+ALT = "example.test"
+# from start to a certificate served after the module's own graceful restart (pebble answers in
+# well under a second; the parent looks into staging/ every 2 s)
+SERVED_TIMEOUT_SECONDS = 40.0
+A2MD_TIMEOUT_SECONDS = 60
+# how long a test watches that something does NOT happen
+QUIET_SECONDS = 4.0
+# longer than pebble's 5-year certificates: every certificate is due for renewal at once
+RENEW_ALWAYS = "2000d"
+
+
+class Site:
+    """pebble + one apache2 with our module, one MD (DOMAIN, ALT) on a TLS vhost, md-status."""
+
+    def __init__(self, workdir, pebble_factory, pebble_env=None):
+        self.http_port, self.https_port = ports.free_ports(2)
+        self.pebble = pebble_factory(http_port=self.http_port, tls_port=self.https_port,
+                                     env=pebble_env or {})
+        self.root_file = self.pebble.write_root(Path(workdir) / "pebble-root.pem")
+        self.httpd = MdHttpd(workdir, pebble=self.pebble, http_port=self.http_port,
+                             https_port=self.https_port)
+        self.store = self.httpd.store_dir
+
+    def md_conf(self, md_lines=(), global_lines=()):
+        return "\n".join([
+            "MDPrivateKeys secp256r1",
+            "MDCAChallenges http-01",
+            "MDRetryDelay 1s",
+            "ServerAdmin admin@example.test",
+            *global_lines,
+            f"<MDomainSet {DOMAIN} {ALT}>",
+            *md_lines,
+            "</MDomainSet>",
+        ])
+
+    def write(self, **kwargs):
+        self.httpd.write_config(
+            md_conf=self.md_conf(**kwargs), vhosts=self.httpd.vhost([DOMAIN, ALT]),
+            extra_conf="<Location /md-status>\n  SetHandler md-status\n</Location>\n")
+
+    def start(self, **kwargs):
+        self.write(**kwargs)
+        self.httpd.start()
+        return self
+
+    def reconfigure(self, **kwargs):
+        self.write(**kwargs)
+        self.httpd.graceful()
+
+    # --- what a client sees ---------------------------------------------------------------------
+    def served_cert(self, name=DOMAIN):
+        """The leaf served for SNI `name`, verified against pebble's root and `name`; None if that fails."""
+        try:
+            return self.httpd.peer_cert(name, cafile=self.root_file)
+        except (OSError, ValueError):
+            return None
+
+    def wait_served(self, other_than=None, timeout=SERVED_TIMEOUT_SECONDS):
+        """Wait until a verified certificate (another serial than `other_than`) is served."""
+        def served():
+            cert = self.served_cert()
+            return cert if cert and cert.serial_number != other_than else None
+        cert = wait_until(served, timeout, interval=0.25)
+        assert cert, f"no (new) verified certificate served\n{self.httpd.error_log_tail(60)}"
+        return cert
+
+    def status(self, path="/md-status"):
+        st, body = self.httpd.get(path)
+        return st, (json.loads(body) if st == 200 else body)
+
+    def md_status(self):
+        st, j = self.status(f"/md-status/{DOMAIN}")
+        assert st == 200, j
+        return j
+
+    def a2md(self, *args):
+        argv = [A2MD, "-d", str(self.store), "-C", str(self.pebble.ca_file), *map(str, args)]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=A2MD_TIMEOUT_SECONDS)
+
+    def log_count(self, text):
+        return self.httpd.error_log_text().count(text)
+
+
+@pytest.fixture
+def site(workdir, pebble_factory):
+    s = Site(workdir, pebble_factory)
+    yield s
+    s.httpd.stop()
+
+
+def san_names(cert):
+    return set(cert_dns_names(cert))
+
+
+def test_md_obtained_in_background_and_served_after_own_restart(site):
+    site.start()
+    cert = site.wait_served()
+    assert san_names(cert) == {DOMAIN, ALT}
+    assert site.served_cert(ALT).serial_number == cert.serial_number
+    assert "Pebble" in cert.issuer.rfc4514_string()
+    log = site.httpd.error_log_text()
+    assert f"{DOMAIN}: new certificate staged, graceful restart to activate it" in log
+    assert "md driver: 1 MD(s) driven, staged: [www.example.test], failed: []" in log
+    # after the restart the MD is complete and nothing is driven again
+    j = wait_until(lambda: (lambda m: m if m["state"] == "complete" else None)(site.md_status()), 10)
+    assert j, site.md_status()
+    assert int(j["certificates"][0]["serial"], 16) == cert.serial_number
+    assert "staging" not in j
+    assert j["renew"] is False
+    assert j["next-check"] == j["renew-at"]
+
+
+def test_renew_window_forces_renewal_activated_by_own_restart(site):
+    site.start()
+    first = site.wait_served()
+    restarts = site.log_count("resuming normal operations")
+    site.reconfigure(md_lines=[f"MDRenewWindow {RENEW_ALWAYS}"])
+    second = site.wait_served(other_than=first.serial_number)
+    assert san_names(second) == {DOMAIN, ALT}
+    # the new certificate went live by a restart the module made itself
+    assert site.log_count("graceful restart to activate it") >= 2
+    assert site.log_count("resuming normal operations") >= restarts + 2
+
+
+def test_manual_mode_is_never_driven_and_a2md_drive_plus_graceful_serves(site):
+    site.start(md_lines=["MDDriveMode manual"])
+    time.sleep(QUIET_SECONDS)
+    j = site.md_status()
+    assert j["state"] == "incomplete"
+    assert j["renew-mode"] == "manual"
+    assert "staging" not in j and "next-check" not in j
+    assert site.served_cert() is None
+    assert "md driver" not in site.httpd.error_log_text()
+
+    r = site.a2md("drive", DOMAIN)
+    assert r.returncode == 0, r.stdout + r.stderr
+    # a staged set of a manual MD: the module says a restart is needed, and does not restart
+    assert wait_until(lambda: site.log_count("goes live at the next graceful restart"), 10), \
+        site.httpd.error_log_tail()
+    assert site.log_count("graceful restart to activate it") == 0
+    assert site.served_cert() is None
+    site.httpd.graceful()
+    cert = site.wait_served()
+    assert san_names(cert) == {DOMAIN, ALT}
+
+
+def test_activation_restart_off_logs_once_and_waits_for_the_operator(site):
+    site.start(global_lines=["MDActivationRestart off"])
+    assert wait_until(lambda: site.log_count("goes live at the next graceful restart"), 20), \
+        site.httpd.error_log_tail()
+    time.sleep(QUIET_SECONDS)
+    # said once, no restart of its own, and the staged set is not driven again
+    assert site.log_count("goes live at the next graceful restart (apachectl") == 1
+    assert site.log_count("graceful restart to activate it") == 0
+    assert site.log_count("md driver: 1 MD(s) driven") == 1
+    assert site.served_cert() is None
+    assert site.md_status()["staging"]["job"]["step"] == "staged"
+    site.httpd.graceful()
+    assert san_names(site.wait_served()) == {DOMAIN, ALT}
+
+
+def test_ca_unreachable_error_in_status_and_log_old_cert_still_served(workdir, site):
+    msg, msg_log = command_recorder(workdir, "message")
+    site.start()
+    first = site.wait_served()
+    site.pebble.stop()
+    site.reconfigure(md_lines=[f"MDRenewWindow {RENEW_ALWAYS}"], global_lines=[f"MDMessageCmd {msg}"])
+
+    def errored():
+        job = site.md_status().get("staging", {}).get("job", {})
+        return job if job.get("error") else None
+    job = wait_until(errored, 20, interval=0.5)
+    assert job, site.md_status()
+    err = job["error"]
+    assert err["step"] == "account"
+    assert site.pebble.directory_url.split("/dir")[0] in err["detail"]
+    assert job["errors"] >= 1 and "next-try" in job
+    assert site.md_status()["next-check"] == job["next-try"]
+    log = site.httpd.error_log_text()
+    assert f"{DOMAIN}: account failed" in log
+    assert "failed: [www.example.test]; next run at" in log
+    # retried with backoff, and the old certificate is still the one served
+    assert wait_until(lambda: (errored() or {}).get("errors", 0) >= 2, 20), site.md_status()
+    assert site.served_cert().serial_number == first.serial_number
+    assert f"errored {DOMAIN}" in read_lines(msg_log)
+
+
+def command_recorder(workdir, name):
+    """A program that appends its arguments as one line to <workdir>/cmds/<name>.log (the driver
+    runs it as the server's User)."""
+    out = Path(workdir) / "cmds"
+    out.mkdir(exist_ok=True)
+    out.chmod(0o777)
+    script = out / f"{name}.sh"
+    log = out / f"{name}.log"
+    script.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    script.chmod(0o755)
+    return script, log
+
+
+def read_lines(path):
+    try:
+        return path.read_text().splitlines()
+    except OSError:
+        return []
+
+
+def test_message_and_notify_commands_run_after_renewal(workdir, site):
+    msg, msg_log = command_recorder(workdir, "message")
+    notify, notify_log = command_recorder(workdir, "notify")
+    site.start(global_lines=[f"MDMessageCmd {msg}", f"MDNotifyCmd {notify}"])
+    site.wait_served()
+    assert wait_until(lambda: read_lines(notify_log), 10), site.httpd.error_log_tail()
+    assert read_lines(msg_log) == [f"renewed {DOMAIN}"]
+    assert read_lines(notify_log) == [DOMAIN]
+    assert "MDNotifyCmd" in site.httpd.error_log_text()
+
+
+def test_nonce_rejections_still_succeed(workdir, pebble_factory):
+    s = Site(workdir, pebble_factory, pebble_env={"PEBBLE_WFE_NONCEREJECT": "50"})
+    try:
+        s.start()
+        assert san_names(s.wait_served()) == {DOMAIN, ALT}
+    finally:
+        s.httpd.stop()
+
+
+def test_md_status_json_shape(site):
+    site.start()
+    st, j = site.status()
+    assert st == 200
+    assert set(j) >= {"version", "managed-domains"}
+    assert isinstance(j["version"], str) and j["version"]
+    mds = j["managed-domains"]
+    assert [m["name"] for m in mds] == [DOMAIN]
+    m = mds[0]
+    for key in ("name", "domains", "state", "renew-mode", "certificates", "renew"):
+        assert key in m, m
+    assert m["domains"] == [DOMAIN, ALT]
+    assert m["renew-mode"] == "auto"
+    assert m["certificates"][0]["key"] == "secp256r1"
+    site.wait_served()
+    # the driver of the new generation publishes when it runs next
+    j = wait_until(lambda: (lambda s: s if "next-run" in s else None)(site.status()[1]), 10)
+    assert j, site.status()
+    m = j["managed-domains"][0]
+    assert m["state"] == "complete"
+    c = m["certificates"][0]
+    for key in ("valid-from", "valid-until", "renew-at", "issuer", "serial", "names"):
+        assert key in c, c
+    assert sorted(c["names"]) == sorted([DOMAIN, ALT])
+    # one MD by name; an unknown name is 404
+    st, one = site.status(f"/md-status/{DOMAIN}")
+    assert st == 200 and one["name"] == DOMAIN
+    st, _ = site.status("/md-status/unknown.example.test")
+    assert st == 404
+    st, body = site.httpd.get("/md-status")
+    assert st == 200
+
+
+def test_restart_during_a_validation_neither_waits_for_it_nor_loses_the_order(workdir,
+                                                                             pebble_factory):
+    """A graceful restart while the CA validates: the old driver does not hold the restart up,
+    no failure is recorded, and the next generation's driver goes on with the same order."""
+    from mdtest.http01 import Http01Responder
+
+    http_port, https_port, validator_port = ports.free_ports(3)
+    # pebble validates http-01 against a responder that holds every answer back for long
+    pebble = pebble_factory(http_port=validator_port, tls_port=https_port)
+    httpd = MdHttpd(workdir, pebble=pebble, http_port=http_port, https_port=https_port)
+    slow = Http01Responder(httpd.store_dir, validator_port)
+    slow.delay = 60.0
+    asked = []
+    slow.on_request = lambda host, token: asked.append(host)
+    slow.start()
+    try:
+        httpd.write_config(md_conf="MDPrivateKeys secp256r1\nMDCAChallenges http-01\n"
+                                   f"MDomain {DOMAIN}\n", vhosts=httpd.vhost([DOMAIN]))
+        httpd.start()
+        wait_until(lambda: asked, SERVED_TIMEOUT_SECONDS, interval=0.1)  # the CA is validating
+        job_path = httpd.store_dir / "staging" / DOMAIN / "job.json"
+        before = json.loads(job_path.read_text())
+        httpd.graceful()
+        order = before["orders"]["secp256r1"]["url"]
+        wait_until(lambda: f"POST {order} -> 200" in httpd.error_log_text().split(
+            "Doing graceful restart")[-1], QUIET_SECONDS * 2, interval=0.1)
+        job = json.loads(job_path.read_text())
+        assert job["orders"]["secp256r1"]["url"] == order
+        assert "error" not in job and job["errors"] == 0, job
+    finally:
+        slow.stop()
