@@ -200,8 +200,9 @@ static int is_md_directive(const char *name)
     return 0;
 }
 
-/* <ManagedDomain name...> / <MDomainSet name...>: the settings inside apply to that MD. httpd
- * hands the enclosed directives to their handlers with our mdef as their 'mconfig'. */
+/* <ManagedDomain name...> / <MDomainSet name...> / <MDomain name...>: the settings inside apply
+ * to that MD. httpd hands the enclosed directives to their handlers with our mdef as their
+ * 'mconfig'. */
 static const char *section_mdomain(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     const char *endp = ap_strrchr_c(arg, '>'), *err, *word;
@@ -627,6 +628,7 @@ const command_rec md_mod_cmds[] = {
     AP_INIT_RAW_ARGS("<ManagedDomain", section_mdomain, NULL, RSRC_CONF,
                      "section with the names of an MD and settings for it alone"),
     AP_INIT_RAW_ARGS("<MDomainSet", section_mdomain, NULL, RSRC_CONF, "synonym of <ManagedDomain"),
+    AP_INIT_RAW_ARGS("<MDomain", section_mdomain, NULL, RSRC_CONF, "synonym of <ManagedDomain"),
     MD_CMD_ARGV("MDMember", set_members, NULL, "names added to the MD of the section"),
     MD_CMD_ARGV("MDMembers", set_members, NULL,
                 "names added to the MD of the section, or auto|manual: whether the names of "
