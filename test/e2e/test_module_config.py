@@ -2,6 +2,7 @@
 # MDs synced into the store with merged settings, fallback and existing certificates served over TLS.
 
 import datetime
+import json
 import os
 import pwd
 
@@ -224,9 +225,12 @@ def test_fallback_certificate_served_until_one_is_there(md_httpd):
     assert cert_dns_names(h.peer_cert("a.example.org")) == sorted(names)
 
 
-def _make_ca_and_leaf(names, days=30):
-    """A CA and a leaf certificate (RSA 2048, as the default key spec) for names."""
+def _make_ca_and_leaf(names, days=30, expired=False):
+    """A CA and a leaf certificate (RSA 2048, as the default key spec) for names; with expired,
+    one whose validity ended yesterday."""
     now = datetime.datetime.now(datetime.timezone.utc)
+    if expired:
+        now -= datetime.timedelta(days=days + 1)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mdtest CA")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
@@ -274,6 +278,28 @@ def test_certificate_in_domains_is_served(md_httpd, workdir):
     assert served.serial_number == leaf.serial_number
     status, body = h.https_get("a.example.org", "/index.html", cafile=ca_file)
     assert status == 200, body  # a usable certificate: no 503
+    assert not (d / "fallback-pubcert.pem").exists()
+
+
+def test_expired_certificate_still_served_until_a_new_one_is_there(md_httpd, workdir):
+    """The CA is unreachable and the certificate has expired: the server keeps serving it (not
+    the temporary one, no 503); md-status says it is expired."""
+    names = ["old.example.org"]
+    ca, leaf, key = _make_ca_and_leaf(names, expired=True)
+    h = md_httpd(md_conf=f"MDomain {names[0]}\n")
+    d = h.domain_dir(names[0])
+    d.mkdir(parents=True)
+    (d / "pubcert.pem").write_bytes(_pem(leaf) + _pem(ca))
+    (d / "privkey.pem").write_bytes(_key_pem(key))
+    (d / "privkey.pem").chmod(0o600)
+    h.write_config(vhosts=h.vhost(names),
+                   extra_conf="<Location /md-status>\n  SetHandler md-status\n</Location>\n")
+    h.start()
+    assert h.peer_cert(names[0]).serial_number == leaf.serial_number
+    status, body = h.https_get(names[0], "/md-status")
+    assert status == 200, body
+    md = json.loads(body)["managed-domains"][0]
+    assert md["name"] == names[0] and md["state"] == "expired"
     assert not (d / "fallback-pubcert.pem").exists()
 
 
