@@ -158,14 +158,24 @@ static apr_status_t update_aspect(a2md_ctx_t *ctx, md_t *md, const char *aspect,
         }
         md->domains = args_array(argc, argv, ctx->p);
     } else if (!strcmp(aspect, "ca")) {
-        if (argc < 1 || argc > 2) {
-            return a2md_usage_error(ctx, "update ca: give the directory url [and protocol]");
+        /* url [url...] [protocol]: several URLs are tried in order (failover) */
+        int nurls = argc;
+        if (argc > 1 && !strstr(argv[argc - 1], "://")) {
+            if (strcasecmp(argv[argc - 1], MD_PROTO_ACME)) {
+                return a2md_usage_error(ctx, "update ca: protocol '%s' is not supported, only ACME",
+                                        argv[argc - 1]);
+            }
+            --nurls;
         }
-        if (argc == 2 && strcasecmp(argv[1], MD_PROTO_ACME)) {
-            return a2md_usage_error(ctx, "update ca: protocol '%s' is not supported, only ACME",
-                                    argv[1]);
+        if (nurls < 1) {
+            return a2md_usage_error(ctx, "update ca: give the directory url(s) [and protocol]");
         }
-        md->ca_urls = args_array(1, argv, ctx->p);
+        for (int i = 0; i < nurls; ++i) {
+            if (strncmp(argv[i], "https://", 8) && strncmp(argv[i], "http://", 7)) {
+                return a2md_usage_error(ctx, "update ca: '%s' is not an http(s) URL", argv[i]);
+            }
+        }
+        md->ca_urls = args_array(nurls, argv, ctx->p);
     } else if (!strcmp(aspect, "account")) {
         if (argc != 1) {
             return a2md_usage_error(ctx, "update account: give one account id");

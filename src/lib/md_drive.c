@@ -562,6 +562,40 @@ static int all_staged(md_drive_t *d)
     return 1;
 }
 
+/* CA failover (several MDCertificateAuthority URLs): a job stays with its CA while that CA
+ * answers. When a drive fails because the CA could not be reached, its job names the next CA
+ * of the list ("ca-next", wrapping around) and the next drive starts afresh there. */
+static const char *ca_choose(md_reg_t *reg, const md_t *md, apr_pool_t *p)
+{
+    const char *url = APR_ARRAY_IDX(md->ca_urls, 0, const char *), *u;
+    md_json_t *job;
+
+    if (md->ca_urls->nelts > 1 && md_drive_job_load(&job, reg, md->name, p) == APR_SUCCESS) {
+        u = md_json_get_str(job, "ca-next") ? md_json_get_str(job, "ca-next")
+                                            : md_json_get_str(job, "ca-url");
+        if (u && md_array_str_index(md->ca_urls, u, 1) >= 0) {
+            url = apr_pstrdup(p, u);
+        }
+    }
+    return url;
+}
+
+static void ca_failover(md_drive_t *d)
+{
+    const apr_array_header_t *urls = d->md->ca_urls;
+    int i = md_array_str_index(urls, d->ca_url, 1);
+    const char *next;
+
+    if (urls->nelts < 2 || !ca_unreachable(d->err.status)) {
+        return;
+    }
+    next = APR_ARRAY_IDX(urls, (i + 1) % urls->nelts, const char *);
+    md_job_set_ca_next(d->job, next);
+    md_log_perror(MD_LOG_MARK, MD_LOG_WARN, d->err.status,
+                  "%s: CA %s could not be reached; the next try goes to %s", d->md->name, d->ca_url,
+                  next);
+}
+
 static apr_status_t drive_md(md_reg_t *reg, const md_t *md, const md_drive_opts_t *opts,
                              apr_thread_mutex_t *acct_lock, apr_pool_t *p)
 {
@@ -582,7 +616,7 @@ static apr_status_t drive_md(md_reg_t *reg, const md_t *md, const md_drive_opts_
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "%s: no CA url configured", md->name);
         return APR_EINVAL;
     }
-    d->ca_url = APR_ARRAY_IDX(md->ca_urls, 0, const char *);
+    d->ca_url = ca_choose(reg, md, p);
     if ((rv = md_job_open(&d->job, d->store, d->md, d->ca_url, opts->reset, p)) != APR_SUCCESS) {
         return rv;
     }
@@ -598,6 +632,7 @@ static apr_status_t drive_md(md_reg_t *reg, const md_t *md, const md_drive_opts_
         md_log_perror(MD_LOG_MARK, MD_LOG_INFO, rv, "%s: drive cancelled, resumes next time",
                       md->name);
     } else if (rv != APR_SUCCESS) {
+        ca_failover(d);
         md_job_failed(d->job, &d->err);
     }
     return rv;

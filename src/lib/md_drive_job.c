@@ -165,6 +165,11 @@ apr_status_t md_job_done(md_job_t *job, md_step_t step, const char *detail)
     return job_save(job);
 }
 
+void md_job_set_ca_next(md_job_t *job, const char *ca_url)
+{
+    md_json_set_str(job->json, "ca-next", ca_url);
+}
+
 void md_job_set_account(md_job_t *job, const char *account_id)
 {
     md_json_set_str(job->json, "account", account_id);

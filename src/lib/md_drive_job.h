@@ -41,6 +41,8 @@ apr_status_t md_job_open(md_job_t **pjob, md_store_t *store, const md_t *md, con
 apr_status_t md_job_done(md_job_t *job, md_step_t step, const char *detail);
 
 void md_job_set_account(md_job_t *job, const char *account_id);
+/* The CA the next drive is to use ("ca-next"): failover after this one could not be reached. */
+void md_job_set_ca_next(md_job_t *job, const char *ca_url);
 
 /* The order of key spec 'key' ("rsa2048"): its URL (NULL when none), setting, dropping. */
 const char *md_job_order_url(const md_job_t *job, const char *key);

@@ -367,3 +367,22 @@ def test_drive_reset_starts_afresh(env):
     assert env.a2md("drive", "--reset", name).rc == 0
     assert env.job(name)["orders"]["secp256r1"]["url"] != first
     check_chain(env, env.staged(name), ["reset.example.org"])
+
+
+# --- CA failover ----------------------------------------------------------------------------
+
+def test_drive_fails_over_to_the_next_ca(env):
+    """Two CAs, the first unreachable: the failed drive names the next CA, the next drive gets
+    the certificate from it."""
+    name = env.add("failover.example.org")
+    dead = f"https://127.0.0.1:{ports.free_port()}/dir"
+    r = env.a2md("update", name, "ca", dead, env.pebble.directory_url, "ACME")
+    assert r.rc == 0, r
+    r = env.a2md("drive", name)
+    assert r.rc == 1
+    assert f"the next try goes to {env.pebble.directory_url}" in r.err
+    assert env.job(name)["ca-next"] == env.pebble.directory_url
+    r = env.a2md("drive", name)
+    assert r.rc == 0, r
+    assert env.job(name)["ca-url"] == env.pebble.directory_url
+    check_chain(env, env.staged(name), ["failover.example.org"])

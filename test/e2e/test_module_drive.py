@@ -127,6 +127,19 @@ def test_md_obtained_in_background_and_served_after_own_restart(site):
     assert j["next-check"] == j["renew-at"]
 
 
+def test_ca_failover_to_the_second_ca_when_the_first_is_unreachable(site):
+    """MDCertificateAuthority with two URLs, the first a closed port: the certificate comes
+    from the second, without anyone stepping in."""
+    dead = f"https://127.0.0.1:{ports.free_port()}/dir"
+    site.httpd.ca_url = f"{dead} {site.pebble.directory_url}"
+    site.httpd.ca_file = site.pebble.ca_file
+    site.start()
+    cert = site.wait_served()
+    assert san_names(cert) == {DOMAIN, ALT}
+    log = site.httpd.error_log_text()
+    assert f"CA {dead} could not be reached; the next try goes to {site.pebble.directory_url}" in log
+
+
 def test_renew_window_forces_renewal_activated_by_own_restart(site):
     site.start()
     first = site.wait_served()
