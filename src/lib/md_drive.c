@@ -15,8 +15,9 @@
 /* How long the CA may take to decide on one authorization, and to issue after finalize. */
 #define MD_DRIVE_AUTHZ_TIMEOUT apr_time_from_sec(60)
 #define MD_DRIVE_ORDER_TIMEOUT apr_time_from_sec(120)
-/* Polling: the first look soon (validations often take milliseconds), then doubling. */
-#define MD_DRIVE_POLL_FIRST apr_time_from_msec(50)
+/* Polling: the first look soon (a CA nearby validates and issues within milliseconds), then
+ * doubling: a CA that takes seconds costs only a few more looks. */
+#define MD_DRIVE_POLL_FIRST apr_time_from_msec(10)
 #define MD_DRIVE_POLL_MAX apr_time_from_sec(1)
 /* How soon a cancelled drive (server shutdown) notices while it waits. */
 #define MD_DRIVE_CANCEL_SLICE apr_time_from_msec(100)
@@ -30,6 +31,17 @@
 #define ST_PROCESSING "processing"
 #define ST_VALID "valid"
 
+/* What jobs running together share about accounts. They choose one at a time, so that MDs new
+ * to a CA share the account the first one registers; and an account the CA confirmed during
+ * this run is used as it is by the others, without asking the CA about it again for each MD
+ * (one request less per MD, and none made while holding the lock). */
+typedef struct {
+    apr_thread_mutex_t *lock;
+    apr_pool_t *p;      /* for the strings below; used under lock only */
+    const char *ca_url; /* the CA that confirmed the account below, NULL: none yet */
+    const char *id;     /* that account's id in accounts/ */
+} md_drive_accts_t;
+
 typedef struct {
     md_reg_t *reg;
     md_store_t *store;
@@ -39,7 +51,7 @@ typedef struct {
     const char *ca_url;
     md_acme_t *acme;
     md_job_t *job;
-    apr_thread_mutex_t *acct_lock; /* jobs running together choose accounts one at a time */
+    md_drive_accts_t *accts; /* shared by jobs running together, NULL when alone */
     apr_pool_t *p;
     /* the certificate being worked on: one order per key spec */
     const md_pkey_spec_t *spec;
@@ -217,19 +229,45 @@ static apr_status_t choose_account(md_drive_t *d, md_acme_acct_t **pacct)
     return APR_SUCCESS;
 }
 
+/* The account another job of this run had confirmed by the CA, when this MD may use it (it
+ * has no account of its own, or that same one): signing with it needs no request. */
+static apr_status_t shared_account(md_drive_t *d, md_acme_acct_t **pacct)
+{
+    const md_drive_accts_t *accts = d->accts;
+    md_acme_acct_t *acct;
+    md_pkey_t *key;
+    apr_status_t rv;
+
+    if (!accts || !accts->id || strcmp(accts->ca_url, d->ca_url) ||
+        (d->md->ca_account && strcmp(d->md->ca_account, accts->id))) {
+        return APR_ENOENT;
+    }
+    if ((rv = md_acme_acct_load(&acct, &key, d->store, accts->id, d->p)) != APR_SUCCESS) {
+        return rv;
+    }
+    md_acme_use_account(d->acme, key, acct->url);
+    *pacct = acct;
+    return APR_SUCCESS;
+}
+
 static apr_status_t step_account(md_drive_t *d)
 {
     md_acme_acct_t *acct = NULL;
     apr_status_t rv;
 
     begin(d, MD_STEP_ACCOUNT);
-    /* one at a time, so that MDs new to a CA share the account the first one registers */
-    if (d->acct_lock) {
-        apr_thread_mutex_lock(d->acct_lock);
+    if (d->accts) {
+        apr_thread_mutex_lock(d->accts->lock);
     }
-    rv = choose_account(d, &acct);
-    if (d->acct_lock) {
-        apr_thread_mutex_unlock(d->acct_lock);
+    if ((rv = shared_account(d, &acct)) != APR_SUCCESS) {
+        rv = choose_account(d, &acct);
+        if (rv == APR_SUCCESS && d->accts) {
+            d->accts->ca_url = apr_pstrdup(d->accts->p, d->ca_url);
+            d->accts->id = apr_pstrdup(d->accts->p, acct->id);
+        }
+    }
+    if (d->accts) {
+        apr_thread_mutex_unlock(d->accts->lock);
     }
     if (rv != APR_SUCCESS) {
         return rv;
@@ -409,6 +447,10 @@ static apr_status_t step_authorize(md_drive_t *d)
             APR_SUCCESS) {
             return rv;
         }
+    }
+    /* what we know of the order is from before the authorizations: look again at once */
+    if ((rv = md_acme_order_get(&d->order, d->acme, d->order->url, d->p)) != APR_SUCCESS) {
+        return ca_fail(d, rv, NULL, "looking up the order after its authorizations");
     }
     if ((rv = await_order(d, ST_PENDING,
                           timeout_or(d->opts->authz_timeout, MD_DRIVE_AUTHZ_TIMEOUT))) !=
@@ -597,12 +639,12 @@ static void ca_failover(md_drive_t *d)
 }
 
 static apr_status_t drive_md(md_reg_t *reg, const md_t *md, const md_drive_opts_t *opts,
-                             apr_thread_mutex_t *acct_lock, apr_pool_t *p)
+                             md_drive_accts_t *accts, apr_pool_t *p)
 {
     md_drive_t *d = apr_pcalloc(p, sizeof(*d));
     apr_status_t rv;
 
-    d->acct_lock = acct_lock;
+    d->accts = accts;
     d->reg = reg;
     d->store = md_reg_store(reg);
     d->md = md_copy(md, p);
@@ -650,7 +692,7 @@ typedef struct {
     const apr_array_header_t *mds;
     const md_drive_opts_t *opts;
     apr_thread_mutex_t *lock; /* guards next and failed */
-    apr_thread_mutex_t *acct_lock;
+    md_drive_accts_t accts;
     int next;
     apr_status_t failed;
 } md_drive_queue_t;
@@ -671,7 +713,7 @@ static void drive_queue(md_drive_queue_t *q)
         }
         /* unmanaged: no parent pool shared with other threads */
         if ((rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL)) == APR_SUCCESS) {
-            rv = drive_md(q->reg, APR_ARRAY_IDX(q->mds, i, const md_t *), q->opts, q->acct_lock, p);
+            rv = drive_md(q->reg, APR_ARRAY_IDX(q->mds, i, const md_t *), q->opts, &q->accts, p);
             apr_pool_destroy(p);
         }
         if (rv != APR_SUCCESS) {
@@ -692,7 +734,7 @@ static void *APR_THREAD_FUNC drive_worker(apr_thread_t *thread, void *baton)
 apr_status_t md_drive_all(md_reg_t *reg, const apr_array_header_t *mds, const md_drive_opts_t *opts,
                           int concurrency, apr_pool_t *p)
 {
-    md_drive_queue_t q = {reg, mds, opts, NULL, NULL, 0, APR_SUCCESS};
+    md_drive_queue_t q;
     apr_thread_t **threads;
     apr_status_t rv, trv;
     int n, started = 0;
@@ -703,8 +745,15 @@ apr_status_t md_drive_all(md_reg_t *reg, const apr_array_header_t *mds, const md
     if (n == 0) {
         return APR_SUCCESS;
     }
+    memset(&q, 0, sizeof(q));
+    q.reg = reg;
+    q.mds = mds;
+    q.opts = opts;
+    q.failed = APR_SUCCESS;
+    /* the shared account strings get a pool of their own: p is not for use by the threads */
     if ((rv = apr_thread_mutex_create(&q.lock, APR_THREAD_MUTEX_DEFAULT, p)) != APR_SUCCESS ||
-        (rv = apr_thread_mutex_create(&q.acct_lock, APR_THREAD_MUTEX_DEFAULT, p)) != APR_SUCCESS) {
+        (rv = apr_thread_mutex_create(&q.accts.lock, APR_THREAD_MUTEX_DEFAULT, p)) != APR_SUCCESS ||
+        (rv = apr_pool_create_unmanaged_ex(&q.accts.p, NULL, NULL)) != APR_SUCCESS) {
         return rv;
     }
     threads = apr_pcalloc(p, (apr_size_t) n * sizeof(*threads));
@@ -721,5 +770,6 @@ apr_status_t md_drive_all(md_reg_t *reg, const apr_array_header_t *mds, const md
     for (int i = 0; i < started; ++i) {
         apr_thread_join(&trv, threads[i]);
     }
+    apr_pool_destroy(q.accts.p);
     return q.failed;
 }

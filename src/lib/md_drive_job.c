@@ -126,7 +126,11 @@ static apr_status_t job_save(md_job_t *job)
     apr_status_t rv;
 
     md_json_set_str(job->json, "updated", md_time_format(apr_time_now(), job->p));
-    rv = md_store_save_json(job->store, MD_SG_STAGING, job->name, MD_FN_JOB, job->json, job->p);
+    /* Progress is saved without fsync: after a crash, a job that lost its last steps (or its
+     * job.json, then it starts afresh) redoes them, and each step can be redone. Only the
+     * record that the set is staged, which activation relies on, is made durable. */
+    rv = md_store_save_json_ex(job->store, MD_SG_STAGING, job->name, MD_FN_JOB, job->json,
+                               job->step == MD_STEP_STAGED, job->p);
     if (rv != APR_SUCCESS) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: cannot save staging/%s/%s", job->name,
                       job->name, MD_FN_JOB);

@@ -27,7 +27,8 @@ APLOG_USE_MODULE(md);
 
 /* The child watchdog instance that drives (a singleton: one child at a time runs it). */
 #define MD_MOD_WD_DRIVE "_md_renew_"
-/* The first run comes right after the children start: one watchdog tick. */
+/* The first run is made when the watchdog starts (see drive_callback); this is when
+ * mod_watchdog would call next, one tick after, should that first run not happen. */
 #define MD_MOD_DRIVE_FIRST AP_WD_TM_SLICE
 /* Never run more often than this, whatever the due times say. */
 #define MD_MOD_DRIVE_MIN apr_time_from_sec(1)
@@ -386,11 +387,26 @@ static apr_interval_time_t drive_run(md_mod_driver_t *drv, apr_pool_t *p)
     return run.next - now;
 }
 
+static apr_status_t drive_callback(int state, void *baton, apr_pool_t *ptemp);
+
+/* One run, and the next one scheduled. */
+static void drive_now(md_mod_driver_t *drv, apr_pool_t *ptemp)
+{
+    md_mod_drive_times_t *times = drv->gen->times;
+    apr_interval_time_t wait;
+
+    if (!drv->p) {
+        return;
+    }
+    apr_atomic_set64(&times->last_run, (apr_uint64_t) apr_time_now());
+    wait = drive_run(drv, ptemp);
+    apr_atomic_set64(&times->next_run, (apr_uint64_t) (apr_time_now() + wait));
+    drv->set_interval(drv->wd, wait, drv, drive_callback);
+}
+
 static apr_status_t drive_callback(int state, void *baton, apr_pool_t *ptemp)
 {
     md_mod_driver_t *drv = baton;
-    md_mod_drive_times_t *times = drv->gen->times;
-    apr_interval_time_t wait;
 
     switch (state) {
     case AP_WATCHDOG_STATE_STARTING:
@@ -399,15 +415,11 @@ static apr_status_t drive_callback(int state, void *baton, apr_pool_t *ptemp)
         }
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, drv->s, "md driver: started in process %ld",
                      (long) getpid());
+        /* at once: mod_watchdog calls RUNNING only after a tick (100 ms) of sleep */
+        drive_now(drv, ptemp);
         break;
     case AP_WATCHDOG_STATE_RUNNING:
-        if (!drv->p) {
-            break;
-        }
-        apr_atomic_set64(&times->last_run, (apr_uint64_t) apr_time_now());
-        wait = drive_run(drv, ptemp);
-        apr_atomic_set64(&times->next_run, (apr_uint64_t) (apr_time_now() + wait));
-        drv->set_interval(drv->wd, wait, drv, drive_callback);
+        drive_now(drv, ptemp);
         break;
     default:
         /* a run in progress finishes first: every CA request has a timeout and the job is

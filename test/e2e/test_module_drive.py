@@ -201,6 +201,10 @@ def test_ca_unreachable_error_in_status_and_log_old_cert_still_served(workdir, s
         return job if job.get("error") else None
     job = wait_until(errored, 20, interval=0.5)
     assert job, site.md_status()
+    # the job records the error first; the driver's summary (and next check) follows once
+    # MDMessageCmd has run
+    assert wait_until(lambda: "failed: [www.example.test]; next run at" in
+                      site.httpd.error_log_text(), 10), site.httpd.error_log_tail()
     err = job["error"]
     assert err["step"] == "account"
     assert site.pebble.directory_url.split("/dir")[0] in err["detail"]
