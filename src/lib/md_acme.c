@@ -177,6 +177,19 @@ void md_acme_use_account(md_acme_t *acme, const md_pkey_t *key, const char *acco
     acme->account_url = account_url ? apr_pstrdup(acme->p, account_url) : NULL;
 }
 
+const char *md_acme_url(const md_acme_t *acme)
+{
+    return acme->url;
+}
+
+void md_acme_forget(md_acme_t *acme)
+{
+    acme->key = NULL;
+    acme->account_url = NULL;
+    acme->problem = NULL;
+    apr_pool_clear(acme->prob_pool);
+}
+
 const md_acme_problem_t *md_acme_last_problem(const md_acme_t *acme)
 {
     return acme->problem;

@@ -56,6 +56,11 @@ apr_status_t md_acme_create(md_acme_t **pacme, const char *url, const char *ca_f
                             const char *proxy, apr_pool_t *p);
 
 md_http_t *md_acme_http(md_acme_t *acme);
+const char *md_acme_url(const md_acme_t *acme);
+
+/* Drops the account and the last problem, keeping the connection, the directory and a nonce:
+ * the context can then serve the next job for the same CA (one thread at a time). */
+void md_acme_forget(md_acme_t *acme);
 
 /* Fetches the directory once per context (later calls return the cached one). The error
  * names the URL and what went wrong (unreachable, not JSON, not an ACME directory). */

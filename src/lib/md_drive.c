@@ -42,6 +42,14 @@ typedef struct {
     const char *id;     /* that account's id in accounts/ */
 } md_drive_accts_t;
 
+/* What one worker thread keeps from one MD to the next: its client of the CA (connection, TLS
+ * session, directory, a nonce), so that an MD does not pay a handshake and two requests
+ * before its first real one. */
+typedef struct {
+    apr_pool_t *p;   /* the thread's own; outlives the jobs */
+    md_acme_t *acme; /* NULL until the first job */
+} md_drive_conn_t;
+
 typedef struct {
     md_reg_t *reg;
     md_store_t *store;
@@ -52,6 +60,7 @@ typedef struct {
     md_acme_t *acme;
     md_job_t *job;
     md_drive_accts_t *accts; /* shared by jobs running together, NULL when alone */
+    md_drive_conn_t *conn;   /* the worker thread's CA client, NULL when alone */
     apr_pool_t *p;
     /* the certificate being worked on: one order per key spec */
     const md_pkey_spec_t *spec;
@@ -568,13 +577,31 @@ static apr_status_t drive_spec(md_drive_t *d, const md_pkey_spec_t *spec)
     return step_stage(d);
 }
 
+/* The CA client: the worker's from the previous MD when it talks to the same CA. */
+static apr_status_t acme_client(md_drive_t *d)
+{
+    md_drive_conn_t *conn = d->conn;
+    apr_status_t rv;
+
+    if (conn && conn->acme && !strcmp(md_acme_url(conn->acme), d->ca_url)) {
+        d->acme = conn->acme;
+        md_acme_forget(d->acme);
+        return APR_SUCCESS;
+    }
+    rv = md_acme_create(&d->acme, d->ca_url, d->opts->ca_file, d->opts->proxy,
+                        conn ? conn->p : d->p);
+    if (rv == APR_SUCCESS && conn) {
+        conn->acme = d->acme;
+    }
+    return rv;
+}
+
 static apr_status_t drive_steps(md_drive_t *d)
 {
     const apr_array_header_t *specs = md_pkey_specs(d->md, d->p);
     apr_status_t rv;
 
-    if ((rv = md_acme_create(&d->acme, d->ca_url, d->opts->ca_file, d->opts->proxy, d->p)) !=
-        APR_SUCCESS) {
+    if ((rv = acme_client(d)) != APR_SUCCESS) {
         return fail(d, rv, NULL, NULL, "cannot set up a client for %s", d->ca_url);
     }
     if ((rv = step_account(d)) != APR_SUCCESS) {
@@ -639,12 +666,13 @@ static void ca_failover(md_drive_t *d)
 }
 
 static apr_status_t drive_md(md_reg_t *reg, const md_t *md, const md_drive_opts_t *opts,
-                             md_drive_accts_t *accts, apr_pool_t *p)
+                             md_drive_accts_t *accts, md_drive_conn_t *conn, apr_pool_t *p)
 {
     md_drive_t *d = apr_pcalloc(p, sizeof(*d));
     apr_status_t rv;
 
     d->accts = accts;
+    d->conn = conn;
     d->reg = reg;
     d->store = md_reg_store(reg);
     d->md = md_copy(md, p);
@@ -682,7 +710,7 @@ static apr_status_t drive_md(md_reg_t *reg, const md_t *md, const md_drive_opts_
 
 apr_status_t md_drive(md_reg_t *reg, const md_t *md, const md_drive_opts_t *opts, apr_pool_t *p)
 {
-    return drive_md(reg, md, opts, NULL, p);
+    return drive_md(reg, md, opts, NULL, NULL, p);
 }
 
 /* ---- many MDs at once: threads share only the queue, each job has its own pool ---- */
@@ -700,10 +728,15 @@ typedef struct {
 /* Takes MDs from the queue until it is empty. */
 static void drive_queue(md_drive_queue_t *q)
 {
+    md_drive_conn_t conn = {NULL, NULL};
     apr_pool_t *p;
     apr_status_t rv;
     int i;
 
+    /* unmanaged pools: none is shared with other threads */
+    if (apr_pool_create_unmanaged_ex(&conn.p, NULL, NULL) != APR_SUCCESS) {
+        conn.p = NULL;
+    }
     for (;;) {
         apr_thread_mutex_lock(q->lock);
         i = q->next < q->mds->nelts && !cancelled(q->opts->cancel) ? q->next++ : -1;
@@ -711,9 +744,9 @@ static void drive_queue(md_drive_queue_t *q)
         if (i < 0) {
             break;
         }
-        /* unmanaged: no parent pool shared with other threads */
         if ((rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL)) == APR_SUCCESS) {
-            rv = drive_md(q->reg, APR_ARRAY_IDX(q->mds, i, const md_t *), q->opts, &q->accts, p);
+            rv = drive_md(q->reg, APR_ARRAY_IDX(q->mds, i, const md_t *), q->opts, &q->accts,
+                          conn.p ? &conn : NULL, p);
             apr_pool_destroy(p);
         }
         if (rv != APR_SUCCESS) {
@@ -721,6 +754,9 @@ static void drive_queue(md_drive_queue_t *q)
             q->failed = q->failed == APR_SUCCESS ? rv : q->failed;
             apr_thread_mutex_unlock(q->lock);
         }
+    }
+    if (conn.p) {
+        apr_pool_destroy(conn.p);
     }
 }
 
