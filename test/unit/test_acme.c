@@ -11,18 +11,16 @@
 
 #include <apr_general.h>
 #include <apr_strings.h>
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/param_build.h>
 
 #include "md.h"
 #include "md_acme.h"
 #include "md_jws.h"
 #include "md_log.h"
 #include "md_util.h"
+#include "unit_fixture.h"
+#include "unit_keys.h"
 #include "unit_server.h"
 
-#define LOG_KEEP 1024
 #define RETRY_AFTER_SECS 7 /* what the fake CA's success answers ask for */
 
 /* A fake CA on one 127.0.0.1 port. Only HEAD /nonce and POSTs hand out Replay-Nonces
@@ -123,57 +121,26 @@ static const char server_py[] =
     "        elif self.path == '/oops':\n"
     "            self.reply(503, raw=b'oops', ctype='text/plain', used=used)\n"
     "        else:\n"
-    "            self.reply(404, used=used)\n"
-    "class S(http.server.ThreadingHTTPServer):\n"
-    "    daemon_threads = True\n"
-    "s = S(('127.0.0.1', 0), H)\n"
-    "with open(os.path.join(d, 'ports.tmp'), 'w') as f:\n"
-    "    f.write('%d' % s.server_address[1])\n"
-    "os.rename(os.path.join(d, 'ports.tmp'), os.path.join(d, 'ports'))\n"
-    "s.serve_forever()\n";
-
-/* RFC 7638 section 3.1: the example RSA key and its thumbprint. */
-static const char *rfc7638_n =
-    "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_"
-    "BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_"
-    "FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-"
-    "bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
-static const char *rfc7638_e = "AQAB";
-static const char *rfc7638_thumb = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
+    "            self.reply(404, used=used)\n" UNIT_SERVER_PY_SERVE;
 
 typedef struct {
     apr_pool_t *pool;
-    char dir[64];
+    char dir[UNIT_DIR_LEN];
     unit_server_t server;
     md_pkey_t *key; /* an account key, EC P-256 */
-    int errors;     /* error messages logged since the last reset */
-    char last_error[LOG_KEEP];
 } fixture_t;
-
-static void log_sink(void *baton, const char *file, int line, md_log_level_t level, apr_status_t rv,
-                     const char *msg)
-{
-    fixture_t *f = baton;
-
-    if (level == MD_LOG_ERR) {
-        ++f->errors;
-        apr_cpystrn(f->last_error, msg, sizeof(f->last_error));
-    }
-}
 
 static int group_setup(void **state)
 {
     static const md_pkey_spec_t p256 = {MD_PKEY_EC, 0, "secp256r1"};
     fixture_t *f = calloc(1, sizeof(*f));
 
-    if (!f || apr_initialize() != APR_SUCCESS || apr_pool_create(&f->pool, NULL) != APR_SUCCESS ||
-        md_http_global_init() != APR_SUCCESS) {
+    if (!f) {
         return -1;
     }
     *state = f;
-    md_log_set(log_sink, f, MD_LOG_WARN);
-    strcpy(f->dir, "/tmp/test_acme.XXXXXX");
-    if (!mkdtemp(f->dir) || md_pkey_gen(&f->key, &p256, f->pool) != APR_SUCCESS) {
+    if (unit_net_open(&f->pool, f->dir) != 0 ||
+        md_pkey_gen(&f->key, &p256, f->pool) != APR_SUCCESS) {
         return -1;
     }
     return unit_server_start(&f->server, f->dir, server_py, f->pool);
@@ -183,28 +150,14 @@ static int group_teardown(void **state)
 {
     fixture_t *f = *state;
 
-    unit_server_stop(&f->server);
-    unit_dir_remove(f->dir, f->pool);
-    md_log_set(NULL, NULL, MD_LOG_WARN);
-    apr_pool_destroy(f->pool);
-    md_http_global_cleanup();
+    unit_net_close(f->pool, f->dir, &f->server);
     free(f);
-    apr_terminate();
-    return 0;
-}
-
-static int test_setup(void **state)
-{
-    fixture_t *f = *state;
-
-    f->errors = 0;
-    f->last_error[0] = '\0';
     return 0;
 }
 
 static const char *url_of(fixture_t *f, const char *path)
 {
-    return apr_psprintf(f->pool, "http://127.0.0.1:%d%s", f->server.port, path);
+    return unit_server_url(&f->server, path, f->pool);
 }
 
 static md_acme_t *acme_of(fixture_t *f, const char *dir_path)
@@ -329,50 +282,20 @@ static void test_problem_status_mapping(void **state)
 
 /* ---- key authorizations ---- */
 
-static md_pkey_t *rfc7638_key(fixture_t *f)
-{
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-    unsigned char *n_bin, *e_bin;
-    apr_size_t n_len, e_len;
-    BIGNUM *n, *e;
-    OSSL_PARAM *params;
-    EVP_PKEY *pkey = NULL;
-
-    assert_int_equal(APR_SUCCESS, md_base64url_decode(&n_bin, &n_len, rfc7638_n, f->pool));
-    assert_int_equal(APR_SUCCESS, md_base64url_decode(&e_bin, &e_len, rfc7638_e, f->pool));
-    n = BN_bin2bn(n_bin, (int) n_len, NULL);
-    e = BN_bin2bn(e_bin, (int) e_len, NULL);
-    assert_non_null(bld);
-    assert_non_null(ctx);
-    assert_int_equal(1, OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n));
-    assert_int_equal(1, OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e));
-    params = OSSL_PARAM_BLD_to_param(bld);
-    assert_non_null(params);
-    assert_int_equal(1, EVP_PKEY_fromdata_init(ctx));
-    assert_int_equal(1, EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params));
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    EVP_PKEY_CTX_free(ctx);
-    BN_free(n);
-    BN_free(e);
-    return md_pkey_wrap(pkey, f->pool);
-}
-
 static void test_key_authz_rfc7638(void **state)
 {
     fixture_t *f = *state;
     md_acme_t *acme = acme_of(f, "/dir");
     const char *authz = NULL;
 
-    md_acme_use_account(acme, rfc7638_key(f), NULL);
+    md_acme_use_account(acme, unit_rfc7638_key(f->pool), NULL);
     assert_int_equal(APR_SUCCESS, md_acme_key_authz(&authz, acme,
                                                     "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-"
                                                     "PCt92wr-oA",
                                                     f->pool));
-    assert_string_equal(
-        apr_pstrcat(f->pool, "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.", rfc7638_thumb, NULL),
-        authz);
+    assert_string_equal(apr_pstrcat(f->pool, "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.",
+                                    unit_rfc7638_thumb, NULL),
+                        authz);
 }
 
 static void test_key_authz_refuses_bad_tokens(void **state)
@@ -385,10 +308,10 @@ static void test_key_authz_refuses_bad_tokens(void **state)
 
     md_acme_use_account(acme, f->key, NULL);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
-        f->errors = 0;
+        unit_log_clear();
         assert_int_equal(APR_EINVAL, md_acme_key_authz(&authz, acme, bad[i], f->pool));
         assert_null(authz);
-        assert_int_equal(1, f->errors);
+        assert_int_equal(1, unit_log_count());
     }
     assert_int_equal(APR_EINVAL, md_acme_key_authz(&authz, acme, NULL, f->pool));
 }
@@ -428,21 +351,21 @@ static void test_directory_errors_name_the_url(void **state)
 
     for (i = 0; i < sizeof(paths) / sizeof(paths[0]); ++i) {
         url = url_of(f, paths[i]);
-        f->errors = 0;
+        unit_log_clear();
         assert_int_equal(APR_EINVAL, md_acme_directory(&dir, acme_of(f, paths[i])));
         assert_null(dir);
-        assert_int_equal(1, f->errors);
-        assert_non_null(strstr(f->last_error, apr_pstrcat(f->pool, url,
-                                                          " is not an ACME "
-                                                          "directory",
-                                                          NULL)));
+        assert_int_equal(1, unit_log_count());
+        assert_non_null(strstr(unit_log_last_error(), apr_pstrcat(f->pool, url,
+                                                                  " is not an ACME "
+                                                                  "directory",
+                                                                  NULL)));
     }
     url = apr_psprintf(f->pool, "http://127.0.0.1:%d/dir", unit_closed_port());
     assert_int_equal(APR_SUCCESS, md_acme_create(&acme, url, NULL, NULL, f->pool));
     assert_true(APR_STATUS_IS_ECONNREFUSED(md_acme_directory(&dir, acme)));
     assert_null(dir);
-    assert_non_null(
-        strstr(f->last_error, apr_pstrcat(f->pool, "cannot reach the ACME server at ", url, NULL)));
+    assert_non_null(strstr(unit_log_last_error(),
+                           apr_pstrcat(f->pool, "cannot reach the ACME server at ", url, NULL)));
 }
 
 /* ---- signed POSTs and nonces ---- */
@@ -503,7 +426,7 @@ static void test_bad_nonce_retried_with_fresh_nonce(void **state)
     assert_int_equal(APR_SUCCESS, md_acme_post(&res, acme, url_of(f, "/bad/3/retry"),
                                                md_json_new_obj(f->pool), f->pool));
     assert_int_equal(201, res->status);
-    assert_int_equal(0, f->errors);
+    assert_int_equal(0, unit_log_count());
     posts = log_for(f, "/bad/3/retry");
     assert_int_equal(4, posts->nelts);
     for (i = 1; i < posts->nelts; ++i) {
@@ -527,7 +450,7 @@ static void test_bad_nonce_gives_up(void **state)
     prob = md_acme_last_problem(acme);
     assert_non_null(prob);
     assert_string_equal("badNonce", md_acme_problem_short_type(prob));
-    assert_int_equal(0, f->errors); /* the caller says what it was doing */
+    assert_int_equal(0, unit_log_count()); /* the caller says what it was doing */
 }
 
 static void test_problem_answer_kept(void **state)
@@ -573,25 +496,25 @@ static void test_post_needs_a_key(void **state)
 
     assert_int_equal(APR_EINVAL,
                      md_acme_post(&res, acme_of(f, "/dir"), url_of(f, "/bad/0/x"), NULL, f->pool));
-    assert_int_equal(1, f->errors);
+    assert_int_equal(1, unit_log_count());
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_problem_parse_with_subproblems, test_setup),
-        cmocka_unit_test_setup(test_problem_not_acme, test_setup),
-        cmocka_unit_test_setup(test_problem_status_mapping, test_setup),
-        cmocka_unit_test_setup(test_key_authz_rfc7638, test_setup),
-        cmocka_unit_test_setup(test_key_authz_refuses_bad_tokens, test_setup),
-        cmocka_unit_test_setup(test_directory_fetched_once, test_setup),
-        cmocka_unit_test_setup(test_directory_errors_name_the_url, test_setup),
-        cmocka_unit_test_setup(test_post_signs_and_keeps_nonces, test_setup),
-        cmocka_unit_test_setup(test_bad_nonce_retried_with_fresh_nonce, test_setup),
-        cmocka_unit_test_setup(test_bad_nonce_gives_up, test_setup),
-        cmocka_unit_test_setup(test_problem_answer_kept, test_setup),
-        cmocka_unit_test_setup(test_error_without_problem, test_setup),
-        cmocka_unit_test_setup(test_post_needs_a_key, test_setup),
+        cmocka_unit_test_setup(test_problem_parse_with_subproblems, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_problem_not_acme, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_problem_status_mapping, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_key_authz_rfc7638, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_key_authz_refuses_bad_tokens, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_directory_fetched_once, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_directory_errors_name_the_url, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_post_signs_and_keeps_nonces, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_bad_nonce_retried_with_fresh_nonce, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_bad_nonce_gives_up, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_problem_answer_kept, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_error_without_problem, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_post_needs_a_key, unit_log_clear_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -17,9 +17,9 @@
 #include "md_log.h"
 #include "md_store.h"
 #include "md_util.h"
+#include "unit_fixture.h"
 #include "unit_server.h"
 
-#define LOG_KEEP 1024
 #define EAB_KID "kid-1"
 /* base64url of the fake CA's EAB MAC key (any bytes do) */
 #define EAB_HMAC "c2VjcmV0LW1hYy1rZXktZm9yLXRoZS11bml0LXRlc3Rz"
@@ -114,47 +114,25 @@ static const char server_py[] =
     "                elif pl and 'contact' in pl:\n"
     "                    a['contact'] = pl['contact']\n"
     "                return self.reply(200, a)\n"
-    "        self.problem(401, 'unauthorized', 'no account at this URL for this kid')\n"
-    "class S(http.server.ThreadingHTTPServer):\n"
-    "    daemon_threads = True\n"
-    "s = S(('127.0.0.1', 0), H)\n"
-    "with open(os.path.join(d, 'ports.tmp'), 'w') as f:\n"
-    "    f.write('%d' % s.server_address[1])\n"
-    "os.rename(os.path.join(d, 'ports.tmp'), os.path.join(d, 'ports'))\n"
-    "s.serve_forever()\n";
+    "        self.problem(401, 'unauthorized', 'no account at this URL for this "
+    "kid')\n" UNIT_SERVER_PY_SERVE;
 
 typedef struct {
     apr_pool_t *pool;
-    char dir[64];
+    char dir[UNIT_DIR_LEN];
     unit_server_t server;
     int stores; /* stores made so far: each test gets a fresh one */
-    int errors; /* error messages logged since the last reset */
-    char last_error[LOG_KEEP];
 } fixture_t;
-
-static void log_sink(void *baton, const char *file, int line, md_log_level_t level, apr_status_t rv,
-                     const char *msg)
-{
-    fixture_t *f = baton;
-
-    if (level == MD_LOG_ERR) {
-        ++f->errors;
-        apr_cpystrn(f->last_error, msg, sizeof(f->last_error));
-    }
-}
 
 static int group_setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
 
-    if (!f || apr_initialize() != APR_SUCCESS || apr_pool_create(&f->pool, NULL) != APR_SUCCESS ||
-        md_http_global_init() != APR_SUCCESS) {
+    if (!f) {
         return -1;
     }
     *state = f;
-    md_log_set(log_sink, f, MD_LOG_WARN);
-    strcpy(f->dir, "/tmp/test_acme_acct.XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (unit_net_open(&f->pool, f->dir) != 0) {
         return -1;
     }
     return unit_server_start(&f->server, f->dir, server_py, f->pool);
@@ -164,28 +142,14 @@ static int group_teardown(void **state)
 {
     fixture_t *f = *state;
 
-    unit_server_stop(&f->server);
-    unit_dir_remove(f->dir, f->pool);
-    md_log_set(NULL, NULL, MD_LOG_WARN);
-    apr_pool_destroy(f->pool);
-    md_http_global_cleanup();
+    unit_net_close(f->pool, f->dir, &f->server);
     free(f);
-    apr_terminate();
-    return 0;
-}
-
-static int test_setup(void **state)
-{
-    fixture_t *f = *state;
-
-    f->errors = 0;
-    f->last_error[0] = '\0';
     return 0;
 }
 
 static const char *url_of(fixture_t *f, const char *path)
 {
-    return apr_psprintf(f->pool, "http://127.0.0.1:%d%s", f->server.port, path);
+    return unit_server_url(&f->server, path, f->pool);
 }
 
 static md_acme_t *acme_of(fixture_t *f, const char *dir_path)
@@ -315,9 +279,9 @@ static void test_register_needs_agreement_to_terms(void **state)
                      md_acme_acct_register(&acct, acme, store, NULL, "https://other/terms", NULL,
                                            NULL, NULL, f->pool));
     assert_null(acct);
-    assert_int_equal(2, f->errors);
-    assert_non_null(strstr(f->last_error, terms));
-    assert_non_null(strstr(f->last_error, "MDCertificateAgreement"));
+    assert_int_equal(2, unit_log_count());
+    assert_non_null(strstr(unit_log_last_error(), terms));
+    assert_non_null(strstr(unit_log_last_error(), "MDCertificateAgreement"));
     assert_int_equal(posts, posts_to(f, "/acct")->nelts); /* the CA was not asked */
 
     assert_int_equal(APR_SUCCESS, md_acme_acct_register(&acct, acme, store, NULL, terms, NULL, NULL,
@@ -363,14 +327,14 @@ static void test_register_external_account_binding(void **state)
 
     assert_int_equal(APR_EACCES, md_acme_acct_register(&acct, acme, store, NULL, "accepted", NULL,
                                                        NULL, NULL, f->pool));
-    assert_non_null(strstr(f->last_error, "external account binding"));
+    assert_non_null(strstr(unit_log_last_error(), "external account binding"));
     /* a wrong MAC key: the CA refuses, the error says what we were doing */
-    f->errors = 0;
+    unit_log_clear();
     assert_int_equal(APR_EACCES, md_acme_acct_register(&acct, acme, store, NULL, "accepted",
                                                        EAB_KID, "d3Jvbmcta2V5", NULL, f->pool));
-    assert_int_equal(1, f->errors);
-    assert_non_null(strstr(f->last_error, "registering a new account"));
-    assert_non_null(strstr(f->last_error, "bad external account binding"));
+    assert_int_equal(1, unit_log_count());
+    assert_non_null(strstr(unit_log_last_error(), "registering a new account"));
+    assert_non_null(strstr(unit_log_last_error(), "bad external account binding"));
     assert_int_equal(APR_SUCCESS, md_acme_acct_register(&acct, acme, store, NULL, "accepted",
                                                         EAB_KID, EAB_HMAC, NULL, f->pool));
     assert_string_equal("valid", acct->status);
@@ -432,9 +396,9 @@ static void test_validate_find_update_deactivate(void **state)
     /* deactivated: stored so, refused by the CA, and find moves on to the next */
     assert_int_equal(APR_SUCCESS, md_acme_acct_deactivate(v, acme, store, f->pool));
     assert_string_equal("deactivated", md_json_get_str(stored_json(f, store, a0->id), "status"));
-    f->errors = 0;
+    unit_log_clear();
     assert_int_equal(APR_EACCES, md_acme_acct_validate(&v, acme, store, a0->id, f->pool));
-    assert_non_null(strstr(f->last_error, "deactivated"));
+    assert_non_null(strstr(unit_log_last_error(), "deactivated"));
     assert_int_equal(APR_SUCCESS, md_acme_acct_find(&found, acme, store, a0->id, f->pool));
     assert_string_equal(a1->id, found->id);
 }
@@ -447,18 +411,18 @@ static void test_find_in_empty_store(void **state)
     assert_int_equal(APR_ENOENT,
                      md_acme_acct_find(&found, acme_of(f, "/dir"), new_store(f), NULL, f->pool));
     assert_null(found);
-    assert_int_equal(0, f->errors);
+    assert_int_equal(0, unit_log_count());
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_register_stores_account, test_setup),
-        cmocka_unit_test_setup(test_register_needs_agreement_to_terms, test_setup),
-        cmocka_unit_test_setup(test_register_rsa_spec, test_setup),
-        cmocka_unit_test_setup(test_register_external_account_binding, test_setup),
-        cmocka_unit_test_setup(test_validate_find_update_deactivate, test_setup),
-        cmocka_unit_test_setup(test_find_in_empty_store, test_setup),
+        cmocka_unit_test_setup(test_register_stores_account, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_register_needs_agreement_to_terms, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_register_rsa_spec, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_register_external_account_binding, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_validate_find_update_deactivate, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_find_in_empty_store, unit_log_clear_setup),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -6,10 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -23,21 +20,18 @@
 #include "md_http.h"
 #include "md_log.h"
 #include "md_util.h"
+#include "unit_fixture.h"
+#include "unit_keys.h"
+#include "unit_server.h"
 
-#define PYTHON "/usr/bin/python3"
-#define SERVER_START_WAIT apr_time_from_sec(15)
-#define POLL_STEP apr_time_from_msec(50)
-#define TEST_LOG_LEN 8192
 #define CERT_VALID apr_time_from_sec(86400)
 /* What the fake CA sends in Retry-After for a new order. */
 #define FAKE_RETRY_AFTER apr_time_from_sec(7)
 
-static const md_pkey_spec_t spec_p256 = {MD_PKEY_EC, 0, "secp256r1"};
-
 /* A fake CA on an ephemeral 127.0.0.1 port (plain http): a directory, nonces, one order with
  * one authorization, a rejected name and a certificate chain read from <dir>/chain.pem. Each
  * POST is logged to <dir>/requests.log as "<path> <payload>" (JSON payloads normalised with
- * sorted keys). Writes its port to <dir>/port once it listens. */
+ * sorted keys). */
 static const char server_py[] =
     "import http.server, json, base64, sys, os, threading, itertools\n"
     "d = sys.argv[1]\n"
@@ -110,53 +104,31 @@ static const char server_py[] =
     "        elif p == '/cert/empty':\n"
     "            self.reply(200, b'', 'application/pem-certificate-chain')\n"
     "        else:\n"
-    "            self.problem(404, 'malformed', 'no such resource')\n"
-    "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
-    "s.daemon_threads = True\n"
-    "with open(os.path.join(d, 'port.tmp'), 'w') as f:\n"
-    "    f.write('%d' % s.server_address[1])\n"
-    "os.rename(os.path.join(d, 'port.tmp'), os.path.join(d, 'port'))\n"
-    "s.serve_forever()\n";
-
-/* Every error the library logged during the current test, one per line. */
-static char errors[TEST_LOG_LEN];
-
-static void test_sink(void *baton, const char *file, int line, md_log_level_t level,
-                      apr_status_t rv, const char *msg)
-{
-    (void) baton;
-    if (level <= MD_LOG_WARN) {
-        size_t used = strlen(errors);
-        snprintf(errors + used, sizeof(errors) - used, "%s\n", msg);
-    }
-    if (getenv("MD_TEST_LOG")) {
-        fprintf(stderr, "[%s] %s:%d: %s (%d)\n", md_log_level_name(level), file, line, msg, rv);
-    }
-}
+    "            self.problem(404, 'malformed', 'no such resource')\n" UNIT_SERVER_PY_SERVE;
 
 typedef struct {
     apr_pool_t *pool;
-    char dir[64];
-    pid_t server;
+    char dir[UNIT_DIR_LEN];
+    unit_server_t server;
     const char *base; /* http://127.0.0.1:<port> */
     md_acme_t *acme;
 } fixture_t;
 
+/* Every error and warning the library logs is kept: unit_log_text() for the current test. */
 static int group_setup(void **state)
 {
     (void) state;
-    if (apr_initialize() != APR_SUCCESS || md_http_global_init() != APR_SUCCESS) {
+    if (unit_net_open(NULL, NULL) != 0) {
         return -1;
     }
-    md_log_set(test_sink, NULL, getenv("MD_TEST_LOG") ? MD_LOG_TRACE : MD_LOG_WARN);
+    unit_log_capture(MD_LOG_WARN);
     return 0;
 }
 
 static int group_teardown(void **state)
 {
     (void) state;
-    md_http_global_cleanup();
-    apr_terminate();
+    unit_net_close(NULL, NULL, NULL);
     return 0;
 }
 
@@ -164,14 +136,10 @@ static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
 
-    if (!f || apr_pool_create(&f->pool, NULL) != APR_SUCCESS) {
+    if (!f || unit_tmp_open(&f->pool, f->dir) != 0) {
         return -1;
     }
-    snprintf(f->dir, sizeof(f->dir), "/tmp/md-test-order-XXXXXX");
-    if (!mkdtemp(f->dir)) {
-        return -1;
-    }
-    errors[0] = '\0';
+    unit_log_clear();
     *state = f;
     return 0;
 }
@@ -179,17 +147,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    char cmd[128];
 
-    if (f->server > 0) {
-        kill(f->server, SIGTERM);
-        waitpid(f->server, NULL, 0);
-    }
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0) {
+    unit_server_stop(&f->server);
+    if (unit_tmp_close(f->pool, f->dir) != 0) {
         return -1;
     }
-    apr_pool_destroy(f->pool);
     free(f);
     return 0;
 }
@@ -197,40 +159,14 @@ static int teardown(void **state)
 /* Starts the fake CA and a context signing with a fresh account key. */
 static void ca_start(fixture_t *f)
 {
-    const char *script = apr_pstrcat(f->pool, f->dir, "/ca.py", NULL);
-    const char *portfile = apr_pstrcat(f->pool, f->dir, "/port", NULL);
-    const char *log = apr_pstrcat(f->pool, f->dir, "/ca.log", NULL);
-    apr_time_t end = apr_time_now() + SERVER_START_WAIT;
-    char *text = NULL;
-    apr_size_t len;
     md_pkey_t *key;
-    int fd, port = 0;
 
-    assert_int_equal(md_file_write_atomic(script, server_py, strlen(server_py),
-                                          APR_FPROT_UREAD | APR_FPROT_UWRITE, f->pool),
-                     APR_SUCCESS);
-    if ((f->server = fork()) == 0) {
-        if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-        }
-        execl(PYTHON, PYTHON, script, f->dir, (char *) NULL);
-        _exit(127);
-    }
-    assert_true(f->server > 0);
-    while (!port && apr_time_now() < end) {
-        if (md_file_read(&text, &len, portfile, 0, f->pool) != APR_SUCCESS ||
-            sscanf(text, "%d", &port) != 1) {
-            assert_int_not_equal(waitpid(f->server, NULL, WNOHANG), f->server);
-            apr_sleep(POLL_STEP);
-        }
-    }
-    assert_true(port > 0);
-    f->base = apr_psprintf(f->pool, "http://127.0.0.1:%d", port);
+    assert_int_equal(unit_server_start(&f->server, f->dir, server_py, f->pool), 0);
+    f->base = apr_psprintf(f->pool, "http://127.0.0.1:%d", f->server.port);
     assert_int_equal(
         md_acme_create(&f->acme, apr_pstrcat(f->pool, f->base, "/dir", NULL), NULL, NULL, f->pool),
         APR_SUCCESS);
-    assert_int_equal(md_pkey_gen(&key, &spec_p256, f->pool), APR_SUCCESS);
+    assert_int_equal(md_pkey_gen(&key, &unit_spec_p256, f->pool), APR_SUCCESS);
     md_acme_use_account(f->acme, key, apr_pstrcat(f->pool, f->base, "/acct/1", NULL));
 }
 
@@ -348,7 +284,7 @@ static void test_order_invalid_and_broken(void **state)
                                              "https://o/2", f->pool),
                      APR_EINVAL);
     assert_null(o);
-    assert_non_null(strstr(errors, "https://o/2"));
+    assert_non_null(strstr(unit_log_text(), "https://o/2"));
     assert_int_equal(md_acme_order_from_json(&o, parse("[1, 2]", f->pool), "https://o/3", f->pool),
                      APR_EINVAL);
 }
@@ -399,8 +335,8 @@ static void test_authz_wildcard_and_bad_tokens(void **state)
     assert_int_equal(a->challenges->nelts, 1);
     assert_string_equal(chall_at(a, 0)->type, "dns-01");
     assert_string_equal(chall_at(a, 0)->token, "tok-3_x");
-    assert_non_null(strstr(errors, "https://c/1"));
-    assert_non_null(strstr(errors, "https://c/2"));
+    assert_non_null(strstr(unit_log_text(), "https://c/1"));
+    assert_non_null(strstr(unit_log_text(), "https://c/2"));
 }
 
 static void test_authz_invalid_keeps_error(void **state)
@@ -444,7 +380,7 @@ static void test_authz_not_a_domain(void **state)
                                 "https://a/3", f->pool),
         APR_EINVAL);
     assert_null(a);
-    assert_non_null(strstr(errors, "https://a/3"));
+    assert_non_null(strstr(unit_log_text(), "https://a/3"));
     assert_int_equal(md_acme_authz_from_json(&a, parse("{\"status\": \"pending\"}", f->pool),
                                              "https://a/4", f->pool),
                      APR_EINVAL);
@@ -501,7 +437,7 @@ static void test_order_flow(void **state)
     /* the chain comes back leaf first, as the CA sent it */
     names = apr_array_make(f->pool, 1, sizeof(const char *));
     APR_ARRAY_PUSH(names, const char *) = "example.org";
-    assert_int_equal(md_pkey_gen(&key, &spec_p256, f->pool), APR_SUCCESS);
+    assert_int_equal(md_pkey_gen(&key, &unit_spec_p256, f->pool), APR_SUCCESS);
     assert_int_equal(md_cert_self_signed(&leaf, NULL, names, key, CERT_VALID, f->pool),
                      APR_SUCCESS);
     APR_ARRAY_IDX(names, 0, const char *) = "issuer.example.net";
@@ -522,7 +458,7 @@ static void test_order_flow(void **state)
                         md_cert_fingerprint(leaf, f->pool));
     assert_string_equal(md_cert_fingerprint(APR_ARRAY_IDX(chain, 1, md_cert_t *), f->pool),
                         md_cert_fingerprint(issuer, f->pool));
-    assert_string_equal(errors, "");
+    assert_string_equal(unit_log_text(), "");
 }
 
 static void test_ca_problems_are_reported(void **state)
@@ -536,31 +472,32 @@ static void test_ca_problems_are_reported(void **state)
     APR_ARRAY_PUSH(domains, const char *) = "rejected.example.org";
     assert_int_not_equal(md_acme_order_new(&o, f->acme, domains, f->pool), APR_SUCCESS);
     assert_null(o);
-    assert_non_null(strstr(errors, "creating an order for example.org, rejected.example.org"));
-    assert_non_null(strstr(errors, "rejectedIdentifier: policy forbids"));
-    assert_non_null(strstr(errors, "rejected.example.org: not allowed"));
+    assert_non_null(
+        strstr(unit_log_text(), "creating an order for example.org, rejected.example.org"));
+    assert_non_null(strstr(unit_log_text(), "rejectedIdentifier: policy forbids"));
+    assert_non_null(strstr(unit_log_text(), "rejected.example.org: not allowed"));
 
-    errors[0] = '\0';
+    unit_log_clear();
     assert_int_not_equal(md_acme_order_get(&o, f->acme, url(f, "/order/404"), f->pool),
                          APR_SUCCESS);
-    assert_non_null(
-        strstr(errors, apr_pstrcat(f->pool, "fetching order ", url(f, "/order/404"), NULL)));
-    assert_non_null(strstr(errors, "malformed: no such resource"));
+    assert_non_null(strstr(unit_log_text(),
+                           apr_pstrcat(f->pool, "fetching order ", url(f, "/order/404"), NULL)));
+    assert_non_null(strstr(unit_log_text(), "malformed: no such resource"));
 
-    errors[0] = '\0';
+    unit_log_clear();
     assert_int_equal(md_acme_cert_download(&chain, f->acme, url(f, "/cert/empty"), f->pool),
                      APR_EINVAL);
     assert_null(chain);
-    assert_non_null(strstr(errors, url(f, "/cert/empty")));
+    assert_non_null(strstr(unit_log_text(), url(f, "/cert/empty")));
 
     /* no finalize URL: nothing is sent */
-    errors[0] = '\0';
+    unit_log_clear();
     o = apr_pcalloc(f->pool, sizeof(*o));
     o->url = url(f, "/order/1");
     assert_int_equal(
         md_acme_order_finalize(&o, f->acme, o, (const unsigned char *) "x", 1, f->pool),
         APR_EINVAL);
-    assert_non_null(strstr(errors, "finalize"));
+    assert_non_null(strstr(unit_log_text(), "finalize"));
 }
 
 int main(void)

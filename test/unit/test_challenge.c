@@ -25,8 +25,10 @@
 #include "md_log.h"
 #include "md_store.h"
 #include "md_util.h"
+#include "unit_fixture.h"
+#include "unit_keys.h"
+#include "unit_server.h"
 
-#define TEST_LOG_LEN 8192
 #define SHA256_LEN 32
 #define DER_OCTET_STRING_TAG 0x04
 #define MODE_PUBLIC_FILE 0644
@@ -38,27 +40,9 @@
 #define CA_URL "https://127.0.0.1:1/dir"
 #define ACCOUNT_URL "https://127.0.0.1:1/acct/1"
 
-static const md_pkey_spec_t spec_p256 = {MD_PKEY_EC, 0, "secp256r1"};
-
-/* Every error the library logged during the current test, one per line. */
-static char errors[TEST_LOG_LEN];
-
-static void test_sink(void *baton, const char *file, int line, md_log_level_t level,
-                      apr_status_t rv, const char *msg)
-{
-    (void) baton;
-    if (level == MD_LOG_ERR) {
-        size_t used = strlen(errors);
-        snprintf(errors + used, sizeof(errors) - used, "%s\n", msg);
-    }
-    if (getenv("MD_TEST_LOG")) {
-        fprintf(stderr, "[%s] %s:%d: %s (%d)\n", md_log_level_name(level), file, line, msg, rv);
-    }
-}
-
 typedef struct {
     apr_pool_t *pool;
-    char base[64]; /* the mkdtemp directory */
+    char base[UNIT_DIR_LEN]; /* the mkdtemp directory */
     md_store_t *store;
     md_acme_t *acme;
 } fixture_t;
@@ -66,10 +50,10 @@ typedef struct {
 static int group_setup(void **state)
 {
     (void) state;
-    if (apr_initialize() != APR_SUCCESS || md_http_global_init() != APR_SUCCESS) {
+    /* every error the library logs is kept: unit_log_text() for the current test */
+    if (unit_net_open(NULL, NULL) != 0) {
         return -1;
     }
-    md_log_set(test_sink, NULL, getenv("MD_TEST_LOG") ? MD_LOG_TRACE : MD_LOG_WARN);
     umask(077); /* the store must make challenge answers readable regardless */
     return 0;
 }
@@ -77,8 +61,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void) state;
-    md_http_global_cleanup();
-    apr_terminate();
+    unit_net_close(NULL, NULL, NULL);
     return 0;
 }
 
@@ -87,19 +70,15 @@ static int setup(void **state)
     fixture_t *f = calloc(1, sizeof(*f));
     md_pkey_t *key;
 
-    if (!f || apr_pool_create(&f->pool, NULL) != APR_SUCCESS) {
-        return -1;
-    }
-    snprintf(f->base, sizeof(f->base), "/tmp/md-test-chall-XXXXXX");
-    if (!mkdtemp(f->base) ||
+    if (!f || unit_tmp_open(&f->pool, f->base) != 0 ||
         md_store_fs_open(&f->store, apr_pstrcat(f->pool, f->base, "/store", NULL), 1, f->pool) !=
             APR_SUCCESS ||
         md_acme_create(&f->acme, CA_URL, NULL, NULL, f->pool) != APR_SUCCESS ||
-        md_pkey_gen(&key, &spec_p256, f->pool) != APR_SUCCESS) {
+        md_pkey_gen(&key, &unit_spec_p256, f->pool) != APR_SUCCESS) {
         return -1;
     }
     md_acme_use_account(f->acme, key, ACCOUNT_URL);
-    errors[0] = '\0';
+    unit_log_clear();
     *state = f;
     return 0;
 }
@@ -107,13 +86,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    char cmd[128];
 
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->base);
-    if (system(cmd) != 0) {
+    if (unit_tmp_close(f->pool, f->base) != 0) {
         return -1;
     }
-    apr_pool_destroy(f->pool);
     free(f);
     return 0;
 }
@@ -268,8 +244,8 @@ static void test_choose_allowed_order(void **state)
     env.allowed = strs(f->pool, MD_CHALL_TLSALPN01, NULL);
     env.tlsalpn01_possible = 0;
     assert_null(chosen(a, &env, f->pool));
-    assert_non_null(strstr(errors, "possible here [http-01], allowed [tls-alpn-01]"));
-    assert_non_null(strstr(errors, "MDCAChallenges"));
+    assert_non_null(strstr(unit_log_text(), "possible here [http-01], allowed [tls-alpn-01]"));
+    assert_non_null(strstr(unit_log_text(), "MDCAChallenges"));
 }
 
 static void test_choose_only_offered(void **state)
@@ -281,9 +257,9 @@ static void test_choose_only_offered(void **state)
     assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_HTTP01);
     env.http01_possible = 0;
     assert_null(chosen(a, &env, f->pool));
-    assert_non_null(strstr(errors, "example.org"));
-    assert_non_null(strstr(errors, "the CA offers [http-01]"));
-    assert_non_null(strstr(errors, "possible here [tls-alpn-01, dns-01]"));
+    assert_non_null(strstr(unit_log_text(), "example.org"));
+    assert_non_null(strstr(unit_log_text(), "the CA offers [http-01]"));
+    assert_non_null(strstr(unit_log_text(), "possible here [tls-alpn-01, dns-01]"));
 }
 
 static void test_choose_wildcard(void **state)
@@ -299,8 +275,8 @@ static void test_choose_wildcard(void **state)
 
     env.dns01_cmd = NULL;
     assert_null(chosen(a, &env, f->pool));
-    assert_non_null(strstr(errors, "*.example.org"));
-    assert_non_null(strstr(errors, "MDChallengeDns01"));
+    assert_non_null(strstr(unit_log_text(), "*.example.org"));
+    assert_non_null(strstr(unit_log_text(), "MDChallengeDns01"));
 }
 
 static void test_choose_nothing_possible(void **state)
@@ -312,9 +288,9 @@ static void test_choose_nothing_possible(void **state)
     const md_acme_chall_t *c;
 
     assert_int_equal(md_chall_choose(&c, a, &env, f->pool), APR_ENOTIMPL);
-    assert_non_null(strstr(errors, "www.example.org"));
-    assert_non_null(strstr(errors, "possible here []"));
-    assert_non_null(strstr(errors, "port 80"));
+    assert_non_null(strstr(unit_log_text(), "www.example.org"));
+    assert_non_null(strstr(unit_log_text(), "possible here []"));
+    assert_non_null(strstr(unit_log_text(), "port 80"));
     /* nothing offered at all */
     env.http01_possible = 1;
     a = authz_make(f->pool, "www.example.org", NULL);
@@ -331,7 +307,7 @@ static void test_tlsalpn01_cert(void **state)
     md_cert_t *cert;
     md_pkey_t *key;
 
-    assert_int_equal(md_pkey_gen(&key, &spec_p256, f->pool), APR_SUCCESS);
+    assert_int_equal(md_pkey_gen(&key, &unit_spec_p256, f->pool), APR_SUCCESS);
     assert_int_equal(md_chall_tlsalpn01_cert(&cert, "www.example.org", keyauthz, key, f->pool),
                      APR_SUCCESS);
     assert_true(md_cert_names_equal(cert, strs(f->pool, "www.example.org", NULL), f->pool));
@@ -466,7 +442,7 @@ static void test_dns01_setup_teardown(void **state)
     assert_int_equal(md_chall_teardown(f->store, a, c, &env, f->pool), APR_SUCCESS);
     expected = apr_pstrcat(f->pool, expected, "2:teardown example.org\n", NULL);
     assert_string_equal(slurp(record, f->pool), expected);
-    assert_string_equal(errors, "");
+    assert_string_equal(unit_log_text(), "");
 }
 
 static void test_dns01_failing_command(void **state)
@@ -478,19 +454,19 @@ static void test_dns01_failing_command(void **state)
 
     env.dns01_cmd = script(f, "fail.sh", "echo 'no API key for example.org' >&2; exit 3");
     assert_int_not_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
-    assert_non_null(strstr(errors, env.dns01_cmd));
-    assert_non_null(strstr(errors, "exited with 3"));
-    assert_non_null(strstr(errors, "no API key for example.org"));
-    assert_non_null(strstr(errors, "setup example.org"));
+    assert_non_null(strstr(unit_log_text(), env.dns01_cmd));
+    assert_non_null(strstr(unit_log_text(), "exited with 3"));
+    assert_non_null(strstr(unit_log_text(), "no API key for example.org"));
+    assert_non_null(strstr(unit_log_text(), "setup example.org"));
 
-    errors[0] = '\0';
+    unit_log_clear();
     assert_int_not_equal(md_chall_teardown(f->store, a, c, &env, f->pool), APR_SUCCESS);
-    assert_non_null(strstr(errors, "teardown example.org"));
+    assert_non_null(strstr(unit_log_text(), "teardown example.org"));
 
-    errors[0] = '\0';
+    unit_log_clear();
     env.dns01_cmd = apr_pstrcat(f->pool, f->base, "/no-such-command", NULL);
     assert_int_not_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
-    assert_non_null(strstr(errors, env.dns01_cmd));
+    assert_non_null(strstr(unit_log_text(), env.dns01_cmd));
 }
 
 int main(void)

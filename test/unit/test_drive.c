@@ -16,33 +16,17 @@
 #include "md_drive_job.h"
 #include "md_log.h"
 #include "md_reg.h"
+#include "unit_fixture.h"
+#include "unit_keys.h"
+#include "unit_store.h"
 
 #define CA_URL "https://ca.example.net/dir"
 #define OTHER_CA_URL "https://other.example.net/dir"
 #define DAY apr_time_from_sec(86400)
-#define TEST_LOG_LEN 1024
-
-static const md_pkey_spec_t spec_p256 = {MD_PKEY_EC, 0, "secp256r1"};
-#define KEY_FILE "privkey.secp256r1.pem"
-#define CERT_FILE "pubcert.secp256r1.pem"
-
-static char last_error[TEST_LOG_LEN];
-
-static void test_sink(void *baton, const char *file, int line, md_log_level_t level,
-                      apr_status_t rv, const char *msg)
-{
-    (void) baton;
-    (void) file;
-    (void) line;
-    (void) rv;
-    if (level == MD_LOG_ERR) {
-        snprintf(last_error, sizeof(last_error), "%s", msg);
-    }
-}
 
 typedef struct {
     apr_pool_t *pool;
-    char base[64];
+    char base[UNIT_DIR_LEN];
     md_store_t *store;
     md_reg_t *reg;
     md_t *md;
@@ -51,23 +35,15 @@ typedef struct {
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
-    apr_array_header_t *domains;
 
-    apr_pool_create(&f->pool, NULL);
-    snprintf(f->base, sizeof(f->base), "/tmp/md-test-drive-XXXXXX");
-    assert_non_null(mkdtemp(f->base));
-    assert_int_equal(
-        md_store_fs_open(&f->store, apr_pstrcat(f->pool, f->base, "/md", NULL), 1, f->pool),
-        APR_SUCCESS);
-    assert_int_equal(md_reg_create(&f->reg, f->store, f->pool), APR_SUCCESS);
-    domains = apr_array_make(f->pool, 2, sizeof(const char *));
-    APR_ARRAY_PUSH(domains, const char *) = "example.org";
-    APR_ARRAY_PUSH(domains, const char *) = "www.example.org";
-    f->md = md_create(domains, f->pool);
+    assert_non_null(f);
+    assert_int_equal(unit_tmp_open(&f->pool, f->base), 0);
+    unit_reg_open(&f->store, &f->reg, f->base, f->pool);
+    f->md = unit_md_make(f->pool, "example.org", "www.example.org", NULL);
     APR_ARRAY_PUSH(f->md->ca_urls, const char *) = CA_URL;
-    APR_ARRAY_PUSH(f->md->pkey_specs, const md_pkey_spec_t *) = &spec_p256;
+    APR_ARRAY_PUSH(f->md->pkey_specs, const md_pkey_spec_t *) = &unit_spec_p256;
     assert_int_equal(md_reg_add(f->reg, f->md, f->pool), APR_SUCCESS);
-    last_error[0] = '\0';
+    unit_log_clear();
     *state = f;
     return 0;
 }
@@ -75,11 +51,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    char cmd[128];
 
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->base);
-    assert_int_equal(system(cmd), 0);
-    apr_pool_destroy(f->pool);
+    assert_int_equal(unit_tmp_close(f->pool, f->base), 0);
     free(f);
     return 0;
 }
@@ -135,14 +108,14 @@ static void test_job_for_other_names_ca_or_reset_starts_afresh(void **state)
     md_job_set_order(job, "secp256r1", "https://ca.example.net/order/1", "pending");
     assert_int_equal(md_job_done(job, MD_STEP_ORDER, "order made"), APR_SUCCESS);
     assert_int_equal(
-        md_store_save_text(f->store, MD_SG_STAGING, f->md->name, CERT_FILE, "x", f->pool),
+        md_store_save_text(f->store, MD_SG_STAGING, f->md->name, UNIT_CERT_FILE, "x", f->pool),
         APR_SUCCESS);
 
     /* another CA: the job and whatever was staged beside it are gone */
     job = open_job(f, f->md, OTHER_CA_URL, 0);
     assert_int_equal(job->step, MD_STEP_NONE);
     assert_null(md_job_order_url(job, "secp256r1"));
-    assert_false(md_store_exists(f->store, MD_SG_STAGING, f->md->name, CERT_FILE, f->pool));
+    assert_false(md_store_exists(f->store, MD_SG_STAGING, f->md->name, UNIT_CERT_FILE, f->pool));
 
     md_job_set_order(job, "secp256r1", "https://ca.example.net/order/2", "pending");
     assert_int_equal(md_job_done(job, MD_STEP_ORDER, "order made"), APR_SUCCESS);
@@ -169,8 +142,9 @@ static void test_failure_is_recorded_with_backoff(void **state)
 
     assert_int_equal(md_job_failed(job, &err), APR_SUCCESS);
     assert_int_equal(md_job_failed(job, &err), APR_SUCCESS);
-    assert_non_null(strstr(last_error, "example.org: authz failed for www.example.org: the CA "
-                                       "found the http-01 answer invalid; next try at "));
+    assert_non_null(strstr(unit_log_last_error(),
+                           "example.org: authz failed for www.example.org: the CA "
+                           "found the http-01 answer invalid; next try at "));
 
     assert_int_equal(md_drive_job_load(&j, f->reg, f->md->name, f->pool), APR_SUCCESS);
     assert_int_equal(md_json_get_int(j, "errors", 0), 2);
@@ -209,18 +183,11 @@ static void test_log_keeps_the_latest_entries(void **state)
                         apr_psprintf(f->pool, "entry %d", MD_JOB_LOG_MAX + 4));
 }
 
-/* A self-signed "chain" for names, valid from a day ago until now + valid_for. */
+/* A self-signed "chain" for names (CN the first), valid from a day ago until now + valid_for. */
 static apr_array_header_t *make_chain(md_pkey_t *key, const apr_array_header_t *names,
                                       apr_interval_time_t valid_for, apr_pool_t *p)
 {
-    apr_array_header_t *chain = apr_array_make(p, 1, sizeof(md_cert_t *));
-    md_cert_t *cert;
-
-    assert_int_equal(
-        md_cert_self_signed(&cert, APR_ARRAY_IDX(names, 0, const char *), names, key, valid_for, p),
-        APR_SUCCESS);
-    APR_ARRAY_PUSH(chain, md_cert_t *) = cert;
-    return chain;
+    return unit_chain(key, APR_ARRAY_IDX(names, 0, const char *), names, valid_for, p);
 }
 
 static void test_verify_wants_exact_names_matching_key_not_expired(void **state)
@@ -230,8 +197,8 @@ static void test_verify_wants_exact_names_matching_key_not_expired(void **state)
     apr_array_header_t *fewer = apr_array_make(f->pool, 1, sizeof(const char *));
     const char *why = NULL;
 
-    assert_int_equal(md_pkey_gen(&key, &spec_p256, f->pool), APR_SUCCESS);
-    assert_int_equal(md_pkey_gen(&other_key, &spec_p256, f->pool), APR_SUCCESS);
+    assert_int_equal(md_pkey_gen(&key, &unit_spec_p256, f->pool), APR_SUCCESS);
+    assert_int_equal(md_pkey_gen(&other_key, &unit_spec_p256, f->pool), APR_SUCCESS);
     APR_ARRAY_PUSH(fewer, const char *) = "example.org";
 
     assert_int_equal(
@@ -260,27 +227,23 @@ static void test_install_promotes_verified_set_only(void **state)
     const char *err;
 
     assert_int_equal(md_drive_install(f->reg, f->md->name, f->pool), APR_ENOENT);
-    assert_int_equal(md_pkey_gen(&key, &spec_p256, f->pool), APR_SUCCESS);
+    assert_int_equal(md_pkey_gen(&key, &unit_spec_p256, f->pool), APR_SUCCESS);
     APR_ARRAY_PUSH(fewer, const char *) = "example.org";
-    assert_int_equal(
-        md_store_save_pkey(f->store, MD_SG_STAGING, f->md->name, KEY_FILE, key, f->pool),
-        APR_SUCCESS);
-    assert_int_equal(md_store_save_chain(f->store, MD_SG_STAGING, f->md->name, CERT_FILE,
-                                         make_chain(key, fewer, 2 * DAY, f->pool), f->pool),
-                     APR_SUCCESS);
+    unit_save_key_chain(f->store, MD_SG_STAGING, f->md->name, key,
+                        make_chain(key, fewer, 2 * DAY, f->pool), f->pool);
     assert_int_equal(md_drive_install(f->reg, f->md->name, f->pool), APR_EINVAL);
-    assert_non_null(strstr(last_error, "not installed"));
-    assert_false(md_store_exists(f->store, MD_SG_DOMAINS, f->md->name, CERT_FILE, f->pool));
+    assert_non_null(strstr(unit_log_last_error(), "not installed"));
+    assert_false(md_store_exists(f->store, MD_SG_DOMAINS, f->md->name, UNIT_CERT_FILE, f->pool));
 
-    assert_int_equal(md_store_save_chain(f->store, MD_SG_STAGING, f->md->name, CERT_FILE,
+    assert_int_equal(md_store_save_chain(f->store, MD_SG_STAGING, f->md->name, UNIT_CERT_FILE,
                                          make_chain(key, f->md->domains, 2 * DAY, f->pool),
                                          f->pool),
                      APR_SUCCESS);
     assert_int_equal(md_drive_install(f->reg, f->md->name, f->pool), APR_SUCCESS);
     assert_false(md_store_exists(f->store, MD_SG_STAGING, f->md->name, NULL, f->pool));
-    assert_int_equal(
-        md_store_load_chain(&chain, &err, f->store, MD_SG_DOMAINS, f->md->name, CERT_FILE, f->pool),
-        APR_SUCCESS);
+    assert_int_equal(md_store_load_chain(&chain, &err, f->store, MD_SG_DOMAINS, f->md->name,
+                                         UNIT_CERT_FILE, f->pool),
+                     APR_SUCCESS);
     assert_true(md_cert_names_equal(APR_ARRAY_IDX(chain, 0, md_cert_t *), f->md->domains, f->pool));
 }
 
@@ -300,6 +263,6 @@ int main(void)
     };
 
     apr_initialize();
-    md_log_set(test_sink, NULL, MD_LOG_WARN);
+    unit_log_capture(MD_LOG_ERR);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

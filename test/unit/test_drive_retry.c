@@ -15,44 +15,28 @@
 #include "md_drive_job.h"
 #include "md_log.h"
 #include "md_reg.h"
+#include "unit_fixture.h"
+#include "unit_store.h"
 
 #define CA_URL "https://ca.example.net/dir"
 #define SEC(n) apr_time_from_sec(n)
 
 typedef struct {
     apr_pool_t *pool;
-    char base[64];
+    char base[UNIT_DIR_LEN];
     md_reg_t *reg;
     md_store_t *store;
     md_t *md;
 } fixture_t;
 
-static void quiet_sink(void *baton, const char *file, int line, md_log_level_t level,
-                       apr_status_t rv, const char *msg)
-{
-    (void) baton;
-    (void) file;
-    (void) line;
-    (void) level;
-    (void) rv;
-    (void) msg;
-}
-
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
-    apr_array_header_t *domains;
 
-    apr_pool_create(&f->pool, NULL);
-    snprintf(f->base, sizeof(f->base), "/tmp/md-test-retry-XXXXXX");
-    assert_non_null(mkdtemp(f->base));
-    assert_int_equal(
-        md_store_fs_open(&f->store, apr_pstrcat(f->pool, f->base, "/md", NULL), 1, f->pool),
-        APR_SUCCESS);
-    assert_int_equal(md_reg_create(&f->reg, f->store, f->pool), APR_SUCCESS);
-    domains = apr_array_make(f->pool, 1, sizeof(const char *));
-    APR_ARRAY_PUSH(domains, const char *) = "example.org";
-    f->md = md_create(domains, f->pool);
+    assert_non_null(f);
+    assert_int_equal(unit_tmp_open(&f->pool, f->base), 0);
+    unit_reg_open(&f->store, &f->reg, f->base, f->pool);
+    f->md = unit_md_make(f->pool, "example.org", NULL);
     APR_ARRAY_PUSH(f->md->ca_urls, const char *) = CA_URL;
     *state = f;
     return 0;
@@ -61,11 +45,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture_t *f = *state;
-    char cmd[128];
 
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->base);
-    assert_int_equal(system(cmd), 0);
-    apr_pool_destroy(f->pool);
+    assert_int_equal(unit_tmp_close(f->pool, f->base), 0);
     free(f);
     return 0;
 }
@@ -115,6 +96,6 @@ int main(void)
     };
 
     apr_initialize();
-    md_log_set(quiet_sink, NULL, MD_LOG_ERR);
+    unit_log_capture(MD_LOG_ERR);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

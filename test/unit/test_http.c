@@ -24,16 +24,13 @@
 #include "md.h"
 #include "md_http.h"
 #include "md_log.h"
+#include "unit_fixture.h"
+#include "unit_server.h"
 
-#define PYTHON "/usr/bin/python3"
 #define OPENSSL "openssl"
-/* How long the server may take to start and report its ports. */
-#define SERVER_START_WAIT apr_time_from_sec(15)
-#define POLL_STEP apr_time_from_msec(50)
 /* What the server's /sleep waits before answering, and the timeout the test sets. */
 #define SLEEP_TIMEOUT apr_time_from_sec(1)
 #define SLEEP_ELAPSED_MAX apr_time_from_msec(2500)
-#define LOG_KEEP 1024
 
 /* Serves fixed answers on two ephemeral 127.0.0.1 ports (plain, TLS); writes
  * "<plain> <tls>" to <dir>/ports once both listen. */
@@ -114,14 +111,10 @@ static const char server_py[] =
 
 typedef struct {
     apr_pool_t *pool;
-    char dir[64];
-    pid_t server;
-    int plain_port;
-    int tls_port;
+    char dir[UNIT_DIR_LEN];
+    unit_server_t server;   /* port: plain HTTP, port2: TLS */
     const char *ca_file;    /* the server's self-signed certificate */
     const char *other_file; /* a certificate that has nothing to do with it */
-    int errors;             /* error messages logged since the last reset */
-    char last_error[LOG_KEEP];
 } fixture_t;
 
 /* Runs argv to completion with output into dir/cmd.log; returns its exit status. */
@@ -171,84 +164,15 @@ static int make_cert(const char *dir, const char *name, const char *san, apr_poo
     return run(dir, argv);
 }
 
-static void log_sink(void *baton, const char *file, int line, md_log_level_t level, apr_status_t rv,
-                     const char *msg)
-{
-    fixture_t *f = baton;
-
-    if (level == MD_LOG_ERR) {
-        ++f->errors;
-        apr_cpystrn(f->last_error, msg, sizeof(f->last_error));
-    }
-}
-
-/* Starts server.py and waits until it has written its ports. */
-static int server_start(fixture_t *f)
-{
-    const char *script = apr_psprintf(f->pool, "%s/server.py", f->dir);
-    const char *ports = apr_psprintf(f->pool, "%s/ports", f->dir);
-    const char *log = apr_psprintf(f->pool, "%s/server.log", f->dir);
-    apr_time_t end = apr_time_now() + SERVER_START_WAIT;
-    char *text = NULL;
-    apr_size_t len;
-    int fd;
-
-    if (md_file_write_atomic(script, server_py, strlen(server_py), 0600, f->pool) != APR_SUCCESS) {
-        return -1;
-    }
-    if ((f->server = fork()) == 0) {
-        if ((fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
-            dup2(fd, STDOUT_FILENO);
-            dup2(fd, STDERR_FILENO);
-        }
-        execl(PYTHON, PYTHON, script, f->dir, (char *) NULL);
-        _exit(127);
-    }
-    if (f->server < 0) {
-        return -1;
-    }
-    while (apr_time_now() < end) {
-        if (md_file_read(&text, &len, ports, 0, f->pool) == APR_SUCCESS &&
-            sscanf(text, "%d %d", &f->plain_port, &f->tls_port) == 2) {
-            return 0;
-        }
-        if (waitpid(f->server, NULL, WNOHANG) == f->server) {
-            f->server = 0; /* died: server.log says why */
-            return -1;
-        }
-        apr_sleep(POLL_STEP);
-    }
-    return -1;
-}
-
-static void dir_remove(const char *path, apr_pool_t *p)
-{
-    apr_finfo_t fi;
-    apr_dir_t *d;
-
-    if (apr_dir_open(&d, path, p) == APR_SUCCESS) {
-        while (apr_dir_read(&fi, APR_FINFO_NAME, d) == APR_SUCCESS) {
-            if (strcmp(fi.name, ".") && strcmp(fi.name, "..")) {
-                apr_file_remove(apr_pstrcat(p, path, "/", fi.name, NULL), p);
-            }
-        }
-        apr_dir_close(d);
-    }
-    apr_dir_remove(path, p);
-}
-
 static int group_setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
 
-    if (!f || apr_initialize() != APR_SUCCESS || apr_pool_create(&f->pool, NULL) != APR_SUCCESS ||
-        md_http_global_init() != APR_SUCCESS) {
+    if (!f) {
         return -1;
     }
     *state = f;
-    md_log_set(log_sink, f, MD_LOG_WARN);
-    strcpy(f->dir, "/tmp/test_http.XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (unit_net_open(&f->pool, f->dir) != 0) {
         return -1;
     }
     f->ca_file = apr_psprintf(f->pool, "%s/cert.pem", f->dir);
@@ -258,43 +182,26 @@ static int group_setup(void **state)
         make_cert(f->dir, "other", "DNS:localhost", f->pool) != 0) {
         return -1;
     }
-    return server_start(f);
+    return unit_server_start(&f->server, f->dir, server_py, f->pool);
 }
 
 static int group_teardown(void **state)
 {
     fixture_t *f = *state;
 
-    if (f->server > 0) {
-        kill(f->server, SIGTERM);
-        waitpid(f->server, NULL, 0);
-    }
-    dir_remove(f->dir, f->pool);
-    md_log_set(NULL, NULL, MD_LOG_WARN);
-    apr_pool_destroy(f->pool);
-    md_http_global_cleanup();
+    unit_net_close(f->pool, f->dir, &f->server);
     free(f);
-    apr_terminate();
-    return 0;
-}
-
-static int test_setup(void **state)
-{
-    fixture_t *f = *state;
-
-    f->errors = 0;
-    f->last_error[0] = '\0';
     return 0;
 }
 
 static const char *plain_url(fixture_t *f, const char *path)
 {
-    return apr_psprintf(f->pool, "http://127.0.0.1:%d%s", f->plain_port, path);
+    return unit_server_url(&f->server, path, f->pool);
 }
 
 static const char *tls_url(fixture_t *f, const char *host, const char *path)
 {
-    return apr_psprintf(f->pool, "https://%s:%d%s", host, f->tls_port, path);
+    return apr_psprintf(f->pool, "https://%s:%d%s", host, f->server.port2, path);
 }
 
 static md_http_t *client(fixture_t *f, const char *ca_file)
@@ -312,10 +219,10 @@ static void expect_error(fixture_t *f, md_http_t *h, const char *method, const c
 {
     md_http_response_t *res = NULL;
 
-    f->errors = 0;
+    unit_log_clear();
     assert_int_equal(rv, md_http_request(&res, h, method, url, NULL, NULL, 0, f->pool));
     assert_null(res);
-    assert_int_equal(0, f->errors);
+    assert_int_equal(0, unit_log_count());
     assert_non_null(strstr(md_http_last_error(h), url));
 }
 
@@ -357,7 +264,7 @@ static void test_get_body_status_headers(void **state)
     assert_int_equal(APR_SUCCESS, md_http_request(&res, h, "GET", plain_url(f, "/nothing"), NULL,
                                                   NULL, 0, f->pool));
     assert_int_equal(404, res->status);
-    assert_int_equal(0, f->errors);
+    assert_int_equal(0, unit_log_count());
 }
 
 static void test_post_echo(void **state)
@@ -457,7 +364,7 @@ static void test_refused_schemes(void **state)
     /* the scheme is case-insensitive */
     assert_int_equal(APR_SUCCESS, md_http_request(&res, h, "GET",
                                                   apr_psprintf(f->pool, "HTTP://127.0.0.1:%d/hello",
-                                                               f->plain_port),
+                                                               f->server.port),
                                                   NULL, NULL, 0, f->pool));
     assert_int_equal(200, res->status);
 }
@@ -611,16 +518,16 @@ static void test_retry_after(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup(test_get_body_status_headers, test_setup),
-        cmocka_unit_test_setup(test_post_echo, test_setup),
-        cmocka_unit_test_setup(test_redirects, test_setup),
-        cmocka_unit_test_setup(test_refused_schemes, test_setup),
-        cmocka_unit_test_setup(test_tls_trust, test_setup),
-        cmocka_unit_test_setup(test_connection_errors, test_setup),
-        cmocka_unit_test_setup(test_body_cap, test_setup),
-        cmocka_unit_test_setup(test_proxy_and_user_agent, test_setup),
-        cmocka_unit_test_setup(test_links_parsing, test_setup),
-        cmocka_unit_test_setup(test_retry_after, test_setup),
+        cmocka_unit_test_setup(test_get_body_status_headers, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_post_echo, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_redirects, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_refused_schemes, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_tls_trust, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_connection_errors, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_body_cap, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_proxy_and_user_agent, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_links_parsing, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_retry_after, unit_log_clear_setup),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -21,6 +21,7 @@
 #include "md_json.h"
 #include "md_jws.h"
 #include "md_util.h"
+#include "unit_keys.h"
 
 /* Bytes of a P-256 coordinate and signature half (RFC 7518 3.4). */
 #define P256_LEN 32
@@ -28,15 +29,6 @@
 /* Keys tried before giving up on finding a P-256 key with a coordinate below 2^248:
  * each key has one with probability ~1/128. */
 #define LEADING_ZERO_TRIES 20000
-
-/* RFC 7638 section 3.1: the example RSA key and its thumbprint. */
-static const char *rfc7638_n =
-    "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_"
-    "BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_"
-    "FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-"
-    "bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw";
-static const char *rfc7638_e = "AQAB";
-static const char *rfc7638_thumb = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
 
 /* RFC 7515 appendix A.1: HS256 key (JWK "k"), encoded header and payload, signature. */
 static const char *rfc7515_k = "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-"
@@ -155,42 +147,16 @@ static md_json_t *jws_tampered(const md_json_t *jws, apr_pool_t *p)
 static void test_thumbprint_rfc7638(void **state)
 {
     fixture_t *f = *state;
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-    unsigned char *n_bin, *e_bin;
-    apr_size_t n_len, e_len;
-    BIGNUM *n, *e;
-    OSSL_PARAM *params;
-    EVP_PKEY *pkey = NULL;
-    md_pkey_t *key;
+    md_pkey_t *key = unit_rfc7638_key(f->pool);
     md_json_t *jwk;
     const char *thumb;
 
-    n_bin = b64_decode(&n_len, rfc7638_n, f->pool);
-    e_bin = b64_decode(&e_len, rfc7638_e, f->pool);
-    n = BN_bin2bn(n_bin, (int) n_len, NULL);
-    e = BN_bin2bn(e_bin, (int) e_len, NULL);
-    assert_non_null(bld);
-    assert_non_null(ctx);
-    assert_int_equal(1, OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n));
-    assert_int_equal(1, OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e));
-    params = OSSL_PARAM_BLD_to_param(bld);
-    assert_non_null(params);
-    assert_int_equal(1, EVP_PKEY_fromdata_init(ctx));
-    assert_int_equal(1, EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params));
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    EVP_PKEY_CTX_free(ctx);
-    BN_free(n);
-    BN_free(e);
-    key = md_pkey_wrap(pkey, f->pool);
-
     assert_int_equal(APR_SUCCESS, md_jwk_get(&jwk, key, f->pool));
     assert_string_equal("RSA", md_json_get_str(jwk, "kty"));
-    assert_string_equal(rfc7638_e, md_json_get_str(jwk, "e"));
-    assert_string_equal(rfc7638_n, md_json_get_str(jwk, "n"));
+    assert_string_equal(unit_rfc7638_e, md_json_get_str(jwk, "e"));
+    assert_string_equal(unit_rfc7638_n, md_json_get_str(jwk, "n"));
     assert_int_equal(APR_SUCCESS, md_jwk_thumbprint(&thumb, key, f->pool));
-    assert_string_equal(rfc7638_thumb, thumb);
+    assert_string_equal(unit_rfc7638_thumb, thumb);
 }
 
 static void test_rs256_verifies(void **state)

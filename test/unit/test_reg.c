@@ -18,26 +18,14 @@
 #include "md_reg.h"
 #include "md_log.h"
 #include "unit_fixture.h"
+#include "unit_keys.h"
+#include "unit_store.h"
 
 typedef struct {
     unit_fixture_t *fx;
     md_store_t *store;
     md_reg_t *reg;
 } ctx_t;
-
-static md_t *make_md(apr_pool_t *p, const char *first, ...)
-{
-    apr_array_header_t *domains = apr_array_make(p, 2, sizeof(const char *));
-    const char *d = first;
-    va_list ap;
-
-    va_start(ap, first);
-    for (; d; d = va_arg(ap, const char *)) {
-        APR_ARRAY_PUSH(domains, const char *) = d;
-    }
-    va_end(ap);
-    return md_create(domains, p);
-}
 
 static apr_array_header_t *config(apr_pool_t *p, md_t *a, md_t *b)
 {
@@ -66,22 +54,12 @@ static struct stat stat_of(const char *path)
 /* A valid EC certificate + key for md in domains/. */
 static void install_cert(ctx_t *c, const md_t *md)
 {
-    md_pkey_spec_t spec = {MD_PKEY_EC, 0, "secp256r1"};
-    apr_array_header_t *chain = apr_array_make(c->fx->p, 1, sizeof(md_cert_t *));
     md_pkey_t *key;
-    md_cert_t *cert;
 
-    assert_int_equal(md_pkey_gen(&key, &spec, c->fx->p), APR_SUCCESS);
-    assert_int_equal(md_cert_self_signed(&cert, md->name, md->domains, key,
-                                         apr_time_from_sec(86400 * 30), c->fx->p),
-                     APR_SUCCESS);
-    APR_ARRAY_PUSH(chain, md_cert_t *) = cert;
-    assert_int_equal(md_store_save_pkey(c->store, MD_SG_DOMAINS, md->name, "privkey.secp256r1.pem",
-                                        key, c->fx->p),
-                     APR_SUCCESS);
-    assert_int_equal(md_store_save_chain(c->store, MD_SG_DOMAINS, md->name, "pubcert.secp256r1.pem",
-                                         chain, c->fx->p),
-                     APR_SUCCESS);
+    assert_int_equal(md_pkey_gen(&key, &unit_spec_p256, c->fx->p), APR_SUCCESS);
+    unit_save_key_chain(
+        c->store, MD_SG_DOMAINS, md->name, key,
+        unit_chain(key, md->name, md->domains, apr_time_from_sec(86400 * 30), c->fx->p), c->fx->p);
 }
 
 static void use_ec(md_t *md, apr_pool_t *p)
@@ -98,11 +76,8 @@ static int setup(void **state)
 
     assert_int_equal(unit_fixture_setup(&fx), 0);
     c->fx = fx;
-    assert_int_equal(
-        md_store_fs_open(&c->store, apr_pstrcat(c->fx->p, c->fx->dir, "/md", NULL), 1, c->fx->p),
-        APR_SUCCESS);
-    assert_int_equal(md_reg_create(&c->reg, c->store, c->fx->p), APR_SUCCESS);
-    unit_log_capture();
+    unit_reg_open(&c->store, &c->reg, c->fx->dir, c->fx->p);
+    unit_log_capture(MD_LOG_ERR);
     unit_log_clear();
     *state = c;
     return 0;
@@ -123,20 +98,21 @@ static void test_add_refuses_overlap_naming_the_owner(void **state)
     ctx_t *c = *state;
     apr_pool_t *p = c->fx->p;
 
-    assert_int_equal(md_reg_add(c->reg, make_md(p, "example.org", "www.example.org", NULL), p),
+    assert_int_equal(md_reg_add(c->reg, unit_md_make(p, "example.org", "www.example.org", NULL), p),
                      APR_SUCCESS);
-    assert_int_equal(md_reg_add(c->reg, make_md(p, "shop.example.org", "WWW.example.org", NULL), p),
-                     APR_EEXIST);
+    assert_int_equal(
+        md_reg_add(c->reg, unit_md_make(p, "shop.example.org", "WWW.example.org", NULL), p),
+        APR_EEXIST);
     assert_non_null(strstr(unit_log_last_error(), "www.example.org"));
     assert_non_null(strstr(unit_log_last_error(), "'example.org'"));
-    assert_int_equal(md_reg_add(c->reg, make_md(p, "bad..example.org", NULL), p), APR_EINVAL);
+    assert_int_equal(md_reg_add(c->reg, unit_md_make(p, "bad..example.org", NULL), p), APR_EINVAL);
 }
 
 static void test_sync_adds_and_writes_only_changes(void **state)
 {
     ctx_t *c = *state;
     apr_pool_t *p = c->fx->p;
-    md_t *a = make_md(p, "a.example.org", NULL), *b = make_md(p, "b.example.org", NULL);
+    md_t *a = unit_md_make(p, "a.example.org", NULL), *b = unit_md_make(p, "b.example.org", NULL);
     struct stat before;
     md_t *got;
 
@@ -145,18 +121,18 @@ static void test_sync_adds_and_writes_only_changes(void **state)
     before = stat_of(md_json_path(c, "a.example.org"));
 
     /* the same configuration again: nothing is rewritten */
-    assert_int_equal(
-        md_reg_sync(c->reg,
-                    config(p, make_md(p, "a.example.org", NULL), make_md(p, "b.example.org", NULL)),
-                    p),
-        APR_SUCCESS);
+    assert_int_equal(md_reg_sync(c->reg,
+                                 config(p, unit_md_make(p, "a.example.org", NULL),
+                                        unit_md_make(p, "b.example.org", NULL)),
+                                 p),
+                     APR_SUCCESS);
     assert_int_equal(stat_of(md_json_path(c, "a.example.org")).st_ino, before.st_ino);
 
     /* a changed setting is written, what the store learned (the account) is kept */
     assert_int_equal(md_reg_get(&got, c->reg, "a.example.org", p), APR_SUCCESS);
     got->ca_account = "ACME-ca-0000";
     assert_int_equal(md_reg_update(c->reg, "a.example.org", got, p), APR_SUCCESS);
-    a = make_md(p, "a.example.org", NULL);
+    a = unit_md_make(p, "a.example.org", NULL);
     a->renew_mode = MD_RENEW_MANUAL;
     assert_int_equal(md_reg_sync(c->reg, config(p, a, NULL), p), APR_SUCCESS);
     assert_int_equal(md_reg_get(&got, c->reg, "a.example.org", p), APR_SUCCESS);
@@ -170,13 +146,13 @@ static void test_sync_hands_an_old_entry_to_its_successor(void **state)
 {
     ctx_t *c = *state;
     apr_pool_t *p = c->fx->p;
-    md_t *old = make_md(p, "example.org", "www.example.org", NULL), *renamed, *got;
+    md_t *old = unit_md_make(p, "example.org", "www.example.org", NULL), *renamed, *got;
 
     use_ec(old, p);
     assert_int_equal(md_reg_sync(c->reg, config(p, old, NULL), p), APR_SUCCESS);
     install_cert(c, old);
     /* the operator reorders the names: the MD is now called www.example.org */
-    renamed = make_md(p, "www.example.org", "example.org", NULL);
+    renamed = unit_md_make(p, "www.example.org", "example.org", NULL);
     use_ec(renamed, p);
     assert_int_equal(md_reg_sync(c->reg, config(p, renamed, NULL), p), APR_SUCCESS);
     assert_false(md_store_exists(c->store, MD_SG_DOMAINS, "example.org", NULL, p));
@@ -192,14 +168,14 @@ static void test_sync_archives_an_old_entry_when_the_successor_has_one(void **st
     apr_array_header_t *archived;
 
     assert_int_equal(md_reg_sync(c->reg,
-                                 config(p, make_md(p, "a.example.org", NULL),
-                                        make_md(p, "b.example.org", "shop.example.org", NULL)),
+                                 config(p, unit_md_make(p, "a.example.org", NULL),
+                                        unit_md_make(p, "b.example.org", "shop.example.org", NULL)),
                                  p),
                      APR_SUCCESS);
     /* b is dropped and its shop name moves to a */
     assert_int_equal(
-        md_reg_sync(c->reg, config(p, make_md(p, "a.example.org", "shop.example.org", NULL), NULL),
-                    p),
+        md_reg_sync(c->reg,
+                    config(p, unit_md_make(p, "a.example.org", "shop.example.org", NULL), NULL), p),
         APR_SUCCESS);
     assert_false(md_store_exists(c->store, MD_SG_DOMAINS, "b.example.org", NULL, p));
     assert_int_equal(md_store_names(&archived, c->store, MD_SG_ARCHIVE, p), APR_SUCCESS);
@@ -215,13 +191,15 @@ static void test_sync_sets_a_broken_md_json_aside(void **state)
     FILE *f;
     int i, aside = 0;
 
-    assert_int_equal(md_reg_sync(c->reg, config(p, make_md(p, "a.example.org", NULL), NULL), p),
-                     APR_SUCCESS);
+    assert_int_equal(
+        md_reg_sync(c->reg, config(p, unit_md_make(p, "a.example.org", NULL), NULL), p),
+        APR_SUCCESS);
     f = fopen(md_json_path(c, "a.example.org"), "w");
     fputs("{\"domains\": [", f);
     fclose(f);
-    assert_int_equal(md_reg_sync(c->reg, config(p, make_md(p, "a.example.org", NULL), NULL), p),
-                     APR_SUCCESS);
+    assert_int_equal(
+        md_reg_sync(c->reg, config(p, unit_md_make(p, "a.example.org", NULL), NULL), p),
+        APR_SUCCESS);
     assert_int_equal(md_store_aspects(&aspects, c->store, MD_SG_DOMAINS, "a.example.org", p),
                      APR_SUCCESS);
     for (i = 0; i < aspects->nelts; ++i) {

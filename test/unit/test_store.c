@@ -22,6 +22,8 @@
 #include "md_log.h"
 #include "md_store.h"
 #include "md_util.h"
+#include "unit_fixture.h"
+#include "unit_store.h"
 
 #define MODE_PRIVATE_DIR 0700
 #define MODE_PUBLIC_DIR 0755
@@ -33,145 +35,13 @@
 #define TEST_LOCK_WAIT apr_time_from_msec(200)
 /* generous upper bound for a 200 ms wait on a loaded machine */
 #define TEST_LOCK_WAIT_MAX apr_time_from_sec(3)
-#define TEST_LOG_LEN 1024
 /* a lock-holding child ends by itself after this, whatever happens to the parent */
 #define TEST_CHILD_MAX_SECS 20
 
-static const md_pkey_spec_t spec_p256 = {MD_PKEY_EC, 0, "secp256r1"};
-#define KEY_FILE "privkey.secp256r1.pem"
-#define CERT_FILE "pubcert.secp256r1.pem"
-
-/* The last error the library logged (the sink is installed once, before any test runs). */
-static char last_error[TEST_LOG_LEN];
-
-static void test_sink(void *baton, const char *file, int line, md_log_level_t level,
-                      apr_status_t rv, const char *msg)
-{
-    (void) baton;
-    if (level == MD_LOG_ERR) {
-        snprintf(last_error, sizeof(last_error), "%s", msg);
-    }
-    if (getenv("MD_TEST_LOG")) {
-        fprintf(stderr, "[%s] %s:%d: %s (%d)\n", md_log_level_name(level), file, line, msg, rv);
-    }
-}
-
-typedef struct {
-    apr_pool_t *pool;
-    char base[64];   /* the mkdtemp directory */
-    const char *dir; /* the store inside it */
-} fixture_t;
-
-static int group_setup(void **state)
-{
-    (void) state;
-    if (apr_initialize() != APR_SUCCESS) {
-        return -1;
-    }
-    md_log_set(test_sink, NULL, getenv("MD_TEST_LOG") ? MD_LOG_TRACE : MD_LOG_WARN);
-    /* a strict umask: the store must set its permissions regardless */
-    umask(077);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void) state;
-    apr_terminate();
-    return 0;
-}
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof(*f));
-
-    if (!f || apr_pool_create(&f->pool, NULL) != APR_SUCCESS) {
-        return -1;
-    }
-    strcpy(f->base, "/tmp/test_store.XXXXXX");
-    if (!mkdtemp(f->base)) {
-        return -1;
-    }
-    f->dir = apr_pstrcat(f->pool, f->base, "/md", NULL);
-    last_error[0] = '\0';
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    char *cmd = apr_psprintf(f->pool, "rm -rf '%s'", f->base);
-    int rc = system(cmd);
-
-    apr_pool_destroy(f->pool);
-    free(f);
-    return rc == 0 ? 0 : -1;
-}
+/* a fresh store directory per test; the group runs with a strict umask */
+typedef unit_store_fixture_t fixture_t;
 
 /* ---- helpers ---- */
-
-static md_store_t *open_store(fixture_t *f)
-{
-    md_store_t *store;
-
-    assert_int_equal(md_store_fs_open(&store, f->dir, 1, f->pool), APR_SUCCESS);
-    return store;
-}
-
-static mode_t mode_of(const char *path)
-{
-    struct stat st;
-
-    assert_int_equal(lstat(path, &st), 0);
-    return st.st_mode & 07777;
-}
-
-static const char *slurp(const char *path, apr_pool_t *p)
-{
-    char *data;
-    apr_size_t len;
-
-    assert_int_equal(md_file_read(&data, &len, path, 0, p), APR_SUCCESS);
-    return data;
-}
-
-static void spit(const char *path, const char *text)
-{
-    FILE *fp = fopen(path, "w");
-
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
-
-/* A fresh EC key and a self-signed one-certificate chain for it. */
-static void make_pair(md_pkey_t **pkey, apr_array_header_t **pchain, const char *domain,
-                      apr_pool_t *p)
-{
-    apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
-    md_cert_t *cert;
-
-    APR_ARRAY_PUSH(names, const char *) = domain;
-    assert_int_equal(md_pkey_gen(pkey, &spec_p256, p), APR_SUCCESS);
-    assert_int_equal(md_cert_self_signed(&cert, NULL, names, *pkey, TEST_CERT_VALID, p),
-                     APR_SUCCESS);
-    *pchain = apr_array_make(p, 1, sizeof(md_cert_t *));
-    APR_ARRAY_PUSH(*pchain, md_cert_t *) = cert;
-}
-
-static const char *leaf_fingerprint(const apr_array_header_t *chain, apr_pool_t *p)
-{
-    return md_cert_fingerprint(APR_ARRAY_IDX(chain, 0, const md_cert_t *), p);
-}
-
-static md_json_t *json_with_name(const char *value, apr_pool_t *p)
-{
-    md_json_t *j = md_json_new_obj(p);
-
-    md_json_set_str(j, "name", value);
-    return j;
-}
 
 /* Stages a complete set (md.json, job.json, encrypted key, chain) for name. */
 /* ---- md_store.json ---- */
@@ -188,17 +58,18 @@ static void test_create_and_reopen(void **state)
     const char *err;
     struct stat st1, st2;
 
-    store = open_store(f);
+    store = unit_store_open(f->dir, f->pool);
     assert_string_equal(md_store_dir(store), f->dir);
     secret = md_store_secret(store, &len);
     assert_int_equal(len, TEST_SECRET_LEN);
 
-    assert_int_equal(mode_of(f->dir), MODE_PUBLIC_DIR);
-    assert_int_equal(mode_of(fpath), MODE_PRIVATE_FILE);
+    assert_int_equal(unit_mode_of(f->dir), MODE_PUBLIC_DIR);
+    assert_int_equal(unit_mode_of(fpath), MODE_PRIVATE_FILE);
     for (int g = 0; g < MD_SG_COUNT; ++g) {
         const char *gdir = apr_pstrcat(f->pool, f->dir, "/", md_store_group_name(g), NULL);
 
-        assert_int_equal(mode_of(gdir), g == MD_SG_CHALLENGES ? MODE_PUBLIC_DIR : MODE_PRIVATE_DIR);
+        assert_int_equal(unit_mode_of(gdir),
+                         g == MD_SG_CHALLENGES ? MODE_PUBLIC_DIR : MODE_PRIVATE_DIR);
     }
     /* the file says version 3.0 and holds the secret as base64url */
     assert_int_equal(md_json_read_file(&j, &err, fpath, f->pool), APR_SUCCESS);
@@ -209,7 +80,7 @@ static void test_create_and_reopen(void **state)
     assert_memory_equal(decoded, secret, len);
 
     /* reopening (with and without create) reads the same secret and leaves the file alone */
-    before = slurp(fpath, f->pool);
+    before = unit_slurp(fpath, f->pool);
     assert_int_equal(stat(fpath, &st1), 0);
     for (int create = 1; create >= 0; --create) {
         assert_int_equal(md_store_fs_open(&again, f->dir, create, f->pool), APR_SUCCESS);
@@ -221,11 +92,11 @@ static void test_create_and_reopen(void **state)
     assert_int_equal(st1.st_ino, st2.st_ino);
     assert_int_equal(st1.st_mtim.tv_sec, st2.st_mtim.tv_sec);
     assert_int_equal(st1.st_mtim.tv_nsec, st2.st_mtim.tv_nsec);
-    assert_string_equal(slurp(fpath, f->pool), before);
+    assert_string_equal(unit_slurp(fpath, f->pool), before);
 
     /* a second store gets a secret of its own */
     f->dir = apr_pstrcat(f->pool, f->base, "/md2", NULL);
-    again = open_store(f);
+    again = unit_store_open(f->dir, f->pool);
     secret2 = md_store_secret(again, &len2);
     assert_memory_not_equal(secret2, secret, len);
 }
@@ -238,9 +109,9 @@ static void test_open_missing(void **state)
     /* no directory at all */
     assert_int_equal(md_store_fs_open(&store, f->dir, 0, f->pool), APR_ENOENT);
     assert_null(store);
-    assert_non_null(strstr(last_error, "no store at"));
-    assert_non_null(strstr(last_error, "md_store.json not found"));
-    assert_non_null(strstr(last_error, "a2md -d"));
+    assert_non_null(strstr(unit_log_last_error(), "no store at"));
+    assert_non_null(strstr(unit_log_last_error(), "md_store.json not found"));
+    assert_non_null(strstr(unit_log_last_error(), "a2md -d"));
     /* a directory without md_store.json: still no store, and nothing is created */
     assert_int_equal(mkdir(f->dir, MODE_PUBLIC_DIR), 0);
     assert_int_equal(md_store_fs_open(&store, f->dir, 0, f->pool), APR_ENOENT);
@@ -262,13 +133,13 @@ static void test_corrupt_store_json(void **state)
 
     assert_int_equal(mkdir(f->dir, MODE_PUBLIC_DIR), 0);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); ++i) {
-        spit(fpath, bad[i]);
+        unit_spit(fpath, bad[i]);
         for (int create = 0; create <= 1; ++create) {
-            last_error[0] = '\0';
+            unit_log_clear();
             assert_int_equal(md_store_fs_open(&store, f->dir, create, f->pool), APR_EINVAL);
             assert_null(store);
-            assert_non_null(strstr(last_error, fpath));
-            assert_string_equal(slurp(fpath, f->pool), bad[i]);
+            assert_non_null(strstr(unit_log_last_error(), fpath));
+            assert_string_equal(unit_slurp(fpath, f->pool), bad[i]);
         }
     }
 }
@@ -278,9 +149,9 @@ static void test_corrupt_store_json(void **state)
 static void test_path_validation(void **state)
 {
     fixture_t *f = *state;
-    md_store_t *store = open_store(f);
+    md_store_t *store = unit_store_open(f->dir, f->pool);
     static const char *const bad[] = {"../x", "a/b", ".hidden", "", "..", "x..y", "/abs"};
-    md_json_t *j = json_with_name("x", f->pool);
+    md_json_t *j = unit_json_with_name("x", f->pool);
 
     assert_string_equal(md_store_path(store, MD_SG_DOMAINS, "example.org", MD_FN_MD, f->pool),
                         apr_pstrcat(f->pool, f->dir, "/domains/example.org/md.json", NULL));
@@ -325,7 +196,7 @@ static void test_group_names(void **state)
 static void test_save_load_every_group(void **state)
 {
     fixture_t *f = *state;
-    md_store_t *store = open_store(f);
+    md_store_t *store = unit_store_open(f->dir, f->pool);
     md_pkey_t *key, *loaded;
     apr_array_header_t *chain, *chain2;
     const char *err, *text, *pub1, *pub2, *pem, *path;
@@ -333,7 +204,7 @@ static void test_save_load_every_group(void **state)
     apr_size_t slen;
     const unsigned char *secret = md_store_secret(store, &slen);
 
-    make_pair(&key, &chain, "example.org", f->pool);
+    unit_key_and_chain(&key, &chain, "example.org", TEST_CERT_VALID, f->pool);
     assert_int_equal(md_pkey_pub_pem(&pub1, key, f->pool), APR_SUCCESS);
     for (int i = 0; i < MD_SG_COUNT; ++i) {
         md_store_group_t g = (md_store_group_t) i;
@@ -341,13 +212,14 @@ static void test_save_load_every_group(void **state)
         const char *entry = md_store_path(store, g, "example.org", NULL, f->pool);
 
         assert_int_equal(md_store_save_json(store, g, "example.org", MD_FN_MD,
-                                            json_with_name("example.org", f->pool), f->pool),
+                                            unit_json_with_name("example.org", f->pool), f->pool),
                          APR_SUCCESS);
         assert_int_equal(md_store_save_text(store, g, "example.org", "token", "answer", f->pool),
                          APR_SUCCESS);
-        assert_int_equal(md_store_save_chain(store, g, "example.org", CERT_FILE, chain, f->pool),
-                         APR_SUCCESS);
-        assert_int_equal(md_store_save_pkey(store, g, "example.org", KEY_FILE, key, f->pool),
+        assert_int_equal(
+            md_store_save_chain(store, g, "example.org", UNIT_CERT_FILE, chain, f->pool),
+            APR_SUCCESS);
+        assert_int_equal(md_store_save_pkey(store, g, "example.org", UNIT_KEY_FILE, key, f->pool),
                          APR_SUCCESS);
 
         assert_int_equal(md_store_load_json(&j, &err, store, g, "example.org", MD_FN_MD, f->pool),
@@ -357,30 +229,31 @@ static void test_save_load_every_group(void **state)
                          APR_SUCCESS);
         assert_string_equal(text, "answer");
         assert_int_equal(
-            md_store_load_chain(&chain2, &err, store, g, "example.org", CERT_FILE, f->pool),
+            md_store_load_chain(&chain2, &err, store, g, "example.org", UNIT_CERT_FILE, f->pool),
             APR_SUCCESS);
-        assert_string_equal(leaf_fingerprint(chain2, f->pool), leaf_fingerprint(chain, f->pool));
+        assert_string_equal(unit_leaf_fingerprint(chain2, f->pool),
+                            unit_leaf_fingerprint(chain, f->pool));
         assert_int_equal(
-            md_store_load_pkey(&loaded, &err, store, g, "example.org", KEY_FILE, f->pool),
+            md_store_load_pkey(&loaded, &err, store, g, "example.org", UNIT_KEY_FILE, f->pool),
             APR_SUCCESS);
         assert_int_equal(md_pkey_pub_pem(&pub2, loaded, f->pool), APR_SUCCESS);
         assert_string_equal(pub2, pub1);
 
         /* permissions: keys always private, certificates public, the rest public only in
          * challenges; entries holding keys private */
-        assert_int_equal(mode_of(entry), pub ? MODE_PUBLIC_DIR : MODE_PRIVATE_DIR);
-        assert_int_equal(mode_of(apr_pstrcat(f->pool, entry, "/" KEY_FILE, NULL)),
+        assert_int_equal(unit_mode_of(entry), pub ? MODE_PUBLIC_DIR : MODE_PRIVATE_DIR);
+        assert_int_equal(unit_mode_of(apr_pstrcat(f->pool, entry, "/" UNIT_KEY_FILE, NULL)),
                          MODE_PRIVATE_FILE);
-        assert_int_equal(mode_of(apr_pstrcat(f->pool, entry, "/" CERT_FILE, NULL)),
+        assert_int_equal(unit_mode_of(apr_pstrcat(f->pool, entry, "/" UNIT_CERT_FILE, NULL)),
                          MODE_PUBLIC_FILE);
-        assert_int_equal(mode_of(apr_pstrcat(f->pool, entry, "/" MD_FN_MD, NULL)),
+        assert_int_equal(unit_mode_of(apr_pstrcat(f->pool, entry, "/" MD_FN_MD, NULL)),
                          pub ? MODE_PUBLIC_FILE : MODE_PRIVATE_FILE);
-        assert_int_equal(mode_of(apr_pstrcat(f->pool, entry, "/token", NULL)),
+        assert_int_equal(unit_mode_of(apr_pstrcat(f->pool, entry, "/token", NULL)),
                          pub ? MODE_PUBLIC_FILE : MODE_PRIVATE_FILE);
 
         /* encryption: accounts and staging only, with the raw secret as passphrase */
-        path = apr_pstrcat(f->pool, entry, "/" KEY_FILE, NULL);
-        pem = slurp(path, f->pool);
+        path = apr_pstrcat(f->pool, entry, "/" UNIT_KEY_FILE, NULL);
+        pem = unit_slurp(path, f->pool);
         if (md_store_group_encrypts(g)) {
             assert_non_null(strstr(pem, "-----BEGIN ENCRYPTED PRIVATE KEY-----"));
             assert_int_equal(
@@ -396,7 +269,7 @@ static void test_save_load_every_group(void **state)
 static void test_load_missing_and_corrupt(void **state)
 {
     fixture_t *f = *state;
-    md_store_t *store = open_store(f);
+    md_store_t *store = unit_store_open(f->dir, f->pool);
     md_json_t *j;
     md_pkey_t *key;
     apr_array_header_t *chain;
@@ -405,10 +278,10 @@ static void test_load_missing_and_corrupt(void **state)
     assert_int_equal(md_store_load_json(&j, &err, store, MD_SG_DOMAINS, "a.org", MD_FN_MD, f->pool),
                      APR_ENOENT);
     assert_int_equal(
-        md_store_load_pkey(&key, &err, store, MD_SG_STAGING, "a.org", KEY_FILE, f->pool),
+        md_store_load_pkey(&key, &err, store, MD_SG_STAGING, "a.org", UNIT_KEY_FILE, f->pool),
         APR_ENOENT);
     assert_int_equal(
-        md_store_load_chain(&chain, &err, store, MD_SG_DOMAINS, "a.org", CERT_FILE, f->pool),
+        md_store_load_chain(&chain, &err, store, MD_SG_DOMAINS, "a.org", UNIT_CERT_FILE, f->pool),
         APR_ENOENT);
     assert_int_equal(md_store_load_text(&text, store, MD_SG_CHALLENGES, "a.org", "t", f->pool),
                      APR_ENOENT);
@@ -422,13 +295,14 @@ static void test_load_missing_and_corrupt(void **state)
                      APR_EINVAL);
     assert_non_null(err);
     assert_non_null(strstr(err, path));
-    assert_string_equal(slurp(path, f->pool), "{\"name\":");
+    assert_string_equal(unit_slurp(path, f->pool), "{\"name\":");
 
     /* a key file without a key */
-    assert_int_equal(md_store_save_text(store, MD_SG_DOMAINS, "a.org", KEY_FILE, "junk", f->pool),
-                     APR_SUCCESS);
+    assert_int_equal(
+        md_store_save_text(store, MD_SG_DOMAINS, "a.org", UNIT_KEY_FILE, "junk", f->pool),
+        APR_SUCCESS);
     assert_int_not_equal(
-        md_store_load_pkey(&key, &err, store, MD_SG_DOMAINS, "a.org", KEY_FILE, f->pool),
+        md_store_load_pkey(&key, &err, store, MD_SG_DOMAINS, "a.org", UNIT_KEY_FILE, f->pool),
         APR_SUCCESS);
     assert_non_null(err);
     assert_non_null(strstr(err, "a.org"));
@@ -437,12 +311,12 @@ static void test_load_missing_and_corrupt(void **state)
 static void test_key_needs_the_store_secret(void **state)
 {
     fixture_t *f = *state;
-    md_store_t *store = open_store(f), *other;
+    md_store_t *store = unit_store_open(f->dir, f->pool), *other;
     md_pkey_t *key, *loaded;
     apr_array_header_t *chain;
     const char *err, *pem;
 
-    make_pair(&key, &chain, "a.org", f->pool);
+    unit_key_and_chain(&key, &chain, "a.org", TEST_CERT_VALID, f->pool);
     assert_int_equal(
         md_store_save_pkey(store, MD_SG_ACCOUNTS, "ACME-a-0000", MD_FN_ACCT_KEY, key, f->pool),
         APR_SUCCESS);
@@ -451,7 +325,7 @@ static void test_key_needs_the_store_secret(void **state)
         APR_SUCCESS);
     /* the same file in another store (other secret) cannot be decrypted */
     f->dir = apr_pstrcat(f->pool, f->base, "/other", NULL);
-    other = open_store(f);
+    other = unit_store_open(f->dir, f->pool);
     assert_int_equal(
         md_store_save_text(other, MD_SG_ACCOUNTS, "ACME-a-0000", MD_FN_ACCT_KEY, pem, f->pool),
         APR_SUCCESS);
@@ -464,7 +338,7 @@ static void test_key_needs_the_store_secret(void **state)
 static void test_group_dirs_made_when_first_written(void **state)
 {
     fixture_t *f = *state;
-    md_store_t *store = open_store(f);
+    md_store_t *store = unit_store_open(f->dir, f->pool);
     const char *gdir = apr_pstrcat(f->pool, f->dir, "/challenges", NULL);
     apr_array_header_t *names;
 
@@ -475,7 +349,7 @@ static void test_group_dirs_made_when_first_written(void **state)
     assert_int_equal(names->nelts, 0);
     assert_int_equal(md_store_save_text(store, MD_SG_CHALLENGES, "a.org", "tok", "x", f->pool),
                      APR_SUCCESS);
-    assert_int_equal(mode_of(gdir), MODE_PUBLIC_DIR);
+    assert_int_equal(unit_mode_of(gdir), MODE_PUBLIC_DIR);
 }
 
 /* ---- listings, removal ---- */
@@ -483,11 +357,11 @@ static void test_group_dirs_made_when_first_written(void **state)
 static void test_names_and_aspects(void **state)
 {
     fixture_t *f = *state;
-    md_store_t *store = open_store(f);
+    md_store_t *store = unit_store_open(f->dir, f->pool);
     static const char *const names_in[] = {"c.org", "a.org", "b.tmp.org"};
     apr_array_header_t *names, *aspects;
     const char *entry;
-    md_json_t *j = json_with_name("x", f->pool);
+    md_json_t *j = unit_json_with_name("x", f->pool);
 
     for (size_t i = 0; i < sizeof(names_in) / sizeof(names_in[0]); ++i) {
         assert_int_equal(
@@ -496,7 +370,7 @@ static void test_names_and_aspects(void **state)
     }
     /* neither a dot directory nor a plain file is an entry */
     assert_int_equal(mkdir(apr_pstrcat(f->pool, f->dir, "/domains/.old", NULL), 0700), 0);
-    spit(apr_pstrcat(f->pool, f->dir, "/domains/stray.txt", NULL), "x");
+    unit_spit(apr_pstrcat(f->pool, f->dir, "/domains/stray.txt", NULL), "x");
     assert_int_equal(md_store_names(&names, store, MD_SG_DOMAINS, f->pool), APR_SUCCESS);
     assert_int_equal(names->nelts, 3);
     assert_string_equal(APR_ARRAY_IDX(names, 0, const char *), "a.org");
@@ -509,8 +383,8 @@ static void test_names_and_aspects(void **state)
     assert_int_equal(md_store_save_text(store, MD_SG_DOMAINS, "a.org", "job.json", "{}", f->pool),
                      APR_SUCCESS);
     entry = md_store_path(store, MD_SG_DOMAINS, "a.org", NULL, f->pool);
-    spit(apr_pstrcat(f->pool, entry, "/.hidden", NULL), "x");
-    spit(apr_pstrcat(f->pool, entry, "/md.json.tmp.AbC123", NULL), "x");
+    unit_spit(apr_pstrcat(f->pool, entry, "/.hidden", NULL), "x");
+    unit_spit(apr_pstrcat(f->pool, entry, "/md.json.tmp.AbC123", NULL), "x");
     assert_int_equal(mkdir(apr_pstrcat(f->pool, entry, "/subdir", NULL), 0700), 0);
     assert_int_equal(md_store_aspects(&aspects, store, MD_SG_DOMAINS, "a.org", f->pool),
                      APR_SUCCESS);
@@ -539,12 +413,12 @@ static void test_names_and_aspects(void **state)
 static void test_purge_does_not_follow_links(void **state)
 {
     fixture_t *f = *state;
-    md_store_t *store = open_store(f);
+    md_store_t *store = unit_store_open(f->dir, f->pool);
     const char *outside = apr_pstrcat(f->pool, f->base, "/outside", NULL);
     const char *entry;
 
     assert_int_equal(mkdir(outside, 0700), 0);
-    spit(apr_pstrcat(f->pool, outside, "/keep", NULL), "x");
+    unit_spit(apr_pstrcat(f->pool, outside, "/keep", NULL), "x");
     assert_int_equal(md_store_save_text(store, MD_SG_STAGING, "a.org", "t", "x", f->pool),
                      APR_SUCCESS);
     entry = md_store_path(store, MD_SG_STAGING, "a.org", NULL, f->pool);
@@ -596,7 +470,7 @@ static pid_t fork_lock_holder(const char *dir, int *ptell)
 static void test_lock_between_processes(void **state)
 {
     fixture_t *f = *state;
-    md_store_t *store = open_store(f);
+    md_store_t *store = unit_store_open(f->dir, f->pool);
     md_store_lock_t *lock;
     apr_pool_t *sub;
     apr_time_t start, took;
@@ -615,7 +489,8 @@ static void test_lock_between_processes(void **state)
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     assert_int_equal(md_store_lock(&lock, store, TEST_LOCK_WAIT, f->pool), APR_SUCCESS);
-    assert_int_equal(mode_of(apr_pstrcat(f->pool, f->dir, "/store.lock", NULL)), MODE_PRIVATE_FILE);
+    assert_int_equal(unit_mode_of(apr_pstrcat(f->pool, f->dir, "/store.lock", NULL)),
+                     MODE_PRIVATE_FILE);
     assert_int_equal(md_store_unlock(lock), APR_SUCCESS);
 
     /* released by clearing the pool, too: a child can take it at once afterwards */
@@ -631,19 +506,29 @@ static void test_lock_between_processes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_create_and_reopen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_missing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_store_json, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_path_validation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_and_reopen, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_open_missing, unit_store_setup, unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_store_json, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_path_validation, unit_store_setup,
+                                        unit_store_teardown),
         cmocka_unit_test(test_group_names),
-        cmocka_unit_test_setup_teardown(test_save_load_every_group, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_load_missing_and_corrupt, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_key_needs_the_store_secret, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_group_dirs_made_when_first_written, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_names_and_aspects, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_purge_does_not_follow_links, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lock_between_processes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_save_load_every_group, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_load_missing_and_corrupt, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_key_needs_the_store_secret, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_group_dirs_made_when_first_written, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_names_and_aspects, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_purge_does_not_follow_links, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_lock_between_processes, unit_store_setup,
+                                        unit_store_teardown),
     };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, unit_store_group_setup, unit_store_group_teardown);
 }

@@ -21,138 +21,17 @@
 #include "md_log.h"
 #include "md_store.h"
 #include "md_util.h"
+#include "unit_fixture.h"
+#include "unit_store.h"
 
 #define MODE_PRIVATE_DIR 0700
 #define MODE_PRIVATE_FILE 0600
 #define TEST_CERT_VALID apr_time_from_sec(86400)
-#define TEST_LOG_LEN 1024
 
-static const md_pkey_spec_t spec_p256 = {MD_PKEY_EC, 0, "secp256r1"};
-#define KEY_FILE "privkey.secp256r1.pem"
-#define CERT_FILE "pubcert.secp256r1.pem"
-
-/* The last error the library logged (the sink is installed once, before any test runs). */
-static char last_error[TEST_LOG_LEN];
-
-static void test_sink(void *baton, const char *file, int line, md_log_level_t level,
-                      apr_status_t rv, const char *msg)
-{
-    (void) baton;
-    if (level == MD_LOG_ERR) {
-        snprintf(last_error, sizeof(last_error), "%s", msg);
-    }
-    if (getenv("MD_TEST_LOG")) {
-        fprintf(stderr, "[%s] %s:%d: %s (%d)\n", md_log_level_name(level), file, line, msg, rv);
-    }
-}
-
-typedef struct {
-    apr_pool_t *pool;
-    char base[64];   /* the mkdtemp directory */
-    const char *dir; /* the store inside it */
-} fixture_t;
-
-static int group_setup(void **state)
-{
-    (void) state;
-    if (apr_initialize() != APR_SUCCESS) {
-        return -1;
-    }
-    md_log_set(test_sink, NULL, getenv("MD_TEST_LOG") ? MD_LOG_TRACE : MD_LOG_WARN);
-    /* a strict umask: the store must set its permissions regardless */
-    umask(077);
-    return 0;
-}
-
-static int group_teardown(void **state)
-{
-    (void) state;
-    apr_terminate();
-    return 0;
-}
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof(*f));
-
-    if (!f || apr_pool_create(&f->pool, NULL) != APR_SUCCESS) {
-        return -1;
-    }
-    strcpy(f->base, "/tmp/test_store_promote.XXXXXX");
-    if (!mkdtemp(f->base)) {
-        return -1;
-    }
-    f->dir = apr_pstrcat(f->pool, f->base, "/md", NULL);
-    last_error[0] = '\0';
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    char *cmd = apr_psprintf(f->pool, "rm -rf '%s'", f->base);
-    int rc = system(cmd);
-
-    apr_pool_destroy(f->pool);
-    free(f);
-    return rc == 0 ? 0 : -1;
-}
+/* a fresh store directory per test; the group runs with a strict umask */
+typedef unit_store_fixture_t fixture_t;
 
 /* ---- helpers ---- */
-
-static md_store_t *open_store(fixture_t *f)
-{
-    md_store_t *store;
-
-    assert_int_equal(md_store_fs_open(&store, f->dir, 1, f->pool), APR_SUCCESS);
-    return store;
-}
-
-static mode_t mode_of(const char *path)
-{
-    struct stat st;
-
-    assert_int_equal(lstat(path, &st), 0);
-    return st.st_mode & 07777;
-}
-
-static const char *slurp(const char *path, apr_pool_t *p)
-{
-    char *data;
-    apr_size_t len;
-
-    assert_int_equal(md_file_read(&data, &len, path, 0, p), APR_SUCCESS);
-    return data;
-}
-
-/* A fresh EC key and a self-signed one-certificate chain for it. */
-static void make_pair(md_pkey_t **pkey, apr_array_header_t **pchain, const char *domain,
-                      apr_pool_t *p)
-{
-    apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
-    md_cert_t *cert;
-
-    APR_ARRAY_PUSH(names, const char *) = domain;
-    assert_int_equal(md_pkey_gen(pkey, &spec_p256, p), APR_SUCCESS);
-    assert_int_equal(md_cert_self_signed(&cert, NULL, names, *pkey, TEST_CERT_VALID, p),
-                     APR_SUCCESS);
-    *pchain = apr_array_make(p, 1, sizeof(md_cert_t *));
-    APR_ARRAY_PUSH(*pchain, md_cert_t *) = cert;
-}
-
-static const char *leaf_fingerprint(const apr_array_header_t *chain, apr_pool_t *p)
-{
-    return md_cert_fingerprint(APR_ARRAY_IDX(chain, 0, const md_cert_t *), p);
-}
-
-static md_json_t *json_with_name(const char *value, apr_pool_t *p)
-{
-    md_json_t *j = md_json_new_obj(p);
-
-    md_json_set_str(j, "name", value);
-    return j;
-}
 
 /* Stages a complete set (md.json, job.json, encrypted key, chain) for name. */
 static void stage_set(md_store_t *store, const char *name, const char *mdname,
@@ -160,16 +39,14 @@ static void stage_set(md_store_t *store, const char *name, const char *mdname,
 {
     md_pkey_t *key;
 
-    make_pair(&key, pchain, name, p);
+    unit_key_and_chain(&key, pchain, name, TEST_CERT_VALID, p);
     assert_int_equal(
-        md_store_save_json(store, MD_SG_STAGING, name, MD_FN_MD, json_with_name(mdname, p), p),
+        md_store_save_json(store, MD_SG_STAGING, name, MD_FN_MD, unit_json_with_name(mdname, p), p),
         APR_SUCCESS);
     assert_int_equal(
-        md_store_save_json(store, MD_SG_STAGING, name, MD_FN_JOB, json_with_name("job", p), p),
+        md_store_save_json(store, MD_SG_STAGING, name, MD_FN_JOB, unit_json_with_name("job", p), p),
         APR_SUCCESS);
-    assert_int_equal(md_store_save_pkey(store, MD_SG_STAGING, name, KEY_FILE, key, p), APR_SUCCESS);
-    assert_int_equal(md_store_save_chain(store, MD_SG_STAGING, name, CERT_FILE, *pchain, p),
-                     APR_SUCCESS);
+    unit_save_key_chain(store, MD_SG_STAGING, name, key, *pchain, p);
 }
 
 static int str_in(const apr_array_header_t *a, const char *s)
@@ -182,7 +59,7 @@ static int str_in(const apr_array_header_t *a, const char *s)
 static void test_archive_numbering(void **state)
 {
     fixture_t *f = *state;
-    md_store_t *store = open_store(f);
+    md_store_t *store = unit_store_open(f->dir, f->pool);
     const char *archived;
 
     assert_int_equal(md_store_archive(&archived, store, "a.org", f->pool), APR_ENOENT);
@@ -191,7 +68,7 @@ static void test_archive_numbering(void **state)
         const char *expect = apr_psprintf(f->pool, "a.org.%d", n);
 
         assert_int_equal(md_store_save_json(store, MD_SG_DOMAINS, "a.org", MD_FN_MD,
-                                            json_with_name(expect, f->pool), f->pool),
+                                            unit_json_with_name(expect, f->pool), f->pool),
                          APR_SUCCESS);
         assert_int_equal(md_store_archive(&archived, store, "a.org", f->pool), APR_SUCCESS);
         assert_string_equal(archived, expect);
@@ -201,7 +78,7 @@ static void test_archive_numbering(void **state)
     /* the first free number is taken */
     assert_int_equal(md_store_purge(store, MD_SG_ARCHIVE, "a.org.1", f->pool), APR_SUCCESS);
     assert_int_equal(md_store_save_json(store, MD_SG_DOMAINS, "a.org", MD_FN_MD,
-                                        json_with_name("x", f->pool), f->pool),
+                                        unit_json_with_name("x", f->pool), f->pool),
                      APR_SUCCESS);
     assert_int_equal(md_store_archive(&archived, store, "a.org", f->pool), APR_SUCCESS);
     assert_string_equal(archived, "a.org.1");
@@ -220,20 +97,22 @@ static void assert_domain_set(md_store_t *store, const char *name, const char *m
     assert_int_equal(md_store_aspects(&aspects, store, MD_SG_DOMAINS, name, p), APR_SUCCESS);
     assert_int_equal(aspects->nelts, 3);
     assert_true(str_in(aspects, MD_FN_MD));
-    assert_true(str_in(aspects, KEY_FILE));
-    assert_true(str_in(aspects, CERT_FILE));
+    assert_true(str_in(aspects, UNIT_KEY_FILE));
+    assert_true(str_in(aspects, UNIT_CERT_FILE));
     assert_int_equal(md_store_load_json(&j, &err, store, MD_SG_DOMAINS, name, MD_FN_MD, p),
                      APR_SUCCESS);
     assert_string_equal(md_json_get_str(j, "name"), mdname);
-    assert_int_equal(md_store_load_chain(&chain, &err, store, MD_SG_DOMAINS, name, CERT_FILE, p),
-                     APR_SUCCESS);
-    assert_string_equal(leaf_fingerprint(chain, p), fingerprint);
-    assert_int_equal(md_store_load_pkey(&key, &err, store, MD_SG_DOMAINS, name, KEY_FILE, p),
+    assert_int_equal(
+        md_store_load_chain(&chain, &err, store, MD_SG_DOMAINS, name, UNIT_CERT_FILE, p),
+        APR_SUCCESS);
+    assert_string_equal(unit_leaf_fingerprint(chain, p), fingerprint);
+    assert_int_equal(md_store_load_pkey(&key, &err, store, MD_SG_DOMAINS, name, UNIT_KEY_FILE, p),
                      APR_SUCCESS);
     assert_true(md_cert_matches_key(APR_ARRAY_IDX(chain, 0, const md_cert_t *), key));
-    assert_null(strstr(slurp(apr_pstrcat(p, entry, "/" KEY_FILE, NULL), p), "ENCRYPTED"));
-    assert_int_equal(mode_of(entry), MODE_PRIVATE_DIR);
-    assert_int_equal(mode_of(apr_pstrcat(p, entry, "/" KEY_FILE, NULL)), MODE_PRIVATE_FILE);
+    assert_null(strstr(unit_slurp(apr_pstrcat(p, entry, "/" UNIT_KEY_FILE, NULL), p), "ENCRYPTED"));
+    assert_int_equal(unit_mode_of(entry), MODE_PRIVATE_DIR);
+    assert_int_equal(unit_mode_of(apr_pstrcat(p, entry, "/" UNIT_KEY_FILE, NULL)),
+                     MODE_PRIVATE_FILE);
 }
 
 static void assert_group_empty(md_store_t *store, md_store_group_t group, apr_pool_t *p)
@@ -247,13 +126,13 @@ static void assert_group_empty(md_store_t *store, md_store_group_t group, apr_po
 static void test_promote_install_and_replace(void **state)
 {
     fixture_t *f = *state;
-    md_store_t *store = open_store(f);
+    md_store_t *store = unit_store_open(f->dir, f->pool);
     apr_array_header_t *chain1, *chain2, *aspects;
     const char *archived, *fp1, *fp2;
 
     /* first install: the staged md.json is taken, nothing is archived */
     stage_set(store, "a.org", "staged-1", &chain1, f->pool);
-    fp1 = leaf_fingerprint(chain1, f->pool);
+    fp1 = unit_leaf_fingerprint(chain1, f->pool);
     assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_SUCCESS);
     assert_null(archived);
     assert_domain_set(store, "a.org", "staged-1", fp1, f->pool);
@@ -264,10 +143,10 @@ static void test_promote_install_and_replace(void **state)
     /* the registry changes md.json meanwhile; the second set keeps that md.json and the
      * first set goes to the archive whole */
     assert_int_equal(md_store_save_json(store, MD_SG_DOMAINS, "a.org", MD_FN_MD,
-                                        json_with_name("registry", f->pool), f->pool),
+                                        unit_json_with_name("registry", f->pool), f->pool),
                      APR_SUCCESS);
     stage_set(store, "a.org", "staged-2", &chain2, f->pool);
-    fp2 = leaf_fingerprint(chain2, f->pool);
+    fp2 = unit_leaf_fingerprint(chain2, f->pool);
     assert_string_not_equal(fp1, fp2);
     assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_SUCCESS);
     assert_non_null(archived);
@@ -277,7 +156,7 @@ static void test_promote_install_and_replace(void **state)
     assert_int_equal(md_store_aspects(&aspects, store, MD_SG_ARCHIVE, "a.org.1", f->pool),
                      APR_SUCCESS);
     assert_int_equal(aspects->nelts, 3);
-    assert_true(md_store_exists(store, MD_SG_ARCHIVE, "a.org.1", KEY_FILE, f->pool));
+    assert_true(md_store_exists(store, MD_SG_ARCHIVE, "a.org.1", UNIT_KEY_FILE, f->pool));
     assert_group_empty(store, MD_SG_TMP, f->pool);
     assert_group_empty(store, MD_SG_STAGING, f->pool);
 
@@ -285,13 +164,13 @@ static void test_promote_install_and_replace(void **state)
     stage_set(store, "a.org", "staged-3", &chain1, f->pool);
     assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_SUCCESS);
     assert_string_equal(archived, "a.org.2");
-    assert_domain_set(store, "a.org", "registry", leaf_fingerprint(chain1, f->pool), f->pool);
+    assert_domain_set(store, "a.org", "registry", unit_leaf_fingerprint(chain1, f->pool), f->pool);
 }
 
 static void test_promote_nothing_staged(void **state)
 {
     fixture_t *f = *state;
-    md_store_t *store = open_store(f);
+    md_store_t *store = unit_store_open(f->dir, f->pool);
     const char *archived = "x";
 
     assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_ENOENT);
@@ -302,37 +181,33 @@ static void test_promote_nothing_staged(void **state)
 static void test_promote_refuses_incomplete(void **state)
 {
     fixture_t *f = *state;
-    md_store_t *store = open_store(f);
+    md_store_t *store = unit_store_open(f->dir, f->pool);
     apr_array_header_t *chain, *other_chain;
     md_pkey_t *other_key;
     const char *archived, *fp;
 
     stage_set(store, "a.org", "first", &chain, f->pool);
     assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_SUCCESS);
-    fp = leaf_fingerprint(chain, f->pool);
+    fp = unit_leaf_fingerprint(chain, f->pool);
 
     /* a certificate without its key */
     stage_set(store, "a.org", "second", &chain, f->pool);
-    assert_int_equal(md_store_remove(store, MD_SG_STAGING, "a.org", KEY_FILE, f->pool),
+    assert_int_equal(md_store_remove(store, MD_SG_STAGING, "a.org", UNIT_KEY_FILE, f->pool),
                      APR_SUCCESS);
-    last_error[0] = '\0';
+    unit_log_clear();
     assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_EINVAL);
-    assert_non_null(strstr(last_error, "a.org"));
+    assert_non_null(strstr(unit_log_last_error(), "a.org"));
     assert_domain_set(store, "a.org", "first", fp, f->pool);
 
     /* only a job, no certificate */
-    assert_int_equal(md_store_remove(store, MD_SG_STAGING, "a.org", CERT_FILE, f->pool),
+    assert_int_equal(md_store_remove(store, MD_SG_STAGING, "a.org", UNIT_CERT_FILE, f->pool),
                      APR_SUCCESS);
     assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_EINVAL);
     assert_domain_set(store, "a.org", "first", fp, f->pool);
 
     /* a certificate with somebody else's key */
-    make_pair(&other_key, &other_chain, "a.org", f->pool);
-    assert_int_equal(
-        md_store_save_pkey(store, MD_SG_STAGING, "a.org", KEY_FILE, other_key, f->pool),
-        APR_SUCCESS);
-    assert_int_equal(md_store_save_chain(store, MD_SG_STAGING, "a.org", CERT_FILE, chain, f->pool),
-                     APR_SUCCESS);
+    unit_key_and_chain(&other_key, &other_chain, "a.org", TEST_CERT_VALID, f->pool);
+    unit_save_key_chain(store, MD_SG_STAGING, "a.org", other_key, chain, f->pool);
     assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_EINVAL);
     assert_domain_set(store, "a.org", "first", fp, f->pool);
 
@@ -345,11 +220,15 @@ static void test_promote_refuses_incomplete(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_archive_numbering, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_promote_install_and_replace, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_promote_nothing_staged, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_promote_refuses_incomplete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_archive_numbering, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_promote_install_and_replace, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_promote_nothing_staged, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_promote_refuses_incomplete, unit_store_setup,
+                                        unit_store_teardown),
     };
 
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, unit_store_group_setup, unit_store_group_teardown);
 }

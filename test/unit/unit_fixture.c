@@ -1,5 +1,6 @@
 /* unit_fixture.c: shared cmocka fixtures for the unit tests -- pool, temporary directory,
  * and a capturing log sink (test-process state only, never part of the library). */
+#include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,10 +9,17 @@
 
 #include <apr_general.h>
 
-#include "md_log.h"
 #include "unit_fixture.h"
 
-static char last_error[1024];
+#define UNIT_LAST_LEN 1024
+#define UNIT_TEXT_LEN 8192
+/* file descriptors nftw may keep open while it walks */
+#define UNIT_RMTREE_FDS 16
+
+static char last_error[UNIT_LAST_LEN];
+static char log_text[UNIT_TEXT_LEN];
+static int log_count;
+static md_log_level_t log_keep = MD_LOG_ERR;
 
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -21,20 +29,37 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
-void unit_rmtree(const char *path)
+int unit_rmtree(const char *path)
 {
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    struct stat st;
+
+    nftw(path, rm_entry, UNIT_RMTREE_FDS, FTW_DEPTH | FTW_PHYS);
+    return (lstat(path, &st) != 0 && errno == ENOENT) ? 0 : -1;
+}
+
+int unit_tmp_open(apr_pool_t **pp, char *dir)
+{
+    *pp = NULL;
+    if (apr_pool_create(pp, NULL) != APR_SUCCESS) {
+        return -1;
+    }
+    snprintf(dir, UNIT_DIR_LEN, "/tmp/md-unit-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+int unit_tmp_close(apr_pool_t *p, const char *dir)
+{
+    int rc = unit_rmtree(dir);
+
+    apr_pool_destroy(p);
+    return rc;
 }
 
 int unit_fixture_setup(void **state)
 {
     unit_fixture_t *fx = calloc(1, sizeof(*fx));
 
-    if (!fx || apr_pool_create(&fx->p, NULL) != APR_SUCCESS) {
-        return -1;
-    }
-    strcpy(fx->dir, "/tmp/md-unit-XXXXXX");
-    if (!mkdtemp(fx->dir)) {
+    if (!fx || unit_tmp_open(&fx->p, fx->dir) != 0) {
         return -1;
     }
     *state = fx;
@@ -45,8 +70,7 @@ int unit_fixture_teardown(void **state)
 {
     unit_fixture_t *fx = *state;
 
-    unit_rmtree(fx->dir);
-    apr_pool_destroy(fx->p);
+    unit_tmp_close(fx->p, fx->dir);
     free(fx);
     return 0;
 }
@@ -54,18 +78,23 @@ int unit_fixture_teardown(void **state)
 static void capture(void *baton, const char *file, int line, md_log_level_t level, apr_status_t rv,
                     const char *msg)
 {
+    size_t used = strlen(log_text);
+
     (void) baton;
-    (void) file;
-    (void) line;
-    (void) rv;
-    if (level <= MD_LOG_ERR) {
+    if (level <= log_keep) {
+        ++log_count;
         snprintf(last_error, sizeof(last_error), "%s", msg);
+        snprintf(log_text + used, sizeof(log_text) - used, "%s\n", msg);
+    }
+    if (getenv("MD_TEST_LOG")) {
+        fprintf(stderr, "[%s] %s:%d: %s (%d)\n", md_log_level_name(level), file, line, msg, rv);
     }
 }
 
-void unit_log_capture(void)
+void unit_log_capture(md_log_level_t keep)
 {
-    md_log_set(capture, NULL, MD_LOG_WARN);
+    log_keep = keep;
+    md_log_set(capture, NULL, getenv("MD_TEST_LOG") ? MD_LOG_TRACE : keep);
 }
 
 const char *unit_log_last_error(void)
@@ -73,7 +102,26 @@ const char *unit_log_last_error(void)
     return last_error;
 }
 
+const char *unit_log_text(void)
+{
+    return log_text;
+}
+
+int unit_log_count(void)
+{
+    return log_count;
+}
+
 void unit_log_clear(void)
 {
     last_error[0] = '\0';
+    log_text[0] = '\0';
+    log_count = 0;
+}
+
+int unit_log_clear_setup(void **state)
+{
+    (void) state;
+    unit_log_clear();
+    return 0;
 }

@@ -1,5 +1,5 @@
 /* unit_server.c: starting and stopping the small local Python servers unit tests talk to,
- * and their temporary directories. Linked into every unit test binary. */
+ * and the set-up of test groups that talk HTTP. Linked into every unit test binary. */
 #include <stdio.h>
 #include <string.h>
 #include <fcntl.h>
@@ -10,11 +10,13 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
-#include <apr_file_info.h>
-#include <apr_file_io.h>
+#include <apr_general.h>
 #include <apr_strings.h>
 
+#include "md_http.h"
+#include "md_log.h"
 #include "md_util.h"
+#include "unit_fixture.h"
 #include "unit_server.h"
 
 #define POLL_STEP apr_time_from_msec(50)
@@ -47,7 +49,7 @@ int unit_server_start(unit_server_t *srv, const char *dir, const char *script, a
     }
     while (apr_time_now() < end) {
         if (md_file_read(&text, &len, ports, 0, p) == APR_SUCCESS &&
-            sscanf(text, "%d", &srv->port) == 1) {
+            sscanf(text, "%d %d", &srv->port, &srv->port2) >= 1) {
             return 0;
         }
         if (waitpid(srv->pid, NULL, WNOHANG) == srv->pid) {
@@ -88,24 +90,30 @@ int unit_closed_port(void)
     return port;
 }
 
-void unit_dir_remove(const char *dir, apr_pool_t *p)
+const char *unit_server_url(const unit_server_t *srv, const char *path, apr_pool_t *p)
 {
-    apr_finfo_t fi;
-    apr_dir_t *d;
+    return apr_psprintf(p, "http://127.0.0.1:%d%s", srv->port, path);
+}
 
-    if (apr_dir_open(&d, dir, p) == APR_SUCCESS) {
-        while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
-            const char *path = apr_pstrcat(p, dir, "/", fi.name, NULL);
-            if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) {
-                continue;
-            }
-            if (fi.filetype == APR_DIR) {
-                unit_dir_remove(path, p);
-            } else {
-                apr_file_remove(path, p);
-            }
-        }
-        apr_dir_close(d);
+int unit_net_open(apr_pool_t **pp, char *dir)
+{
+    if (apr_initialize() != APR_SUCCESS || md_http_global_init() != APR_SUCCESS) {
+        return -1;
     }
-    apr_dir_remove(dir, p);
+    unit_log_capture(MD_LOG_ERR);
+    unit_log_clear();
+    return pp ? unit_tmp_open(pp, dir) : 0;
+}
+
+void unit_net_close(apr_pool_t *p, const char *dir, unit_server_t *srv)
+{
+    if (srv) {
+        unit_server_stop(srv);
+    }
+    if (p) {
+        unit_tmp_close(p, dir);
+    }
+    md_log_set(NULL, NULL, MD_LOG_WARN);
+    md_http_global_cleanup();
+    apr_terminate();
 }
