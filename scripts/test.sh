@@ -18,7 +18,8 @@ step build make -s -j2 all
 # unit tests: cmocka prints "[  PASSED  ] N test(s)." / "[  FAILED  ] N test(s)..." per binary
 unit() { # build dir, make args...
     local dir=$1; shift
-    make -s -j2 BUILD="$dir" "$@" check-unit >/dev/null 2>&1
+    local out rc
+    out=$(make -s -j2 BUILD="$dir" "$@" check-unit 2>&1); rc=$?
     local logs=("$dir"/test/*.log) p=0 f=0 n
     for l in "${logs[@]}"; do
         [ -f "$l" ] || continue
@@ -28,6 +29,9 @@ unit() { # build dir, make args...
             echo "unit: $l crashed or did not run:"; tail -20 "$l"; f=$((f + 1)); }
     done
     grep -h '^\[  FAILED  \] ' "${logs[@]}" 2>/dev/null | grep -v 'test(s)' | sed "s|^|unit($dir): |"
+    if [ $rc -ne 0 ] && [ $f -eq 0 ]; then  # e.g. a test that did not build
+        echo "unit($dir): make check-unit failed:"; echo "$out" | tail -20; f=$((f + 1))
+    fi
     echo "unit tests ($dir): $p passed, $f failed"
     passed=$((passed + p)); failed=$((failed + f))
 }
