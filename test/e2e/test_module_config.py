@@ -328,3 +328,15 @@ def test_tls_alpn_01_wanted_but_not_possible_is_warned(md_httpd):
     h2.write_config(vhosts=h2.vhost("b.example.org"), extra_conf="Protocols http/1.1 acme-tls/1\n")
     h2.start()
     assert "Protocols h2 http/1.1 acme-tls/1" not in h2.error_log_text()
+
+
+@pytest.mark.parametrize("flag, used", [("off", False), ("on", True)])
+def test_base_server_uses_an_md_only_with_md_base_server_on(md_httpd, flag, used):
+    """The server outside any <VirtualHost> counts for an MD only with MDBaseServer on."""
+    h = md_httpd(md_conf=QUIET + f"MDBaseServer {flag}\nServerName base.example.org\n"
+                                 "MDomain base.example.org\n")
+    h.write_config()
+    h.start()
+    unused = "MD base.example.org (" in h.error_log_text() and "is not used by any vhost" in \
+        h.error_log_text()
+    assert unused is not used, h.error_log_tail()
