@@ -166,8 +166,7 @@ const char *md_mod_staged_set(md_reg_t *reg, const md_t *md, apr_time_t now, apr
     md_json_t *job;
     const char *step;
 
-    if (!md_store_exists(md_reg_store(reg), MD_SG_STAGING, md->name, MD_FN_JOB, p) ||
-        md_drive_job_load(&job, reg, md->name, p) != APR_SUCCESS ||
+    if (md_drive_job_load(&job, reg, md->name, p) != APR_SUCCESS ||
         !(step = md_json_get_str(job, "step")) || strcmp(step, md_step_name(MD_STEP_STAGED)) ||
         md_json_has(job, "error")) {
         return NULL;
