@@ -8,6 +8,7 @@
 #include "a2md.h"
 #include "md_drive.h"
 #include "md_log.h"
+#include "md_plan.h"
 
 /* Jobs at once unless -n says otherwise (md_drive_all caps it further). */
 #define A2MD_DRIVE_CONCURRENCY 4
@@ -71,22 +72,14 @@ static apr_status_t parse_drive_args(drive_args_t *args, a2md_ctx_t *ctx, int ar
     return APR_SUCCESS;
 }
 
-/* Whether an MD needs driving: not complete, or its renew window has begun. */
+/* Whether an MD needs a certificate now, as the module's driver decides it (md_plan_next);
+ * a drive by hand does not wait out the backoff after a failure. */
 static int needs_drive(a2md_ctx_t *ctx, const md_t *md, apr_time_t now)
 {
-    apr_array_header_t *infos;
+    md_plan_t plan;
 
-    if (md->state != MD_S_COMPLETE) {
-        return 1;
-    }
-    md_reg_cert_infos(&infos, ctx->reg, md, MD_SG_DOMAINS, now, ctx->p);
-    for (int i = 0; i < infos->nelts; ++i) {
-        md_cert_info_t *info = APR_ARRAY_IDX(infos, i, md_cert_info_t *);
-        if (info->renew_at && info->renew_at <= now) {
-            return 1;
-        }
-    }
-    return 0;
+    return md_plan_next(&plan, ctx->reg, md, NULL, now, ctx->p) == APR_SUCCESS &&
+           plan.step == MD_PLAN_DRIVE && (!plan.renew_at || plan.renew_at <= now);
 }
 
 /* The MDs to drive: those named (all of them), else those that need it. -a and -t apply to
@@ -214,13 +207,14 @@ static apr_status_t cmd_install(a2md_ctx_t *ctx, int argc, const char *const *ar
     for (int i = 1; i < argc; ++i) {
         APR_ARRAY_PUSH(names, const char *) = argv[i];
     }
-    if (argc < 2) { /* all MDs with something staged */
+    if (argc < 2) { /* all MDs with something staged or live */
         if ((rv = md_reg_list(&mds, ctx->reg, ctx->p)) != APR_SUCCESS) {
             return rv;
         }
         for (int i = 0; i < mds->nelts; ++i) {
             md = APR_ARRAY_IDX(mds, i, md_t *);
-            if (md_store_exists(md_reg_store(ctx->reg), MD_SG_STAGING, md->name, NULL, ctx->p)) {
+            if (md_store_exists(md_reg_store(ctx->reg), MD_SG_STAGING, md->name, NULL, ctx->p) ||
+                md_store_exists(md_reg_store(ctx->reg), MD_SG_LIVE, md->name, NULL, ctx->p)) {
                 APR_ARRAY_PUSH(names, const char *) = md->name;
             }
         }
@@ -232,7 +226,7 @@ static apr_status_t cmd_install(a2md_ctx_t *ctx, int argc, const char *const *ar
     }
     for (int i = 0; i < names->nelts; ++i) {
         const char *name = APR_ARRAY_IDX(names, i, const char *);
-        rv = md_drive_install(ctx->reg, name, ctx->p);
+        rv = md_drive_install(ctx->reg, name, 0, ctx->p);
         if (APR_STATUS_IS_ENOENT(rv) && argc >= 2) {
             rv = a2md_fail(ctx, rv, "install: %s has no staged certificates", name);
         }

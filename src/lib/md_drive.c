@@ -567,7 +567,8 @@ static apr_status_t drive_spec(md_drive_t *d, const md_pkey_spec_t *spec)
     d->spec = spec;
     d->spec_name = md_pkey_spec_name(spec, d->p);
     if (md_job_is_staged(d->job, d->spec_name) &&
-        md_job_load_staged(&why, &d->key, &d->chain, d->store, d->md, spec, d->p) == APR_SUCCESS) {
+        md_job_load_staged(&why, &d->key, &d->chain, d->store, MD_SG_STAGING, d->md, spec, d->p) ==
+            APR_SUCCESS) {
         return APR_SUCCESS;
     }
     if ((rv = step_order(d)) != APR_SUCCESS || (rv = step_authorize(d)) != APR_SUCCESS ||
@@ -624,7 +625,8 @@ static int all_staged(md_drive_t *d)
 
     for (int i = 0; i < specs->nelts; ++i) {
         const md_pkey_spec_t *spec = APR_ARRAY_IDX(specs, i, const md_pkey_spec_t *);
-        if (md_job_load_staged(&why, &key, &chain, d->store, d->md, spec, d->p) != APR_SUCCESS) {
+        if (md_job_load_staged(&why, &key, &chain, d->store, MD_SG_STAGING, d->md, spec, d->p) !=
+            APR_SUCCESS) {
             return 0;
         }
     }

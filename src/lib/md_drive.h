@@ -48,10 +48,12 @@ apr_status_t md_drive(md_reg_t *reg, const md_t *md, const md_drive_opts_t *opts
 apr_status_t md_drive_all(md_reg_t *reg, const apr_array_header_t *mds, const md_drive_opts_t *opts,
                           int concurrency, apr_pool_t *p);
 
-/* Installs a staged set: verifies it again (names equal the MD's, key matches, chain links,
- * not expired) and promotes staging/<name> to domains/<name> (the old set to archive/).
- * APR_ENOENT when nothing is staged. */
-apr_status_t md_drive_install(md_reg_t *reg, const char *name, apr_pool_t *p);
+/* Carries out md_plan_next's "install" (md_plan.c): the verified set in staging/<name>
+ * (once staged longer than activation_delay) or live/<name> is promoted to domains/<name>,
+ * the old set to archive/. APR_ENOENT when there is nothing to install, APR_EAGAIN when a
+ * staged set waits for its activation, APR_EINVAL (logged) when a staged set does not fit. */
+apr_status_t md_drive_install(md_reg_t *reg, const char *name, apr_interval_time_t activation_delay,
+                              apr_pool_t *p);
 
 /* The job as stored (NULL-safe JSON; APR_ENOENT when there is none). */
 apr_status_t md_drive_job_load(md_json_t **pjob, md_reg_t *reg, const char *name, apr_pool_t *p);

@@ -289,6 +289,7 @@ apr_status_t md_job_failed(md_job_t *job, const md_job_error_t *err)
 
 apr_status_t md_job_finished(md_job_t *job)
 {
+    md_json_set_str(job->json, "staged-at", md_time_format(apr_time_now(), job->p));
     md_json_del(job->json, "error");
     md_json_del(job->json, "next-try");
     md_json_set_int(job->json, "errors", 0);
@@ -327,17 +328,17 @@ const char *md_job_file(const char *base, const md_pkey_spec_t *spec, apr_pool_t
 }
 
 apr_status_t md_job_load_staged(const char **pwhy, md_pkey_t **pkey, apr_array_header_t **pchain,
-                                md_store_t *store, const md_t *md, const md_pkey_spec_t *spec,
-                                apr_pool_t *p)
+                                md_store_t *store, md_store_group_t group, const md_t *md,
+                                const md_pkey_spec_t *spec, apr_pool_t *p)
 {
     const char *err = NULL;
     apr_status_t rv;
 
     *pwhy = NULL;
-    rv = md_store_load_pkey(pkey, &err, store, MD_SG_STAGING, md->name,
-                            md_job_file(MD_FN_PRIVKEY, spec, p), p);
+    rv = md_store_load_pkey(pkey, &err, store, group, md->name, md_job_file(MD_FN_PRIVKEY, spec, p),
+                            p);
     if (rv == APR_SUCCESS) {
-        rv = md_store_load_chain(pchain, &err, store, MD_SG_STAGING, md->name,
+        rv = md_store_load_chain(pchain, &err, store, group, md->name,
                                  md_job_file(MD_FN_PUBCERT, spec, p), p);
     }
     if (rv != APR_SUCCESS) {
@@ -345,63 +346,6 @@ apr_status_t md_job_load_staged(const char **pwhy, md_pkey_t **pkey, apr_array_h
         return rv;
     }
     return md_job_verify(pwhy, md, *pchain, *pkey, p);
-}
-
-/* The account a job used goes into md.json here, at installation: the driver may run
- * unprivileged and writes only staging/ (and accounts/), never domains/. */
-static void remember_account(md_reg_t *reg, md_t *md, const char *id, apr_pool_t *p)
-{
-    if (!id || (md->ca_account && !strcmp(md->ca_account, id))) {
-        return;
-    }
-    md->ca_account = id;
-    if (md_reg_update(reg, md->name, md, p) != APR_SUCCESS) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_WARN, APR_SUCCESS,
-                      "%s: could not remember account %s in md.json", md->name, id);
-    }
-}
-
-apr_status_t md_drive_install(md_reg_t *reg, const char *name, apr_pool_t *p)
-{
-    md_json_t *job = NULL;
-    md_store_t *store = md_reg_store(reg);
-    const apr_array_header_t *specs;
-    const char *why, *archived;
-    md_pkey_t *key;
-    apr_array_header_t *chain;
-    md_t *md;
-    apr_status_t rv;
-    int staged = 0;
-
-    if ((rv = md_reg_get(&md, reg, name, p)) != APR_SUCCESS) {
-        return rv;
-    }
-    specs = md_pkey_specs(md, p);
-    for (int i = 0; i < specs->nelts; ++i) {
-        const md_pkey_spec_t *spec = APR_ARRAY_IDX(specs, i, const md_pkey_spec_t *);
-        staged +=
-            md_store_exists(store, MD_SG_STAGING, name, md_job_file(MD_FN_PUBCERT, spec, p), p);
-    }
-    if (staged == 0) {
-        return APR_ENOENT;
-    }
-    for (int i = 0; i < specs->nelts; ++i) {
-        const md_pkey_spec_t *spec = APR_ARRAY_IDX(specs, i, const md_pkey_spec_t *);
-        if ((rv = md_job_load_staged(&why, &key, &chain, store, md, spec, p)) != APR_SUCCESS) {
-            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv,
-                          "%s: staged %s certificate not installed: %s", name,
-                          md_pkey_spec_name(spec, p), why);
-            return APR_STATUS_IS_ENOENT(rv) ? APR_EINVAL : rv;
-        }
-    }
-    md_drive_job_load(&job, reg, name, p); /* before promote removes it: for the account */
-    if ((rv = md_store_promote(&archived, store, name, p)) != APR_SUCCESS) {
-        return rv;
-    }
-    md_log_perror(MD_LOG_MARK, MD_LOG_INFO, APR_SUCCESS, "%s: staged set installed%s%s", name,
-                  archived ? ", previous set in archive/" : "", archived ? archived : "");
-    remember_account(reg, md, md_json_get_str(job, "account"), p);
-    return APR_SUCCESS;
 }
 
 apr_status_t md_drive_job_load(md_json_t **pjob, md_reg_t *reg, const char *name, apr_pool_t *p)

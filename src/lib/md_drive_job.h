@@ -67,10 +67,11 @@ const char *md_job_file(const char *base, const md_pkey_spec_t *spec, apr_pool_t
 apr_status_t md_job_verify(const char **pwhy, const md_t *md, const apr_array_header_t *chain,
                            const md_pkey_t *key, apr_pool_t *p);
 
-/* The staged key and chain of spec, verified; the reason in *pwhy otherwise. */
+/* The key and chain of spec in group (staging, live), verified; the reason in *pwhy
+ * otherwise. */
 apr_status_t md_job_load_staged(const char **pwhy, md_pkey_t **pkey, apr_array_header_t **pchain,
-                                md_store_t *store, const md_t *md, const md_pkey_spec_t *spec,
-                                apr_pool_t *p);
+                                md_store_t *store, md_store_group_t group, const md_t *md,
+                                const md_pkey_spec_t *spec, apr_pool_t *p);
 
 /* The wait before the next try after 'errors' failures in a row. */
 apr_interval_time_t md_job_backoff(int errors);

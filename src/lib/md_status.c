@@ -155,6 +155,15 @@ static md_json_t *cert_infos_json(apr_array_header_t *infos, apr_time_t *prenew_
     return arr;
 }
 
+md_json_t *md_reg_certs_json(md_reg_t *reg, const md_t *md, md_store_group_t group, apr_time_t now,
+                             apr_pool_t *p)
+{
+    apr_array_header_t *infos;
+
+    md_reg_cert_infos(&infos, reg, md, group, now, p);
+    return cert_infos_json(infos, NULL, p);
+}
+
 apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md, apr_time_t now,
                                 apr_pool_t *p)
 {

@@ -6,6 +6,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_time.h>
+#include <sys/types.h>
 
 #include "md_json.h"
 #include "md_crypt.h"
@@ -17,6 +18,8 @@
  *   archive/<name>.<n>/    earlier domains/<name> sets, n = 1, 2, ...
  *   challenges/<domain>/   http-01 / tls-alpn-01 answers
  *   staging/<name>/        job.json, md.json, privkey*.pem (encrypted), pubcert*.pem
+ *   live/<name>/           the staged set the workers present since the driver published it,
+ *                          until the parent promotes it to domains/ (same files as staging/)
  *   tmp/                   private scratch space for atomic directory swaps
  * Invariants: every file write is atomic (temp + fsync + rename); entries holding keys are
  * 0700 and key files 0600; domains/<name> is only ever replaced whole (md_store_promote). */
@@ -26,6 +29,7 @@ typedef enum {
     MD_SG_CHALLENGES,
     MD_SG_DOMAINS,
     MD_SG_STAGING,
+    MD_SG_LIVE,
     MD_SG_ARCHIVE,
     MD_SG_TMP,
     MD_SG_COUNT,
@@ -130,12 +134,28 @@ apr_status_t md_store_archive(const char **parchived, md_store_t *store, const c
 apr_status_t md_store_rename(md_store_t *store, md_store_group_t group, const char *from,
                              const char *to, apr_pool_t *p);
 
-/* Installs staging/<name> as domains/<name>: the new set is built in tmp/ from the staged
- * keys (decrypted) and certificates plus the current domains/<name>/md.json (the staged one
- * when there is none), then swapped in with one atomic exchange; the previous set goes to
- * archive/<name>.<n>, staging/<name> is removed. A crash at any point leaves domains/<name>
- * either the old or the new complete set. APR_ENOENT when nothing is staged. */
-apr_status_t md_store_promote(const char **parchived, md_store_t *store, const char *name,
+/* Installs <from>/<name> (from: MD_SG_STAGING or MD_SG_LIVE) as domains/<name>: the new set
+ * is built in tmp/ from its keys (decrypted) and certificates plus the current
+ * domains/<name>/md.json (the source's when there is none), then swapped in with one atomic
+ * exchange; the previous set goes to archive/<name>.<n>, <from>/<name> is removed. A crash at
+ * any point leaves domains/<name> either the old or the new complete set. APR_ENOENT when
+ * there is nothing to promote. */
+apr_status_t md_store_promote(const char **parchived, md_store_t *store, md_store_group_t from,
+                              const char *name, apr_pool_t *p);
+
+/* Publishes staging/<name> as live/<name> (the driver, as the server's User, does this once a
+ * set is verified): the previous live set is moved aside under a hidden name, staging/<name>
+ * renamed into its place, the old one removed. A reader that opens live/<name> in between
+ * finds it missing (or, racing, mixed: readers check that each key matches its certificate);
+ * a crash in between leaves the staged set to be published again. APR_ENOENT when nothing is
+ * staged. */
+apr_status_t md_store_publish(md_store_t *store, const char *name, apr_pool_t *p);
+
+/* Gives a group directory (staging, live, challenges, accounts) to the server's User, once:
+ * when it is not that User's yet, what it holds becomes the User's too (walked by directory
+ * descriptors, never following a link; files with more than one link are left alone); when it
+ * is the User's already nothing is touched. Run by root at startup. */
+apr_status_t md_store_fs_give(md_store_t *store, md_store_group_t group, uid_t uid, gid_t gid,
                               apr_pool_t *p);
 
 /* Store lock across processes (fcntl on <dir>/store.lock). Waits up to 'wait'; APR_TIMEUP

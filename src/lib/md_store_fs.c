@@ -49,7 +49,8 @@ typedef struct {
 static const md_store_group_info_t group_infos[MD_SG_COUNT] = {
     [MD_SG_ACCOUNTS] = {"accounts", 1, 0}, [MD_SG_CHALLENGES] = {"challenges", 0, 1},
     [MD_SG_DOMAINS] = {"domains", 0, 0},   [MD_SG_STAGING] = {"staging", 1, 0},
-    [MD_SG_ARCHIVE] = {"archive", 0, 0},   [MD_SG_TMP] = {"tmp", 0, 0},
+    [MD_SG_LIVE] = {"live", 1, 0},         [MD_SG_ARCHIVE] = {"archive", 0, 0},
+    [MD_SG_TMP] = {"tmp", 0, 0},
 };
 
 static int group_valid(md_store_group_t group)

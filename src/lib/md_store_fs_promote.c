@@ -1,5 +1,5 @@
 /* md_store_fs_promote.c: replacing whole entries of the file-system store -- archiving
- * domains/<name> and promoting staging/<name> into domains/ with one atomic exchange. */
+ * domains/<name>, promoting a staged or live set into domains/, publishing staging as live. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* renameat2 */
 #endif
@@ -165,8 +165,10 @@ static const char *pem_suffix(const char *aspect, const char *prefix, apr_pool_t
 }
 
 /* A staged set is complete when it has certificates and a key for each of them. */
-static apr_status_t check_staged(const apr_array_header_t *aspects, const char *name, apr_pool_t *p)
+static apr_status_t check_staged(const apr_array_header_t *aspects, md_store_group_t from,
+                                 const char *name, apr_pool_t *p)
 {
+    const char *gname = md_store_group_name(from);
     const char *aspect, *suffix, *keyname;
     int certs = 0;
 
@@ -177,7 +179,7 @@ static apr_status_t check_staged(const apr_array_header_t *aspects, const char *
             keyname = apr_pstrcat(p, MD_FN_PRIVKEY, suffix, MD_PEM_EXT, NULL);
             if (md_array_str_index(aspects, keyname, 1) < 0) {
                 md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
-                              "%s: not promoting staging/%s: %s without %s", name, name, aspect,
+                              "%s: not promoting %s/%s: %s without %s", name, gname, name, aspect,
                               keyname);
                 return APR_EINVAL;
             }
@@ -185,15 +187,15 @@ static apr_status_t check_staged(const apr_array_header_t *aspects, const char *
     }
     if (certs == 0) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
-                      "%s: not promoting staging/%s: it holds no certificate", name, name);
+                      "%s: not promoting %s/%s: it holds no certificate", name, gname, name);
         return APR_EINVAL;
     }
     return APR_SUCCESS;
 }
 
-/* md.json of the new set: the current one (the registry's), else the staged one. */
-static apr_status_t copy_md_json(md_store_t *store, const char *name, const char *dir,
-                                 apr_pool_t *p)
+/* md.json of the new set: the current one (the registry's), else the source's. */
+static apr_status_t copy_md_json(md_store_t *store, md_store_group_t source, const char *name,
+                                 const char *dir, apr_pool_t *p)
 {
     md_store_group_t from = MD_SG_DOMAINS;
     const char *src, *dst = apr_pstrcat(p, dir, "/", MD_FN_MD, NULL);
@@ -202,7 +204,7 @@ static apr_status_t copy_md_json(md_store_t *store, const char *name, const char
     apr_status_t rv;
 
     if (!md_store_exists(store, from, name, MD_FN_MD, p)) {
-        from = MD_SG_STAGING;
+        from = source;
         if (!md_store_exists(store, from, name, MD_FN_MD, p)) {
             md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "%s: promote without %s", name,
                           MD_FN_MD);
@@ -222,24 +224,25 @@ static apr_status_t copy_md_json(md_store_t *store, const char *name, const char
     return rv;
 }
 
-/* Staged key 'aspect', decrypted, saved plain into dir. */
-static apr_status_t copy_key(md_pkey_t **pkey, md_store_t *store, const char *name,
-                             const char *aspect, const char *dir, apr_pool_t *p)
+/* Key 'aspect' of the source, decrypted, saved plain into dir. */
+static apr_status_t copy_key(md_pkey_t **pkey, md_store_t *store, md_store_group_t src,
+                             const char *name, const char *aspect, const char *dir, apr_pool_t *p)
 {
     const char *err, *dst = apr_pstrcat(p, dir, "/", aspect, NULL);
-    apr_status_t rv = md_store_load_pkey(pkey, &err, store, MD_SG_STAGING, name, aspect, p);
+    apr_status_t rv = md_store_load_pkey(pkey, &err, store, src, name, aspect, p);
 
     /* failures to read or write keys are logged where they happen */
     return rv == APR_SUCCESS ? md_pkey_save(*pkey, dst, NULL, 0, p) : rv;
 }
 
-/* Staged chain 'aspect' into dir, after checking that it belongs to its key. */
-static apr_status_t copy_chain(md_store_t *store, const char *name, const char *aspect,
-                               const md_pkey_t *key, const char *dir, apr_pool_t *p)
+/* Chain 'aspect' of the source into dir, after checking that it belongs to its key. */
+static apr_status_t copy_chain(md_store_t *store, md_store_group_t src, const char *name,
+                               const char *aspect, const md_pkey_t *key, const char *dir,
+                               apr_pool_t *p)
 {
     const char *err, *dst = apr_pstrcat(p, dir, "/", aspect, NULL);
     apr_array_header_t *chain;
-    apr_status_t rv = md_store_load_chain(&chain, &err, store, MD_SG_STAGING, name, aspect, p);
+    apr_status_t rv = md_store_load_chain(&chain, &err, store, src, name, aspect, p);
 
     if (rv != APR_SUCCESS) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: not promoting: %s", name,
@@ -256,18 +259,18 @@ static apr_status_t copy_chain(md_store_t *store, const char *name, const char *
 
 /* Fills dir with the new set: md.json, every staged key (plain now) and every staged
  * certificate chain. job.json and anything else stay behind. */
-static apr_status_t build_new_set(md_store_t *store, const char *name,
+static apr_status_t build_new_set(md_store_t *store, md_store_group_t src, const char *name,
                                   const apr_array_header_t *aspects, const char *dir, apr_pool_t *p)
 {
     apr_hash_t *keys = apr_hash_make(p); /* file suffix -> md_pkey_t* */
     const char *aspect, *suffix;
     md_pkey_t *key;
-    apr_status_t rv = copy_md_json(store, name, dir, p);
+    apr_status_t rv = copy_md_json(store, src, name, dir, p);
 
     for (int i = 0; rv == APR_SUCCESS && i < aspects->nelts; ++i) {
         aspect = APR_ARRAY_IDX(aspects, i, const char *);
         if ((suffix = pem_suffix(aspect, MD_FN_PRIVKEY, p)) != NULL &&
-            (rv = copy_key(&key, store, name, aspect, dir, p)) == APR_SUCCESS) {
+            (rv = copy_key(&key, store, src, name, aspect, dir, p)) == APR_SUCCESS) {
             apr_hash_set(keys, suffix, APR_HASH_KEY_STRING, key);
         }
     }
@@ -276,7 +279,7 @@ static apr_status_t build_new_set(md_store_t *store, const char *name,
         if ((suffix = pem_suffix(aspect, MD_FN_PUBCERT, p)) != NULL) {
             /* check_staged made sure that the key is there */
             key = apr_hash_get(keys, suffix, APR_HASH_KEY_STRING);
-            rv = copy_chain(store, name, aspect, key, dir, p);
+            rv = copy_chain(store, src, name, aspect, key, dir, p);
         }
     }
     if (rv == APR_SUCCESS) {
@@ -360,15 +363,16 @@ static apr_status_t install_set(const char **parchived, md_store_t *store, const
     return APR_SUCCESS;
 }
 
-apr_status_t md_store_promote(const char **parchived, md_store_t *store, const char *name,
-                              apr_pool_t *p)
+apr_status_t md_store_promote(const char **parchived, md_store_t *store, md_store_group_t from,
+                              const char *name, apr_pool_t *p)
 {
     const char *staged, *tmp_dir, *token, *fresh;
     apr_array_header_t *aspects;
     apr_status_t rv;
 
     *parchived = NULL;
-    if (!(staged = md_store_path(store, MD_SG_STAGING, name, NULL, p))) {
+    if ((from != MD_SG_STAGING && from != MD_SG_LIVE) ||
+        !(staged = md_store_path(store, from, name, NULL, p))) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "promote: invalid name %s",
                       name ? name : "(null)");
         return APR_EINVAL;
@@ -376,8 +380,8 @@ apr_status_t md_store_promote(const char **parchived, md_store_t *store, const c
     if (!is_dir(staged, p)) {
         return APR_ENOENT;
     }
-    if ((rv = md_store_aspects(&aspects, store, MD_SG_STAGING, name, p)) != APR_SUCCESS ||
-        (rv = check_staged(aspects, name, p)) != APR_SUCCESS) {
+    if ((rv = md_store_aspects(&aspects, store, from, name, p)) != APR_SUCCESS ||
+        (rv = check_staged(aspects, from, name, p)) != APR_SUCCESS) {
         return rv;
     }
     if (!(tmp_dir = md_store_fs_group_dir(&rv, store, MD_SG_TMP, 1, p)) ||
@@ -391,7 +395,7 @@ apr_status_t md_store_promote(const char **parchived, md_store_t *store, const c
     }
     md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "%s: building new set in %s", name,
                   fresh);
-    if ((rv = build_new_set(store, name, aspects, fresh, p)) != APR_SUCCESS ||
+    if ((rv = build_new_set(store, from, name, aspects, fresh, p)) != APR_SUCCESS ||
         (rv = md_dir_sync(tmp_dir, p)) != APR_SUCCESS ||
         (rv = install_set(parchived, store, name, fresh, p)) != APR_SUCCESS) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: not promoted, domains/%s unchanged", name,
@@ -399,10 +403,62 @@ apr_status_t md_store_promote(const char **parchived, md_store_t *store, const c
         md_store_fs_rmtree(fresh);
         return rv;
     }
-    /* A crash before this leaves the staged set to be promoted once more: harmless. */
-    if ((rv = md_store_purge(store, MD_SG_STAGING, name, p)) == APR_SUCCESS) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, rv, "%s: promoted staging to domains%s%s", name,
-                      *parchived ? ", previous set in archive/" : "", *parchived ? *parchived : "");
+    /* A crash before this leaves the source set to be promoted once more: harmless. */
+    if ((rv = md_store_purge(store, from, name, p)) == APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, rv, "%s: promoted %s to domains%s%s", name,
+                      md_store_group_name(from), *parchived ? ", previous set in archive/" : "",
+                      *parchived ? *parchived : "");
     }
     return rv;
+}
+
+/* ---- publish: staging/<name> becomes live/<name> ---- */
+
+apr_status_t md_store_publish(md_store_t *store, const char *name, apr_pool_t *p)
+{
+    const char *staged = md_store_path(store, MD_SG_STAGING, name, NULL, p);
+    const char *live = md_store_path(store, MD_SG_LIVE, name, NULL, p);
+    const char *live_dir, *token, *aside = NULL;
+    apr_status_t rv;
+    int err;
+
+    if (!staged || !live) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "publish: invalid name %s",
+                      name ? name : "(null)");
+        return APR_EINVAL;
+    }
+    if (!is_dir(staged, p)) {
+        return APR_ENOENT;
+    }
+    if (!(live_dir = md_store_fs_group_dir(&rv, store, MD_SG_LIVE, 1, p)) ||
+        (rv = md_store_fs_token(&token, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (is_dir(live, p)) {
+        /* hidden: never listed, never taken for an entry */
+        aside = apr_pstrcat(p, live_dir, "/.", name, ".old.", token, NULL);
+        if ((err = rename_noreplace(live, aside)) != 0) {
+            rv = APR_FROM_OS_ERROR(err);
+            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: cannot move %s aside", name, live);
+            return rv;
+        }
+    }
+    if ((err = rename_noreplace(staged, live)) != 0) {
+        rv = APR_FROM_OS_ERROR(err);
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: cannot rename %s to %s", name, staged,
+                      live);
+        if (aside && rename_noreplace(aside, live) == 0) { /* the old set back */
+            aside = NULL;
+        }
+        return rv;
+    }
+    sync_after_rename(live_dir, name, p);
+    sync_after_rename(parent_dir(staged, p), name, p);
+    if (aside && (rv = md_store_fs_rmtree(aside)) != APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_WARN, rv, "%s: cannot remove the previous set %s", name,
+                      aside);
+    }
+    md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "%s: published staging/%s as live/%s",
+                  name, name, name);
+    return APR_SUCCESS;
 }

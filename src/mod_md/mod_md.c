@@ -37,7 +37,6 @@ static md_mod_conf_t *conf_get_or_create(apr_pool_t *p)
     mc->port_http = -1;
     mc->port_https = -1;
     mc->base_server = -1;
-    mc->auto_restart = -1;
     apr_pool_userdata_setn(mc, MD_MOD_CONF_KEY, NULL, p);
     return mc;
 }
@@ -48,6 +47,7 @@ static void *create_srv_config(apr_pool_t *p, server_rec *s)
 
     srv->s = s;
     srv->mc = conf_get_or_create(p);
+    srv->md_index = -1;
     return srv;
 }
 
@@ -60,6 +60,7 @@ static void *merge_srv_config(apr_pool_t *p, void *basev, void *addv)
 
     srv->s = add->s;
     srv->mc = add->mc;
+    srv->md_index = -1;
     (void) basev;
     return srv;
 }
@@ -145,6 +146,7 @@ static void register_hooks(apr_pool_t *p)
     md_mod_init_hooks();
     md_mod_drive_hooks(p);
     md_mod_http_hooks(p);
+    md_mod_live_hooks();
 }
 
 AP_DECLARE_MODULE(md) = {

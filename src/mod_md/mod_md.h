@@ -12,6 +12,8 @@
 
 extern module AP_MODULE_DECLARE_DATA md_module;
 
+typedef struct md_mod_live_t md_mod_live_t; /* mod_md_live.c */
+
 /* Settings an operator can give globally and override per MD (inside <MDomain>). "Unset"
  * values (-1 / NULL) inherit: MD section -> global -> built-in default. */
 typedef struct md_mod_settings_t {
@@ -45,18 +47,19 @@ typedef struct md_mod_conf_t {
     const char *proxy;         /* MDHttpProxy */
     int port_http, port_https; /* MDPortMap: local ports that get the CA's 80/443; -1 unset */
     int base_server;           /* MDBaseServer */
-    apr_interval_time_t check_interval; /* MDCheckInterval */
-    apr_interval_time_t retry_delay;    /* MDRetryDelay */
-    const char *dns01_cmd;              /* MDChallengeDns01 */
-    const char *message_cmd;            /* MDMessageCmd */
-    const char *notify_cmd;             /* MDNotifyCmd */
-    int auto_restart; /* MDActivationRestart: graceful restart after renewal; -1 unset */
+    apr_interval_time_t check_interval;   /* MDCheckInterval */
+    apr_interval_time_t retry_delay;      /* MDRetryDelay */
+    const char *dns01_cmd;                /* MDChallengeDns01 */
+    const char *message_cmd;              /* MDMessageCmd */
+    const char *notify_cmd;               /* MDNotifyCmd */
+    apr_interval_time_t activation_delay; /* MDActivationDelay: staged -> served, default 0 */
 
     /* runtime, set up in post_config */
     md_reg_t *reg;           /* NULL when no MD is configured (no store is opened then) */
     apr_array_header_t *mds; /* md_t* the server manages (settings merged, states known) */
     int tlsalpn01_possible;  /* some vhost on the https port allows acme-tls/1 */
     int http01_possible;
+    md_mod_live_t *live; /* what the workers present (mod_md_live.c), NULL: none */
 } md_mod_conf_t;
 
 /* Per server (vhost) configuration. */
@@ -64,8 +67,9 @@ typedef struct md_mod_srv_t {
     server_rec *s;
     md_mod_conf_t *mc; /* shared */
     const md_t *md;    /* the MD this vhost serves (check_config), NULL if none */
+    int md_index;      /* md's index in mc->mds (post_config), -1 if none */
     int has_cert;      /* md has a usable certificate (else the fallback is served: 503) */
-    /* what ssl_add_cert_files (has_cert) or ssl_add_fallback_cert_files hands to mod_ssl:
+    /* what ssl_add_cert_files hands to mod_ssl (the MD's files or the fallback):
      * const char* paths, set in post_config; NULL when the vhost has no MD */
     apr_array_header_t *cert_files, *key_files;
 } md_mod_srv_t;
@@ -77,6 +81,20 @@ void md_mod_config_hooks(void);         /* mod_md_assemble.c: the MD list, vhost
 void md_mod_init_hooks(void);           /* mod_md_init.c: post_config, certificates to mod_ssl */
 void md_mod_drive_hooks(apr_pool_t *p); /* mod_md_drive.c: background driving, activation */
 void md_mod_http_hooks(apr_pool_t *p);  /* mod_md_http.c: challenges, 503, redirects */
+void md_mod_live_hooks(void);           /* mod_md_live.c: sets the driver published */
+
+/* ---- live activation (mod_md_live.c) ---- */
+
+/* Makes the generation's table of what the workers present: one counter per MD of mc->mds in
+ * shared memory, bumped by the driver when it publishes a set in live/. post_config. */
+apr_status_t md_mod_live_setup(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pconf);
+/* The driver published live/<name> for the MD of index i: every worker loads it at its next
+ * handshake for that MD. */
+void md_mod_live_bump(md_mod_conf_t *mc, int i);
+/* Whether the workers present a set from live/ for the MD of index i. */
+int md_mod_live_presented(const md_mod_conf_t *mc, int i);
+/* Whether a vhost has a certificate to serve, static (domains/, MDCertificateFile) or live. */
+int md_mod_srv_has_cert(const md_mod_srv_t *srv);
 
 /* The directive table (mod_md_config.c). */
 extern const command_rec md_mod_cmds[];

@@ -302,38 +302,33 @@ static int push_files(const md_mod_srv_t *srv, apr_array_header_t *cert_files,
     return OK;
 }
 
+/* The fallback goes to mod_ssl as an ordinary certificate, not through
+ * ssl_add_fallback_cert_files: mod_ssl would mark the vhost as unavailable for the whole server
+ * generation and answer 503 itself even after a live set is presented. The module answers 503
+ * while the vhost has nothing better (mod_md_http.c). */
 static int add_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
                           apr_array_header_t *key_files)
 {
     const md_mod_srv_t *srv = md_mod_srv_get(s);
 
     (void) p;
-    if (!srv || !srv->md || !srv->has_cert || !srv->cert_files) {
+    if (!srv || !srv->md || !srv->cert_files) {
         return DECLINED;
     }
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "MD %s: certificate(s) %s for vhost %s",
-                 srv->md->name, md_array_str_join(srv->cert_files, ", ", p), s->server_hostname);
-    return push_files(srv, cert_files, key_files);
-}
-
-static int add_fallback_cert_files(server_rec *s, apr_pool_t *p, apr_array_header_t *cert_files,
-                                   apr_array_header_t *key_files)
-{
-    const md_mod_srv_t *srv = md_mod_srv_get(s);
-
-    (void) p;
-    if (!srv || !srv->md || srv->has_cert || !srv->cert_files) {
-        return DECLINED;
+    if (srv->has_cert) {
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "MD %s: certificate(s) %s for vhost %s",
+                     srv->md->name, md_array_str_join(srv->cert_files, ", ", p),
+                     s->server_hostname);
+    } else {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "MD %s has no certificate yet: vhost %s serves a temporary one (and "
+                     "answers 503) until the CA issues it",
+                     srv->md->name, s->server_hostname);
     }
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                 "MD %s has no certificate yet: vhost %s serves a temporary one (and answers "
-                 "503) until the CA issues it",
-                 srv->md->name, s->server_hostname);
     return push_files(srv, cert_files, key_files);
 }
 
 void md_mod_certs_hooks(void)
 {
     ap_hook_ssl_add_cert_files(add_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_ssl_add_fallback_cert_files(add_fallback_cert_files, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -512,19 +512,22 @@ static const char *set_global_file(cmd_parms *cmd, void *mconfig, const char *ar
     return NULL;
 }
 
-/* MDCheckInterval and MDRetryDelay; cmd->info says which. */
+/* MDCheckInterval, MDRetryDelay and MDActivationDelay (which may be 0); cmd->info says which. */
 static const char *set_duration(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     md_mod_conf_t *mc = conf_of(cmd);
+    int activation = !strcmp(cmd->info, "activation");
     apr_interval_time_t dur;
 
     MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    if (md_duration_parse(&dur, arg, "s") != APR_SUCCESS || dur <= 0) {
+    if (md_duration_parse(&dur, arg, "s") != APR_SUCCESS || dur < 0 || (dur == 0 && !activation)) {
         return apr_psprintf(cmd->pool, "%s: '%s' is not a duration; write e.g. 30s, 5m, 12h or 1d",
                             cmd->cmd->name, arg);
     }
     if (!strcmp(cmd->info, "check")) {
         mc->check_interval = dur;
+    } else if (activation) {
+        mc->activation_delay = dur;
     } else {
         mc->retry_delay = dur;
     }
@@ -602,17 +605,10 @@ static const char *set_proxy(cmd_parms *cmd, void *mconfig, const char *arg)
     return NULL;
 }
 
-/* MDBaseServer and MDActivationRestart; cmd->info says which. */
-static const char *set_global_flag(cmd_parms *cmd, void *mconfig, int flag)
+static const char *set_base_server(cmd_parms *cmd, void *mconfig, int flag)
 {
-    md_mod_conf_t *mc = conf_of(cmd);
-
     MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    if (!strcmp(cmd->info, "base_server")) {
-        mc->base_server = flag;
-    } else {
-        mc->auto_restart = flag;
-    }
+    conf_of(cmd)->base_server = flag;
     return NULL;
 }
 
@@ -668,13 +664,13 @@ const command_rec md_mod_cmds[] = {
                  "inside an MD section: a static certificate chain file, not renewed"),
     MD_CMD_TAKE1("MDCertificateKeyFile", set_static_file, "key",
                  "inside an MD section: the key of MDCertificateFile"),
-    AP_INIT_FLAG("MDBaseServer", set_global_flag, "base_server", RSRC_CONF,
+    AP_INIT_FLAG("MDBaseServer", set_base_server, NULL, RSRC_CONF,
                  "on: the server outside any vhost may use an MD too (default off)"),
     MD_CMD_TAKE1("MDMessageCmd", set_global_file, "message",
                  "program run on events: <cmd> <event> <md-name>"),
     MD_CMD_TAKE1("MDNotifyCmd", set_global_file, "notify",
                  "program run after renewals: <cmd> <md-name>..."),
-    AP_INIT_FLAG("MDActivationRestart", set_global_flag, "restart", RSRC_CONF,
-                 "on: a graceful restart activates renewed certificates (default on)"),
+    MD_CMD_TAKE1("MDActivationDelay", set_duration, "activation",
+                 "how long a renewed certificate waits before it is served (default 0)"),
     {NULL},
 };

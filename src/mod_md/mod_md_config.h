@@ -15,7 +15,7 @@ void md_mod_config_warnings(server_rec *base, const md_mod_conf_t *mc);
 apr_status_t md_mod_certs_setup(server_rec *base, md_mod_conf_t *mc, apr_pool_t *pconf,
                                 apr_pool_t *ptemp);
 
-/* Registers ssl_add_cert_files / ssl_add_fallback_cert_files. */
+/* Registers ssl_add_cert_files. */
 void md_mod_certs_hooks(void);
 
 #endif

@@ -18,6 +18,7 @@
 #include <mod_watchdog.h>
 
 #include "md_drive.h"
+#include "md_plan.h"
 #include "md_store.h"
 #include "md_util.h"
 #include "mod_md.h"
@@ -71,6 +72,16 @@ const md_mod_snap_t *md_mod_snap_find(const md_mod_gen_t *gen, const char *name)
         }
     }
     return NULL;
+}
+
+int md_mod_snap_index(const md_mod_gen_t *gen, const md_mod_snap_t *snap)
+{
+    for (int i = 0; gen && i < gen->snaps->nelts; ++i) {
+        if (APR_ARRAY_IDX(gen->snaps, i, const md_mod_snap_t *) == snap) {
+            return i;
+        }
+    }
+    return -1;
 }
 
 apr_interval_time_t md_mod_retry_delay(const md_mod_conf_t *mc)
@@ -127,8 +138,12 @@ static md_mod_snap_t *snap_take(const md_mod_conf_t *mc, const md_t *md, apr_tim
     md_json_t *j, *certs;
     apr_time_t warn_at;
 
+    apr_array_header_t *installed;
+
     snap->md = md;
     snap->driven = is_driven(mc, md);
+    md_reg_cert_infos(&installed, mc->reg, md, MD_SG_DOMAINS, now, p);
+    snap->installed = installed;
     md_reg_status_json(&j, mc->reg, md, now, p);
     md_json_del(j, "staging"); /* changes while the server runs: always read afresh */
     snap->status = md_json_dump(j, 0, p);
@@ -156,31 +171,6 @@ static md_mod_gen_t *gen_make(md_mod_conf_t *mc, apr_pool_t *pconf)
     }
     apr_pool_userdata_set(gen, MD_MOD_GEN_KEY, apr_pool_cleanup_null, pconf);
     return gen;
-}
-
-/* ---- staged sets ---- */
-
-const char *md_mod_staged_set(md_reg_t *reg, const md_t *md, apr_time_t now, apr_pool_t *p)
-{
-    apr_array_header_t *infos, *prints;
-    md_json_t *job;
-    const char *step;
-
-    if (md_drive_job_load(&job, reg, md->name, p) != APR_SUCCESS ||
-        !(step = md_json_get_str(job, "step")) || strcmp(step, md_step_name(MD_STEP_STAGED)) ||
-        md_json_has(job, "error")) {
-        return NULL;
-    }
-    md_reg_cert_infos(&infos, reg, md, MD_SG_STAGING, now, p);
-    prints = apr_array_make(p, infos->nelts, sizeof(const char *));
-    for (int i = 0; i < infos->nelts; ++i) {
-        const md_cert_info_t *info = APR_ARRAY_IDX(infos, i, const md_cert_info_t *);
-        if (info->state != MD_S_COMPLETE) {
-            return NULL;
-        }
-        APR_ARRAY_PUSH(prints, const char *) = info->fingerprint;
-    }
-    return md_array_str_join(prints, ",", p);
 }
 
 /* ---- MDMessageCmd / MDNotifyCmd: a program run with arguments, no shell ---- */
@@ -243,6 +233,7 @@ static void message(md_mod_driver_t *drv, const char *event, const char *name, a
 
 typedef struct {
     apr_array_header_t *todo;    /* const md_t*: to drive now */
+    apr_array_header_t *index;   /* int: their indexes in mc->mds */
     apr_array_header_t *renewed; /* const char*: names staged by this run */
     apr_array_header_t *failed;  /* const char*: names whose drive failed */
     apr_time_t next;             /* when the next run is due */
@@ -270,35 +261,84 @@ static void warn_expiring(md_mod_driver_t *drv, const md_mod_snap_t *snap, apr_t
     message(drv, "expiring", snap->md->name, p);
 }
 
-/* Picks the MDs to drive now: driven ones that need a certificate, have no staged set
- * waiting for activation, and whose last failure's next try has come. */
+md_plan_opts_t md_mod_plan_opts(const md_mod_conf_t *mc, const md_mod_gen_t *gen, int i)
+{
+    md_plan_opts_t opts = {mc->activation_delay, md_mod_live_presented(mc, i), NULL};
+
+    if (gen && i >= 0 && i < gen->snaps->nelts) {
+        opts.installed = APR_ARRAY_IDX(gen->snaps, i, const md_mod_snap_t *)->installed;
+    }
+    return opts;
+}
+
+static md_plan_opts_t plan_opts(const md_mod_driver_t *drv, int i)
+{
+    return md_mod_plan_opts(drv->mc, drv->gen, i);
+}
+
+/* The plan said "install": a staged set is published to live/, a live one that the workers do
+ * not present yet (published by the previous generation's driver) only announced; then every
+ * worker presents it at its next handshake. */
+static void go_live(md_mod_driver_t *drv, int i, const md_plan_t *plan, apr_pool_t *p)
+{
+    const md_t *md = APR_ARRAY_IDX(drv->mc->mds, i, const md_t *);
+    apr_status_t rv;
+
+    if (plan->from == MD_SG_STAGING &&
+        (rv = md_store_publish(md_reg_store(drv->mc->reg), md->name, p)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, drv->s,
+                     "%s: the new certificate could not be published in live/ (see above); it "
+                     "goes live at the next graceful restart",
+                     md->name);
+        return;
+    }
+    md_mod_live_bump(drv->mc, i);
+    ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s,
+                 "%s: the new certificate is live: every worker presents it from its next TLS "
+                 "handshake, no restart needed",
+                 md->name);
+    message(drv, "installed", md->name, p);
+}
+
+/* Picks the MDs to drive now, by md_plan_next: driven ones that need a certificate and whose
+ * last failure's next try has come; staged sets whose time has come go live on the way. */
 static void run_select(md_mod_driver_t *drv, md_mod_run_t *run, apr_time_t now, apr_pool_t *p)
 {
-    md_reg_t *reg = drv->mc->reg;
-    md_json_t *job;
-    apr_time_t next_try;
+    md_plan_opts_t opts;
+    md_plan_t plan;
 
     for (int i = 0; i < drv->gen->snaps->nelts; ++i) {
         const md_mod_snap_t *snap = APR_ARRAY_IDX(drv->gen->snaps, i, const md_mod_snap_t *);
         if (!snap->driven) {
             continue;
         }
-        warn_expiring(drv, snap, now, p);
-        if (snap->renew_at > now) {
-            run_due(run, snap->renew_at);
+        opts = plan_opts(drv, i);
+        if (!opts.live_presented) {
+            warn_expiring(drv, snap, now, p);
+        }
+        if (md_plan_next(&plan, drv->mc->reg, snap->md, &opts, now, p) != APR_SUCCESS) {
             continue;
         }
-        if (md_mod_staged_set(reg, snap->md, now, p)) {
-            continue; /* waits for the (graceful) restart that activates it */
+        if (plan.refused) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, drv->s,
+                         "%s: %s: it is dropped and the MD driven again", snap->md->name,
+                         plan.refused);
         }
-        next_try = md_drive_job_load(&job, reg, snap->md->name, p) == APR_SUCCESS
-                       ? json_time(job, "next-try")
-                       : 0;
-        if (next_try > now) {
-            run_due(run, next_try);
-            continue;
+        if (plan.step == MD_PLAN_INSTALL) {
+            go_live(drv, i, &plan, p);
+            /* what is live now may need renewing already (a short lifetime): ask again */
+            opts = plan_opts(drv, i);
+            if (md_plan_next(&plan, drv->mc->reg, snap->md, &opts, now, p) != APR_SUCCESS ||
+                plan.step == MD_PLAN_INSTALL) {
+                continue;
+            }
         }
-        APR_ARRAY_PUSH(run->todo, const md_t *) = snap->md;
+        if (plan.step == MD_PLAN_DRIVE && plan.at <= now) {
+            APR_ARRAY_PUSH(run->todo, const md_t *) = snap->md;
+            APR_ARRAY_PUSH(run->index, int) = i;
+        } else {
+            run_due(run, plan.at);
+        }
     }
 }
 
@@ -316,26 +356,39 @@ static void opts_make(md_drive_opts_t *opts, const md_mod_conf_t *mc, md_mod_gen
     opts->retry_max = md_mod_check_interval(mc);
 }
 
-/* After md_drive_all: what each job says now. */
+/* After md_drive_all: what each job says now; staged sets go live when their time has come. */
 static void run_collect(md_mod_driver_t *drv, md_mod_run_t *run, apr_time_t now, apr_pool_t *p)
 {
-    md_json_t *job;
+    md_plan_opts_t opts;
+    md_plan_t plan;
 
     for (int i = 0; i < run->todo->nelts; ++i) {
         const md_t *md = APR_ARRAY_IDX(run->todo, i, const md_t *);
-        if (md_mod_staged_set(drv->mc->reg, md, now, p)) {
+        int index = APR_ARRAY_IDX(run->index, i, int);
+        opts = plan_opts(drv, index);
+        if (md_plan_next(&plan, drv->mc->reg, md, &opts, now, p) == APR_SUCCESS &&
+            plan.from == MD_SG_STAGING &&
+            (plan.step == MD_PLAN_INSTALL || plan.step == MD_PLAN_ACTIVATE)) {
             APR_ARRAY_PUSH(run->renewed, const char *) = md->name;
-            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s,
-                         "%s: new certificate obtained and staged; it goes live at the next "
-                         "(graceful) restart",
-                         md->name);
             message(drv, "renewed", md->name, p);
+            if (plan.step == MD_PLAN_INSTALL) {
+                go_live(drv, index, &plan, p);
+                /* the live set has a renew window of its own (already open for short lives) */
+                opts = plan_opts(drv, index);
+                if (md_plan_next(&plan, drv->mc->reg, md, &opts, now, p) == APR_SUCCESS) {
+                    run_due(run, plan.at);
+                }
+            } else {
+                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s,
+                             "%s: new certificate obtained and staged; it goes live at %s "
+                             "(MDActivationDelay)",
+                             md->name, md_time_format(plan.at, p));
+                run_due(run, plan.at);
+            }
             continue;
         }
         APR_ARRAY_PUSH(run->failed, const char *) = md->name;
-        if (md_drive_job_load(&job, drv->mc->reg, md->name, p) == APR_SUCCESS) {
-            run_due(run, json_time(job, "next-try"));
-        }
+        run_due(run, plan.at);
         message(drv, "errored", md->name, p);
     }
 }
@@ -351,6 +404,7 @@ static apr_interval_time_t drive_run(md_mod_driver_t *drv, apr_pool_t *p)
     apr_status_t rv;
 
     run.todo = apr_array_make(p, 8, sizeof(const md_t *));
+    run.index = apr_array_make(p, 8, sizeof(int));
     run.renewed = apr_array_make(p, 8, sizeof(const char *));
     run.failed = apr_array_make(p, 8, sizeof(const char *));
     run.next = now + md_mod_check_interval(mc);
@@ -510,7 +564,6 @@ static int drive_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "md status of %d MD(s) taken in %d ms",
                  gen->snaps->nelts, (int) apr_time_as_msec(apr_time_now() - started));
     driver_setup(sc->mc, gen, s, pconf);
-    md_mod_activation_setup(sc->mc, s, pconf);
     return OK;
 }
 

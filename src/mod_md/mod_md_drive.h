@@ -5,6 +5,7 @@
 
 #include <apr_time.h>
 
+#include "md_plan.h"
 #include "mod_md.h"
 
 /* The handler a <Location> names with SetHandler. */
@@ -15,10 +16,11 @@
  * server generation. */
 typedef struct {
     const md_t *md;
-    const char *status;  /* md_reg_status_json without "staging", as JSON text */
-    int driven;          /* the driver renews it (not manual, no static certificate) */
-    apr_time_t renew_at; /* when a certificate is needed: 0 = now */
-    apr_time_t warn_at;  /* when the earliest certificate enters its warn window; 0 = none */
+    const char *status; /* md_reg_status_json without "staging", as JSON text */
+    int driven;         /* the driver renews it (not manual, no static certificate) */
+    const apr_array_header_t *installed; /* md_cert_info_t* of domains/ (md_plan_opts_t) */
+    apr_time_t renew_at;                 /* when a certificate is needed: 0 = now */
+    apr_time_t warn_at; /* when the earliest certificate enters its warn window; 0 = none */
 } md_mod_snap_t;
 
 /* When the driver ran last and runs next (apr_time_t; 0: not yet known). Written by the
@@ -40,18 +42,15 @@ md_mod_gen_t *md_mod_gen_get(server_rec *s);
 
 /* The snapshot of MD name, NULL when the server does not manage it. */
 const md_mod_snap_t *md_mod_snap_find(const md_mod_gen_t *gen, const char *name);
+/* The index of snap in gen->snaps, which is that of its MD in mc->mds. */
+int md_mod_snap_index(const md_mod_gen_t *gen, const md_mod_snap_t *snap);
+
+/* What md_plan_next needs to know beyond the store for the MD of snapshot i. */
+md_plan_opts_t md_mod_plan_opts(const md_mod_conf_t *mc, const md_mod_gen_t *gen, int i);
 
 /* MDRetryDelay / MDCheckInterval, the defaults when unset. */
 apr_interval_time_t md_mod_retry_delay(const md_mod_conf_t *mc);
 apr_interval_time_t md_mod_check_interval(const md_mod_conf_t *mc);
-
-/* The identity of md's staged set (the fingerprints of its certificates) when staging/
- * holds a complete one -- job step "staged", every certificate verified -- else NULL. */
-const char *md_mod_staged_set(md_reg_t *reg, const md_t *md, apr_time_t now, apr_pool_t *p);
-
-/* The parent's watchdog that activates staged sets by a graceful restart
- * (mod_md_activate.c); called from post_config. */
-void md_mod_activation_setup(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pconf);
 
 /* Registers the md-status handler (mod_md_status.c). */
 void md_mod_status_hooks(apr_pool_t *p);

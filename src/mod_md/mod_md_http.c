@@ -38,10 +38,12 @@ APLOG_USE_MODULE(md);
 /* Key of the per-generation redirect table in the config pool's userdata. */
 #define MOD_MD_HTTPS_TABLE_KEY "mod_md_http:require_https"
 
-/* Where plain-http requests of a vhost are sent when its MD wants https. Computed once in
+/* Where plain-http requests for an MD's names are sent when it wants https. Computed once in
  * post_config and only read afterwards, so workers share it without locks. */
 typedef struct {
     const md_t *md;
+    int index;      /* in mc->mds: whether a live set is presented */
+    int has_cert;   /* a vhost of the MD has a static certificate (domains/, a file) */
     int https_port; /* MOD_MD_HTTPS_DEFAULT_PORT: left out of the URL */
 } mod_md_https_t;
 
@@ -196,11 +198,11 @@ static int any_md_requires_https(const md_mod_conf_t *mc)
     return 0;
 }
 
-/* The MDRequireHttps answers of this server generation. The MD naming the requested host
- * decides; for hosts no MD names (an IP address, an alias not in the MD), the vhost's MD. */
+/* The MDRequireHttps answers of this server generation. Only a host that is one of an MD's
+ * names is redirected: another name the vhost answers to (an IP address, an alias not in the
+ * MD) would send the client to a name the certificate does not cover. */
 typedef struct {
-    apr_hash_t *by_name;   /* every name of every MD ("*.x" for wildcards) -> mod_md_https_t* */
-    apr_hash_t *by_server; /* server_rec* whose MD requires https -> mod_md_https_t* */
+    apr_hash_t *by_name; /* every name of every MD ("*.x" for wildcards) -> mod_md_https_t* */
 } mod_md_https_table_t;
 
 /* Runs after the module's main post_config (which sets mc->mds and srv->md): notes where
@@ -218,7 +220,6 @@ static int build_https_table(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         return OK;
     }
     t = apr_palloc(pconf, sizeof(*t));
-    t->by_server = apr_hash_make(pconf);
     t->by_name = apr_hash_make(pconf);
     by_md = apr_hash_make(ptemp);
     for (i = 0; i < mc->mds->nelts; ++i) {
@@ -226,6 +227,8 @@ static int build_https_table(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         mod_md_https_t *h = apr_palloc(pconf, sizeof(*h));
 
         h->md = md;
+        h->index = i;
+        h->has_cert = 0;
         h->https_port = md->require_https > 0 ? https_port_of(md, base, mc, ptemp) : 0;
         apr_hash_set(by_md, md->name, APR_HASH_KEY_STRING, h);
         for (j = 0; j < md->domains->nelts; ++j) {
@@ -234,11 +237,11 @@ static int build_https_table(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         }
     }
     for (s = base; s; s = s->next) {
-        const md_t *md = md_of_server(s, mc, ptemp);
-        mod_md_https_t *h = md ? apr_hash_get(by_md, md->name, APR_HASH_KEY_STRING) : NULL;
-        if (h && md->require_https > 0) {
-            /* keyed by the server_rec's address: the key bytes must outlive this loop */
-            apr_hash_set(t->by_server, apr_pmemdup(pconf, &s, sizeof(s)), sizeof(s), h);
+        const md_mod_srv_t *srv = md_mod_srv_get(s);
+        mod_md_https_t *h =
+            srv && srv->md ? apr_hash_get(by_md, srv->md->name, APR_HASH_KEY_STRING) : NULL;
+        if (h && srv->has_cert) {
+            h->has_cert = 1;
         }
     }
     apr_pool_userdata_set(t, MOD_MD_HTTPS_TABLE_KEY, NULL, pconf);
@@ -262,9 +265,6 @@ static const mod_md_https_t *https_of(request_rec *r)
         if (!h && (dot = strchr(r->hostname, '.')) && dot != r->hostname) {
             h = apr_hash_get(t->by_name, apr_pstrcat(r->pool, "*", dot, NULL), APR_HASH_KEY_STRING);
         }
-    }
-    if (!h) {
-        h = apr_hash_get(t->by_server, &r->server, sizeof(r->server));
     }
     return h && h->md->require_https > 0 ? h : NULL;
 }
@@ -311,7 +311,7 @@ static int md_http_read_request(request_rec *r)
     if (h && tls && h->md->require_https > 1) {
         apr_table_setn(r->err_headers_out, "Strict-Transport-Security", MOD_MD_HSTS_VALUE);
     }
-    if (tls && srv->md && !srv->has_cert) {
+    if (tls && srv->md && !md_mod_srv_has_cert(srv)) {
         apr_table_setn(r->headers_out, "Retry-After", MOD_MD_RETRY_AFTER_SECONDS);
         /* a request body is left unread: the connection must not carry another request */
         r->connection->keepalive = AP_CONN_CLOSE;
@@ -321,7 +321,8 @@ static int md_http_read_request(request_rec *r)
                                       "again shortly.\n",
                                       srv->md->name));
     }
-    if (h && !tls) {
+    /* only once the MD has a certificate to present: until then https would only fail */
+    if (h && !tls && (h->has_cert || md_mod_live_presented(srv->mc, h->index))) {
         return redirect_to_https(r, h);
     }
     return DECLINED;

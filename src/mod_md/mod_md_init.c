@@ -29,40 +29,13 @@ APLOG_USE_MODULE(md);
 
 /* ---- ownership: what the driver (the configured User) writes ---- */
 
-static apr_status_t chown_tree(const char *path, uid_t uid, gid_t gid, apr_pool_t *p)
-{
-    apr_dir_t *dir;
-    apr_finfo_t fi;
-    apr_status_t rv;
-
-    if (lchown(path, uid, gid) != 0) {
-        return APR_FROM_OS_ERROR(errno);
-    }
-    if ((rv = apr_dir_open(&dir, path, p)) != APR_SUCCESS) {
-        return APR_STATUS_IS_ENOTDIR(rv) ? APR_SUCCESS : rv;
-    }
-    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, dir) == APR_SUCCESS) {
-        const char *child;
-        if (!strcmp(fi.name, ".") || !strcmp(fi.name, "..")) {
-            continue;
-        }
-        child = apr_pstrcat(p, path, "/", fi.name, NULL);
-        rv = fi.filetype == APR_DIR
-                 ? chown_tree(child, uid, gid, p)
-                 : (lchown(child, uid, gid) == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(errno));
-        if (rv != APR_SUCCESS) {
-            break;
-        }
-    }
-    apr_dir_close(dir);
-    return rv;
-}
-
-/* The driver runs as User: it writes staging/, challenges/ and accounts/ (account keys are
- * encrypted with the store secret) and takes the store lock. domains/ and its keys stay root's. */
+/* The driver runs as User: it writes staging/, live/, challenges/ and accounts/ (keys there
+ * are encrypted with the store secret) and takes the store lock. domains/ and its keys stay
+ * root's. Ownership is given once (md_store_fs_give), never walked again at later starts. */
 static apr_status_t store_chown(server_rec *s, md_store_t *store, apr_pool_t *p)
 {
-    static const md_store_group_t groups[] = {MD_SG_STAGING, MD_SG_CHALLENGES, MD_SG_ACCOUNTS};
+    static const md_store_group_t groups[] = {MD_SG_STAGING, MD_SG_LIVE, MD_SG_CHALLENGES,
+                                              MD_SG_ACCOUNTS};
     uid_t uid = ap_unixd_config.user_id;
     gid_t gid = ap_unixd_config.group_id;
     const char *path;
@@ -74,7 +47,7 @@ static apr_status_t store_chown(server_rec *s, md_store_t *store, apr_pool_t *p)
     }
     for (apr_size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); ++i) {
         path = apr_pstrcat(p, md_store_dir(store), "/", md_store_group_name(groups[i]), NULL);
-        if ((rv = chown_tree(path, uid, gid, p)) != APR_SUCCESS) {
+        if ((rv = md_store_fs_give(store, groups[i], uid, gid, p)) != APR_SUCCESS) {
             goto fail;
         }
     }
@@ -99,7 +72,9 @@ fail:
 
 /* ---- store and registry ---- */
 
-/* Promotes staged sets (a renewal finished since the last start) before mod_ssl loads files. */
+/* Promotes what the workers presented live and staged sets whose activation time has come
+ * (md_plan_next decides) into domains/, before mod_ssl loads the files: after a restart the
+ * server presents the same certificate as its workers did before. */
 static void install_staged(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     md_store_t *store = md_reg_store(mc->reg);
@@ -107,15 +82,16 @@ static void install_staged(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pconf, 
 
     for (int i = 0; i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
-        if (!md_store_exists(store, MD_SG_STAGING, md->name, NULL, ptemp)) {
+        if (!md_store_exists(store, MD_SG_STAGING, md->name, NULL, ptemp) &&
+            !md_store_exists(store, MD_SG_LIVE, md->name, NULL, ptemp)) {
             continue;
         }
-        rv = md_drive_install(mc->reg, md->name, ptemp);
+        rv = md_drive_install(mc->reg, md->name, mc->activation_delay, ptemp);
         if (rv == APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
-                         "MD %s: the renewed certificate is installed and goes live now", md->name);
+                         "MD %s: the renewed certificate is installed", md->name);
             md_reg_compute_state(mc->reg, md, apr_time_now(), pconf);
-        } else if (!APR_STATUS_IS_ENOENT(rv)) {
+        } else if (!APR_STATUS_IS_ENOENT(rv) && !APR_STATUS_IS_EAGAIN(rv)) {
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                          "MD %s: the staged certificate was not installed (see above); the "
                          "current one stays in use and the renewal is tried again",
@@ -242,6 +218,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
     if (md_mod_certs_setup(s, mc, pconf, ptemp) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
+    md_mod_live_setup(mc, s, pconf);
     challenges_possible(s, mc, warn);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                  "%d MD(s) managed, store %s (sync %" APR_TIME_T_FMT

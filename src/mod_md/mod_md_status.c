@@ -13,6 +13,7 @@
 
 #include "md_drive.h"
 #include "md_json.h"
+#include "md_plan.h"
 #include "md_util.h"
 #include "mod_md.h"
 #include "mod_md_drive.h"
@@ -21,33 +22,76 @@ APLOG_USE_MODULE(md);
 
 #define MD_MOD_STATUS_TYPE "application/json"
 
-/* When the driver looks at md next: the job's next try after a failure; the driver's next
- * run when a certificate is needed; else the start of the renew window. NULL when the
+/* When the driver looks at md next, by md_plan_next: a drive due now happens at the driver's
+ * next run; otherwise the plan's time (renew window, next try, activation). NULL when the
  * module does not drive it. */
-static const char *next_check(const md_mod_snap_t *snap, md_json_t *status, apr_time_t next_run,
+static const char *next_check(const md_mod_snap_t *snap, const md_plan_t *plan, apr_time_t next_run,
                               apr_time_t now, apr_pool_t *p)
 {
-    const char *next_try =
-        md_json_get_str(md_json_get(md_json_get(status, "staging", p), "job", p), "next-try");
-
     if (!snap->driven) {
         return NULL;
     }
-    if (next_try) {
-        return next_try;
-    }
-    if (snap->renew_at > now) {
-        return md_time_format(snap->renew_at, p);
+    if (plan->at > now) {
+        return md_time_format(plan->at, p);
     }
     return md_time_format(next_run > now ? next_run : now, p);
 }
 
-/* The startup snapshot with what changes while the server runs: staging/ and the job. */
-static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap_t *snap,
+static md_json_t *presented_cert(const char *key, const char *serial, const char *until,
+                                 apr_pool_t *p)
+{
+    md_json_t *c = md_json_new_obj(p);
+
+    md_json_set_str(c, "key", key);
+    md_json_set_str(c, "serial", serial);
+    md_json_set_str(c, "valid-until", until);
+    return c;
+}
+
+/* What the workers present for the MD of index i: "live" (a set published by the driver, read
+ * from live/), "installed" (domains/, as the parent saw it at startup) or "temporary". */
+static md_json_t *presented(request_rec *r, md_mod_conf_t *mc, const md_mod_snap_t *snap, int i,
+                            md_json_t *status, apr_time_t now)
+{
+    md_json_t *j = md_json_new_obj(r->pool), *certs = md_json_new_arr(r->pool), *c;
+    md_json_t *installed = md_json_get(status, "certificates", r->pool);
+    apr_array_header_t *infos;
+
+    if (md_mod_live_presented(mc, i)) {
+        md_json_set_str(j, "source", "live");
+        md_reg_cert_infos(&infos, mc->reg, snap->md, MD_SG_LIVE, now, r->pool);
+        for (int k = 0; k < infos->nelts; ++k) {
+            const md_cert_info_t *info = APR_ARRAY_IDX(infos, k, const md_cert_info_t *);
+            if (info->serial) {
+                md_json_push(certs,
+                             presented_cert(info->spec_name, info->serial,
+                                            md_time_format(info->not_after, r->pool), r->pool));
+            }
+        }
+    } else {
+        for (apr_size_t k = 0; k < md_json_len(installed); ++k) {
+            c = md_json_at(installed, k, r->pool);
+            if (md_json_get_bool(c, "present", 0) && md_json_get_str(c, "serial")) {
+                md_json_push(certs,
+                             presented_cert(md_json_get_str(c, "key"), md_json_get_str(c, "serial"),
+                                            md_json_get_str(c, "valid-until"), r->pool));
+            }
+        }
+        md_json_set_str(j, "source", md_json_len(certs) ? "installed" : "temporary");
+    }
+    md_json_set(j, "certificates", certs);
+    return j;
+}
+
+/* The startup snapshot with what changes while the server runs: staging/, the job, what is
+ * presented. */
+static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap_t *snap, int i,
                             apr_time_t next_run, apr_time_t now)
 {
     md_json_t *j, *live;
     const char *err = NULL, *next;
+    md_plan_opts_t opts;
+    md_plan_t plan;
 
     if (md_json_parse(&j, &err, snap->status, strlen(snap->status), r->pool) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "%s: status unreadable: %s", snap->md->name,
@@ -59,8 +103,21 @@ static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap
         md_json_has(live, "staging")) {
         md_json_set(j, "staging", md_json_get(live, "staging", r->pool));
     }
-    md_json_set_bool(j, "renew", snap->renew_at <= now);
-    if ((next = next_check(snap, j, next_run, now, r->pool))) {
+    md_json_set(j, "presented", presented(r, mc, snap, i, j, now));
+    opts = md_mod_plan_opts(mc, md_mod_gen_get(r->server), i);
+    if (md_plan_next(&plan, mc->reg, snap->md, &opts, now, r->pool) != APR_SUCCESS) {
+        return j;
+    }
+    if (plan.current == MD_SG_LIVE) {
+        /* the startup snapshot knew only domains/: what the workers present counts */
+        md_json_set_str(j, "state", md_state_name(MD_S_COMPLETE));
+        md_json_set(j, "certificates",
+                    md_reg_certs_json(mc->reg, snap->md, MD_SG_LIVE, now, r->pool));
+        md_json_set_str(j, "renew-at", md_time_format(plan.renew_at, r->pool));
+    }
+    md_json_set_bool(j, "renew",
+                     plan.step == MD_PLAN_DRIVE && (!plan.renew_at || plan.renew_at <= now));
+    if ((next = next_check(snap, &plan, next_run, now, r->pool))) {
         md_json_set_str(j, "next-check", next);
     }
     return j;
@@ -104,14 +161,14 @@ static int status_handler(request_rec *r)
         if (!sc || !sc->mc || !(snap = md_mod_snap_find(gen, name))) {
             return HTTP_NOT_FOUND;
         }
-        j = md_status(r, sc->mc, snap, next_run, now);
+        j = md_status(r, sc->mc, snap, md_mod_snap_index(gen, snap), next_run, now);
     } else {
         j = md_json_new_obj(r->pool);
         mds = md_json_new_arr(r->pool);
         md_json_set_str(j, "version", MD_VERSION);
         for (int i = 0; gen && i < gen->snaps->nelts; ++i) {
             snap = APR_ARRAY_IDX(gen->snaps, i, const md_mod_snap_t *);
-            md_json_push(mds, md_status(r, sc->mc, snap, next_run, now));
+            md_json_push(mds, md_status(r, sc->mc, snap, i, next_run, now));
         }
         md_json_set(j, "managed-domains", mds);
         if (next_run) {

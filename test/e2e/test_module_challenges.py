@@ -208,14 +208,43 @@ def test_503_on_https_while_certificate_is_missing(md_httpd):
 
 # --- MDRequireHttps --------------------------------------------------------------------------
 
-def test_require_https_temporary_redirects_but_not_challenges(md_httpd):
-    names = ["sec.example.test", "www.sec.example.test"]
+def with_pebble(md_httpd, pebble_factory, md_lines, **kwargs):
+    """An httpd whose MDs (md_lines) get certificates from a pebble validating http-01."""
+    http_port, https_port, unused = ports.free_ports(3)
+    pebble = pebble_factory(http_port=http_port, tls_port=unused)
+    h = md_httpd(["MDCAChallenges http-01", *md_lines], pebble=pebble, http_port=http_port,
+                 https_port=https_port, **kwargs)
+    return h, pebble
+
+
+def test_require_https_waits_for_a_certificate(md_httpd):
+    """Until the MD has a certificate to present, http is served as it is: a redirect would
+    only lead to a failing handshake."""
+    names = ["sec.example.test"]
     h = md_httpd([f"MDomain {' '.join(names)}", "MDRequireHttps temporary"])
-    start(h, h.vhost(names, https=False) + h.vhost("plain.example.test", https=False)
-          + h.vhost(names))
+    start(h, h.vhost(names, https=False) + h.vhost(names))
+    status, headers, _ = http_request(h.http_port, names[0], "/index.html")
+    assert status == 200 and "location" not in headers
+
+
+def test_require_https_temporary_redirects_but_not_challenges(md_httpd, pebble_factory, workdir):
+    names = ["sec.example.test", "www.sec.example.test"]
+    h, pebble = with_pebble(md_httpd, pebble_factory, ["MDMembers manual",
+                            f"MDomain {' '.join(names)}", "MDRequireHttps temporary"])
+    # the http vhost also answers to a name that is not the MD's (MDMembers manual)
+    start(h, h.vhost(names + ["alias.example.test"], https=False)
+          + h.vhost("plain.example.test", https=False) + h.vhost(names))
+    wait_for_cert(h, names[0], pebble.write_root(workdir / "pebble-root.pem"))
     status, headers, _ = http_request(h.http_port, "www.sec.example.test", "/a/b?c=d&e=f")
     assert status == 302
     assert headers["location"] == f"https://www.sec.example.test:{h.https_port}/a/b?c=d&e=f"
+    # the Host decides, in any case and with any port
+    status, headers, _ = http_request(h.http_port, f"WWW.Sec.Example.Test:{h.http_port}", "/")
+    assert status == 302
+    assert headers["location"] == f"https://www.sec.example.test:{h.https_port}/"
+    # a name of the same vhost that the certificate does not cover is left alone
+    status, headers, _ = http_request(h.http_port, "alias.example.test", "/index.html")
+    assert status == 200 and "location" not in headers
     # a vhost without an MD is left alone
     status, _, _ = http_request(h.http_port, "plain.example.test", "/index.html")
     assert status == 200
@@ -227,16 +256,21 @@ def test_require_https_temporary_redirects_but_not_challenges(md_httpd):
     assert status == 404 and "location" not in headers
 
 
-def test_require_https_redirect_port_follows_the_tls_vhost(md_httpd):
+def test_require_https_redirect_port_follows_the_tls_vhost(md_httpd, pebble_factory, workdir):
     # the MD's TLS vhost listens on a second https port: redirects go there, not to the first
     second = ports.free_port()
-    h = md_httpd([f"Listen 127.0.0.1:{second} https", "MDomain port.example.test",
-                  "MDomain other.example.test", "MDRequireHttps temporary",
-                  "<MDomainSet free.example.test>", "MDRequireHttps off", "</MDomainSet>"],
-                 port_map=False)
+    h, pebble = with_pebble(md_httpd, pebble_factory,
+                            [f"Listen 127.0.0.1:{second} https", "MDomain port.example.test",
+                             "MDomain other.example.test", "MDRequireHttps temporary",
+                             "<MDomainSet free.example.test>", "MDRequireHttps off",
+                             "</MDomainSet>"])
+    h.port_map = f"http:{h.http_port} https:-"  # the CA's 443 arrives nowhere: only http-01
     start(h, h.vhost("port.example.test", https=False)
           + h.vhost("port.example.test").replace(f":{h.https_port}>", f":{second}>")
           + h.vhost("other.example.test") + h.vhost("free.example.test"))
+    root = pebble.write_root(workdir / "pebble-root.pem")
+    wait_for_cert(h, "other.example.test", root)
+    wait_until(lambda: http_request(h.http_port, "port.example.test", "/")[0] == 302, 20)
     status, headers, _ = http_request(h.http_port, "port.example.test", "/")
     assert (status, headers["location"]) == (302, f"https://port.example.test:{second}/")
     status, headers, _ = http_request(h.http_port, "other.example.test", "/")
@@ -341,12 +375,12 @@ def test_require_https_permanent_redirects_and_sets_hsts(md_httpd, pebble_factor
     names = ["perm.example.test"]
     h, root = start_with_pebble(md_httpd, pebble_factory, workdir, names, "http-01",
                                 md_lines=["MDRequireHttps permanent"])
-    # before (and after) the certificate, http redirects -- except the CA's challenges
+    # once the certificate is presented, http redirects -- except the CA's challenges
+    status, _ = wait_for_cert(h, names[0], root)
+    assert status == 200
     status, headers, _ = http_request(h.http_port, names[0], "/x?y=1")
     assert status == 301
     assert headers["location"] == f"https://{names[0]}:{h.https_port}/x?y=1"
-    status, _ = wait_for_cert(h, names[0], root)
-    assert status == 200
     status, headers, _, _ = https_request(h.https_port, names[0], "/index.html", cafile=root)
     assert status == 200 and headers["strict-transport-security"] == HSTS_VALUE
     # the CA's validation went over http in spite of the redirect

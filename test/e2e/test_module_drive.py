@@ -1,5 +1,5 @@
 # test_module_drive.py: the module on its own -- certificates obtained and renewed in the background,
-# activated by the module's graceful restart, MDDriveMode manual with a2md, CA outages, md-status.
+# live without a restart, MDDriveMode manual with a2md, MDActivationDelay, CA outages, md-status.
 import json
 import os
 import subprocess
@@ -16,9 +16,10 @@ ROOT = Path(__file__).resolve().parents[2]
 A2MD = os.environ.get("MDTEST_A2MD", str(ROOT / "build" / "a2md"))
 DOMAIN = "www.example.test"
 ALT = "example.test"
-# from start to a certificate served after the module's own graceful restart (pebble answers in
-# well under a second; the parent looks into staging/ every 2 s)
+# from start to a certificate served (pebble answers in well under a second; the workers present a
+# published set at their next handshake)
 SERVED_TIMEOUT_SECONDS = 40.0
+RESTARTED = "resuming normal operations"
 A2MD_TIMEOUT_SECONDS = 60
 # how long a test watches that something does NOT happen
 QUIET_SECONDS = 4.0
@@ -109,22 +110,34 @@ def san_names(cert):
     return set(cert_dns_names(cert))
 
 
-def test_md_obtained_in_background_and_served_after_own_restart(site):
+def test_md_obtained_in_background_and_served_without_restart(site):
     site.start()
     cert = site.wait_served()
     assert san_names(cert) == {DOMAIN, ALT}
     assert site.served_cert(ALT).serial_number == cert.serial_number
     assert "Pebble" in cert.issuer.rfc4514_string()
+    assert wait_until(lambda: "md driver: 1 MD(s) driven, staged: [www.example.test], failed: []"
+                      in site.httpd.error_log_text(), 10), site.httpd.error_log_tail()
     log = site.httpd.error_log_text()
-    assert f"{DOMAIN}: new certificate staged, graceful restart to activate it" in log
-    assert "md driver: 1 MD(s) driven, staged: [www.example.test], failed: []" in log
-    # after the restart the MD is complete and nothing is driven again
-    j = wait_until(lambda: (lambda m: m if m["state"] == "complete" else None)(site.md_status()), 10)
-    assert j, site.md_status()
-    assert int(j["certificates"][0]["serial"], 16) == cert.serial_number
+    assert f"{DOMAIN}: the new certificate is live" in log
+    # no restart of any kind: the server started once
+    assert log.count(RESTARTED) == 1
+    assert "Doing graceful restart" not in log
+    # md-status: what the workers present, the MD complete, nothing driven again
+    j = site.md_status()
+    assert j["state"] == "complete"
+    assert j["presented"]["source"] == "live"
+    assert int(j["presented"]["certificates"][0]["serial"], 16) == cert.serial_number
     assert "staging" not in j
     assert j["renew"] is False
     assert j["next-check"] == j["renew-at"]
+    # the next start promotes the live set: the same certificate, now installed
+    site.httpd.graceful()
+    assert site.served_cert().serial_number == cert.serial_number
+    j = site.md_status()
+    assert j["presented"]["source"] == "installed"
+    assert int(j["certificates"][0]["serial"], 16) == cert.serial_number
+    assert not (site.store / "live" / DOMAIN).exists()
 
 
 def test_ca_failover_to_the_second_ca_when_the_first_is_unreachable(site):
@@ -140,16 +153,18 @@ def test_ca_failover_to_the_second_ca_when_the_first_is_unreachable(site):
     assert f"CA {dead} could not be reached; the next try goes to {site.pebble.directory_url}" in log
 
 
-def test_renew_window_forces_renewal_activated_by_own_restart(site):
+def test_renew_window_forces_renewals_that_go_live_without_restart(site):
     site.start()
     first = site.wait_served()
-    restarts = site.log_count("resuming normal operations")
     site.reconfigure(md_lines=[f"MDRenewWindow {RENEW_ALWAYS}"])
+    restarts = site.log_count(RESTARTED)
     second = site.wait_served(other_than=first.serial_number)
     assert san_names(second) == {DOMAIN, ALT}
-    # the new certificate went live by a restart the module made itself
-    assert site.log_count("graceful restart to activate it") >= 2
-    assert site.log_count("resuming normal operations") >= restarts + 2
+    # the renewal of a live set is live too: every certificate is due, so it renews again,
+    # and each new one is presented while the next renewal works in staging/
+    third = site.wait_served(other_than=second.serial_number)
+    assert third.serial_number != first.serial_number
+    assert site.log_count(RESTARTED) == restarts
 
 
 def test_manual_mode_is_never_driven_and_a2md_drive_plus_graceful_serves(site):
@@ -164,29 +179,29 @@ def test_manual_mode_is_never_driven_and_a2md_drive_plus_graceful_serves(site):
 
     r = site.a2md("drive", DOMAIN)
     assert r.returncode == 0, r.stdout + r.stderr
-    # a staged set of a manual MD: the module says a restart is needed, and does not restart
-    assert wait_until(lambda: site.log_count("goes live at the next graceful restart"), 10), \
-        site.httpd.error_log_tail()
-    assert site.log_count("graceful restart to activate it") == 0
+    # a set staged by hand for a manual MD waits for the operator's restart
+    job = json.loads((site.store / "staging" / DOMAIN / "job.json").read_text())
+    assert job["step"] == "staged"
     assert site.served_cert() is None
     site.httpd.graceful()
     cert = site.wait_served()
     assert san_names(cert) == {DOMAIN, ALT}
 
 
-def test_activation_restart_off_logs_once_and_waits_for_the_operator(site):
-    site.start(global_lines=["MDActivationRestart off"])
-    assert wait_until(lambda: site.log_count("goes live at the next graceful restart"), 20), \
-        site.httpd.error_log_tail()
-    time.sleep(QUIET_SECONDS)
-    # said once, no restart of its own, and the staged set is not driven again
-    assert site.log_count("goes live at the next graceful restart (apachectl") == 1
-    assert site.log_count("graceful restart to activate it") == 0
-    assert site.log_count("md driver: 1 MD(s) driven") == 1
+def test_activation_delay_holds_a_staged_set_back_then_serves_it(site):
+    site.start(global_lines=["MDActivationDelay 4s"])
+    assert wait_until(lambda: site.log_count("(MDActivationDelay)"), 20), site.httpd.error_log_tail()
+    # staged and visible in md-status, but not yet presented: clients still get the temporary one
+    j = site.md_status()
+    assert j["staging"]["job"]["step"] == "staged"
+    assert j["presented"]["source"] == "temporary"
     assert site.served_cert() is None
-    assert site.md_status()["staging"]["job"]["step"] == "staged"
-    site.httpd.graceful()
-    assert san_names(site.wait_served()) == {DOMAIN, ALT}
+    cert = site.wait_served()
+    assert san_names(cert) == {DOMAIN, ALT}
+    staged = site.httpd.error_log_text().split("(MDActivationDelay)")[0]
+    assert "the new certificate is live" not in staged
+    assert site.log_count("md driver: 1 MD(s) driven") == 1
+    assert site.log_count(RESTARTED) == 1
 
 
 def test_ca_unreachable_error_in_status_and_log_old_cert_still_served(workdir, site):
@@ -245,7 +260,7 @@ def test_message_and_notify_commands_run_after_renewal(workdir, site):
     site.start(global_lines=[f"MDMessageCmd {msg}", f"MDNotifyCmd {notify}"])
     site.wait_served()
     assert wait_until(lambda: read_lines(notify_log), 10), site.httpd.error_log_tail()
-    assert read_lines(msg_log) == [f"renewed {DOMAIN}"]
+    assert read_lines(msg_log) == [f"renewed {DOMAIN}", f"installed {DOMAIN}"]
     assert read_lines(notify_log) == [DOMAIN]
     assert "MDNotifyCmd" in site.httpd.error_log_text()
 

@@ -226,12 +226,12 @@ static void test_install_promotes_verified_set_only(void **state)
     md_pkey_t *key;
     const char *err;
 
-    assert_int_equal(md_drive_install(f->reg, f->md->name, f->pool), APR_ENOENT);
+    assert_int_equal(md_drive_install(f->reg, f->md->name, 0, f->pool), APR_ENOENT);
     assert_int_equal(md_pkey_gen(&key, &unit_spec_p256, f->pool), APR_SUCCESS);
     APR_ARRAY_PUSH(fewer, const char *) = "example.org";
     unit_save_key_chain(f->store, MD_SG_STAGING, f->md->name, key,
                         make_chain(key, fewer, 2 * DAY, f->pool), f->pool);
-    assert_int_equal(md_drive_install(f->reg, f->md->name, f->pool), APR_EINVAL);
+    assert_int_equal(md_drive_install(f->reg, f->md->name, 0, f->pool), APR_EINVAL);
     assert_non_null(strstr(unit_log_last_error(), "not installed"));
     assert_false(md_store_exists(f->store, MD_SG_DOMAINS, f->md->name, UNIT_CERT_FILE, f->pool));
 
@@ -239,7 +239,7 @@ static void test_install_promotes_verified_set_only(void **state)
                                          make_chain(key, f->md->domains, 2 * DAY, f->pool),
                                          f->pool),
                      APR_SUCCESS);
-    assert_int_equal(md_drive_install(f->reg, f->md->name, f->pool), APR_SUCCESS);
+    assert_int_equal(md_drive_install(f->reg, f->md->name, 0, f->pool), APR_SUCCESS);
     assert_false(md_store_exists(f->store, MD_SG_STAGING, f->md->name, NULL, f->pool));
     assert_int_equal(md_store_load_chain(&chain, &err, f->store, MD_SG_DOMAINS, f->md->name,
                                          UNIT_CERT_FILE, f->pool),

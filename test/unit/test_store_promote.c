@@ -133,7 +133,8 @@ static void test_promote_install_and_replace(void **state)
     /* first install: the staged md.json is taken, nothing is archived */
     stage_set(store, "a.org", "staged-1", &chain1, f->pool);
     fp1 = unit_leaf_fingerprint(chain1, f->pool);
-    assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
+                     APR_SUCCESS);
     assert_null(archived);
     assert_domain_set(store, "a.org", "staged-1", fp1, f->pool);
     assert_false(md_store_exists(store, MD_SG_STAGING, "a.org", NULL, f->pool));
@@ -148,7 +149,8 @@ static void test_promote_install_and_replace(void **state)
     stage_set(store, "a.org", "staged-2", &chain2, f->pool);
     fp2 = unit_leaf_fingerprint(chain2, f->pool);
     assert_string_not_equal(fp1, fp2);
-    assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
+                     APR_SUCCESS);
     assert_non_null(archived);
     assert_string_equal(archived, "a.org.1");
     assert_domain_set(store, "a.org", "registry", fp2, f->pool);
@@ -162,7 +164,8 @@ static void test_promote_install_and_replace(void **state)
 
     /* a third one goes on numbering */
     stage_set(store, "a.org", "staged-3", &chain1, f->pool);
-    assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
+                     APR_SUCCESS);
     assert_string_equal(archived, "a.org.2");
     assert_domain_set(store, "a.org", "registry", unit_leaf_fingerprint(chain1, f->pool), f->pool);
 }
@@ -173,7 +176,8 @@ static void test_promote_nothing_staged(void **state)
     md_store_t *store = unit_store_open(f->dir, f->pool);
     const char *archived = "x";
 
-    assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_ENOENT);
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
+                     APR_ENOENT);
     assert_null(archived);
     assert_false(md_store_exists(store, MD_SG_DOMAINS, "a.org", NULL, f->pool));
 }
@@ -187,7 +191,8 @@ static void test_promote_refuses_incomplete(void **state)
     const char *archived, *fp;
 
     stage_set(store, "a.org", "first", &chain, f->pool);
-    assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
+                     APR_SUCCESS);
     fp = unit_leaf_fingerprint(chain, f->pool);
 
     /* a certificate without its key */
@@ -195,20 +200,23 @@ static void test_promote_refuses_incomplete(void **state)
     assert_int_equal(md_store_remove(store, MD_SG_STAGING, "a.org", UNIT_KEY_FILE, f->pool),
                      APR_SUCCESS);
     unit_log_clear();
-    assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_EINVAL);
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
+                     APR_EINVAL);
     assert_non_null(strstr(unit_log_last_error(), "a.org"));
     assert_domain_set(store, "a.org", "first", fp, f->pool);
 
     /* only a job, no certificate */
     assert_int_equal(md_store_remove(store, MD_SG_STAGING, "a.org", UNIT_CERT_FILE, f->pool),
                      APR_SUCCESS);
-    assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_EINVAL);
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
+                     APR_EINVAL);
     assert_domain_set(store, "a.org", "first", fp, f->pool);
 
     /* a certificate with somebody else's key */
     unit_key_and_chain(&other_key, &other_chain, "a.org", TEST_CERT_VALID, f->pool);
     unit_save_key_chain(store, MD_SG_STAGING, "a.org", other_key, chain, f->pool);
-    assert_int_equal(md_store_promote(&archived, store, "a.org", f->pool), APR_EINVAL);
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
+                     APR_EINVAL);
     assert_domain_set(store, "a.org", "first", fp, f->pool);
 
     /* refusals keep the staged files, leave no scraps and archive nothing */

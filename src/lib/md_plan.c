@@ -1,0 +1,249 @@
+/* md_plan.c: the one decision of what comes next for an MD (md_plan_next) on the one test of
+ * an installable set, and the install step that carries a set into domains/. */
+#include <string.h>
+#include <apr_strings.h>
+
+#include "md_drive.h"
+#include "md_drive_job.h"
+#include "md_log.h"
+#include "md_plan.h"
+#include "md_util.h"
+
+static const char *const step_names[] = {
+    [MD_PLAN_INSTALL] = "install",
+    [MD_PLAN_DRIVE] = "drive",
+    [MD_PLAN_ACTIVATE] = "activate",
+};
+
+const char *md_plan_step_name(md_plan_step_t step)
+{
+    return (unsigned) step < sizeof(step_names) / sizeof(step_names[0]) ? step_names[step]
+                                                                        : "unknown";
+}
+
+apr_status_t md_plan_load_set(apr_array_header_t **pset, const char **pwhy, md_reg_t *reg,
+                              const md_t *md, md_store_group_t group, apr_pool_t *p)
+{
+    const apr_array_header_t *specs = md_pkey_specs(md, p);
+    apr_array_header_t *set = apr_array_make(p, specs->nelts, sizeof(md_set_entry_t *));
+    const char *why;
+    apr_status_t rv;
+
+    *pset = NULL;
+    *pwhy = NULL;
+    for (int i = 0; i < specs->nelts; ++i) {
+        md_set_entry_t *e = apr_pcalloc(p, sizeof(*e));
+        e->spec = APR_ARRAY_IDX(specs, i, const md_pkey_spec_t *);
+        rv = md_job_load_staged(&why, &e->key, &e->chain, md_reg_store(reg), group, md, e->spec, p);
+        if (rv != APR_SUCCESS) {
+            *pwhy = apr_psprintf(p, "%s: %s", md_pkey_spec_name(e->spec, p), why);
+            return rv;
+        }
+        APR_ARRAY_PUSH(set, md_set_entry_t *) = e;
+    }
+    if (set->nelts == 0) {
+        *pwhy = "the MD has no key specs";
+        return APR_ENOENT;
+    }
+    *pset = set;
+    return APR_SUCCESS;
+}
+
+int md_plan_installable(const char **pwhy, md_reg_t *reg, const md_t *md, md_store_group_t group,
+                        apr_pool_t *p)
+{
+    apr_array_header_t *set;
+
+    return md_plan_load_set(&set, pwhy, reg, md, group, p) == APR_SUCCESS;
+}
+
+/* Whether group has a certificate file of md at all (a set worth a word when it is refused). */
+static int has_certs(md_reg_t *reg, const md_t *md, md_store_group_t group, apr_pool_t *p)
+{
+    const apr_array_header_t *specs = md_pkey_specs(md, p);
+
+    for (int i = 0; i < specs->nelts; ++i) {
+        const md_pkey_spec_t *spec = APR_ARRAY_IDX(specs, i, const md_pkey_spec_t *);
+        if (md_store_exists(md_reg_store(reg), group, md->name, md_job_file(MD_FN_PUBCERT, spec, p),
+                            p)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static apr_time_t json_time(const md_json_t *j, const char *key)
+{
+    const char *s = md_json_get_str(j, key);
+    apr_time_t t;
+
+    return s && md_time_parse(&t, s) == APR_SUCCESS ? t : 0;
+}
+
+/* When the set in staging/ was staged: the job says (older jobs: their last update). */
+static apr_time_t staged_at(md_reg_t *reg, const md_t *md, apr_pool_t *p)
+{
+    md_json_t *job;
+    apr_time_t t = 0;
+
+    if (md_drive_job_load(&job, reg, md->name, p) == APR_SUCCESS) {
+        t = json_time(job, "staged-at");
+        t = t ? t : json_time(job, "updated");
+    }
+    return t;
+}
+
+/* What md's certificates in group look like: domains/ as the caller saw it, when it did. */
+static const apr_array_header_t *infos_of(md_reg_t *reg, const md_t *md, md_store_group_t group,
+                                          const md_plan_opts_t *opts, apr_time_t now, apr_pool_t *p)
+{
+    apr_array_header_t *infos;
+
+    if (group == MD_SG_DOMAINS && opts && opts->installed) {
+        return opts->installed;
+    }
+    md_reg_cert_infos(&infos, reg, md, group, now, p);
+    return infos;
+}
+
+/* The leaf fingerprints of a set's certificates, joined: its identity. */
+static const char *set_id(const apr_array_header_t *infos, apr_pool_t *p)
+{
+    apr_array_header_t *prints = apr_array_make(p, infos->nelts, sizeof(const char *));
+
+    for (int i = 0; i < infos->nelts; ++i) {
+        const md_cert_info_t *info = APR_ARRAY_IDX(infos, i, const md_cert_info_t *);
+        APR_ARRAY_PUSH(prints, const char *) = info->fingerprint ? info->fingerprint : "-";
+    }
+    return md_array_str_join(prints, ",", p);
+}
+
+/* When a set needs renewing: the earliest renew window of its certificates, or now when a key
+ * spec has no usable one (missing, expired, not covering every name). */
+static apr_time_t renew_at(const apr_array_header_t *infos, apr_time_t now, apr_time_t *pwindow)
+{
+    apr_time_t at = 0;
+
+    *pwindow = 0;
+    for (int i = 0; i < infos->nelts; ++i) {
+        const md_cert_info_t *info = APR_ARRAY_IDX(infos, i, const md_cert_info_t *);
+        if (info->state != MD_S_COMPLETE) {
+            return now;
+        }
+        if (!at || info->renew_at < at) {
+            at = info->renew_at;
+        }
+    }
+    *pwindow = at;
+    return infos->nelts ? at : now;
+}
+
+apr_status_t md_plan_next(md_plan_t *plan, md_reg_t *reg, const md_t *md,
+                          const md_plan_opts_t *opts, apr_time_t now, apr_pool_t *p)
+{
+    md_store_t *store = md_reg_store(reg);
+    const char *why = NULL;
+    md_json_t *job;
+    apr_time_t at, next_try;
+
+    memset(plan, 0, sizeof(*plan));
+    plan->current = MD_SG_DOMAINS;
+    if (md_store_exists(store, MD_SG_STAGING, md->name, NULL, p)) {
+        if (md_plan_installable(&why, reg, md, MD_SG_STAGING, p)) {
+            at = staged_at(reg, md, p) + (opts ? opts->activation_delay : 0);
+            plan->step = at <= now ? MD_PLAN_INSTALL : MD_PLAN_ACTIVATE;
+            plan->at = at <= now ? now : at;
+            plan->from = MD_SG_STAGING;
+            plan->why = at <= now ? "a verified set is staged"
+                                  : "a verified set is staged and waits for its activation";
+            return APR_SUCCESS;
+        }
+        if (has_certs(reg, md, MD_SG_STAGING, p)) {
+            plan->refused = apr_psprintf(p, "staging/%s does not fit the MD (%s)", md->name, why);
+        }
+    }
+    if (md_store_exists(store, MD_SG_LIVE, md->name, NULL, p) &&
+        md_plan_installable(&why, reg, md, MD_SG_LIVE, p) &&
+        strcmp(set_id(infos_of(reg, md, MD_SG_LIVE, opts, now, p), p),
+               set_id(infos_of(reg, md, MD_SG_DOMAINS, opts, now, p), p))) {
+        if (!(opts && opts->live_presented)) {
+            plan->step = MD_PLAN_INSTALL;
+            plan->at = now;
+            plan->from = MD_SG_LIVE;
+            plan->why = "a verified set is live";
+            return APR_SUCCESS;
+        }
+        plan->current = MD_SG_LIVE;
+    }
+    plan->step = MD_PLAN_DRIVE;
+    plan->at = renew_at(infos_of(reg, md, plan->current, opts, now, p), now, &plan->renew_at);
+    plan->why = plan->at <= now ? "a certificate is needed" : "the renew window opens then";
+    next_try = md_drive_job_load(&job, reg, md->name, p) == APR_SUCCESS && !plan->refused
+                   ? json_time(job, "next-try")
+                   : 0;
+    if (plan->at <= now && next_try > now) {
+        plan->at = next_try;
+        plan->why = "the next try after a failure";
+    }
+    return APR_SUCCESS;
+}
+
+/* ---- install ---- */
+
+/* The account a job used goes into md.json here, at installation: the driver may run
+ * unprivileged and writes only staging/ (and accounts/), never domains/. */
+static void remember_account(md_reg_t *reg, md_t *md, const char *id, apr_pool_t *p)
+{
+    if (!id || (md->ca_account && !strcmp(md->ca_account, id))) {
+        return;
+    }
+    md->ca_account = id;
+    if (md_reg_update(reg, md->name, md, p) != APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_WARN, APR_SUCCESS,
+                      "%s: could not remember account %s in md.json", md->name, id);
+    }
+}
+
+apr_status_t md_drive_install(md_reg_t *reg, const char *name, apr_interval_time_t activation_delay,
+                              apr_pool_t *p)
+{
+    md_plan_opts_t opts = {activation_delay, 0, NULL};
+    md_store_t *store = md_reg_store(reg);
+    md_json_t *job = NULL;
+    const char *archived, *err;
+    md_plan_t plan;
+    md_t *md;
+    apr_status_t rv;
+
+    if ((rv = md_reg_get(&md, reg, name, p)) != APR_SUCCESS ||
+        (rv = md_plan_next(&plan, reg, md, &opts, apr_time_now(), p)) != APR_SUCCESS) {
+        return rv;
+    }
+    if (plan.step == MD_PLAN_ACTIVATE) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_INFO, APR_SUCCESS,
+                      "%s: the staged set is not installed before its activation at %s", name,
+                      md_time_format(plan.at, p));
+        return APR_EAGAIN;
+    }
+    if (plan.step != MD_PLAN_INSTALL) {
+        if (plan.refused) {
+            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "%s: not installed: %s", name,
+                          plan.refused);
+            return APR_EINVAL;
+        }
+        return APR_ENOENT;
+    }
+    /* before promote removes it: the account the job used */
+    md_store_load_json(&job, &err, store, plan.from, name, MD_FN_JOB, p);
+    if ((rv = md_store_promote(&archived, store, plan.from, name, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    md_log_perror(MD_LOG_MARK, MD_LOG_INFO, APR_SUCCESS, "%s: %s set installed%s%s", name,
+                  md_store_group_name(plan.from), archived ? ", previous set in archive/" : "",
+                  archived ? archived : "");
+    if (plan.from == MD_SG_STAGING && md_store_exists(store, MD_SG_LIVE, name, NULL, p)) {
+        md_store_purge(store, MD_SG_LIVE, name, p); /* older than what was just installed */
+    }
+    remember_account(reg, md, md_json_get_str(job, "account"), p);
+    return APR_SUCCESS;
+}

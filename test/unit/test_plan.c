@@ -1,0 +1,192 @@
+/* test_plan.c: unit tests of the one decision of what comes next for an MD (md_plan_next) and
+ * of publishing a staged set as live (md_store_publish). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <apr_general.h>
+#include <apr_strings.h>
+
+#include "md_drive.h"
+#include "md_plan.h"
+#include "md_util.h"
+#include "unit_fixture.h"
+#include "unit_keys.h"
+#include "unit_store.h"
+
+#define DAY apr_time_from_sec(86400)
+#define HOUR apr_time_from_sec(3600)
+
+typedef struct {
+    apr_pool_t *pool;
+    char base[UNIT_DIR_LEN];
+    md_store_t *store;
+    md_reg_t *reg;
+    md_t *md;
+} fixture_t;
+
+static int setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof(*f));
+
+    assert_non_null(f);
+    assert_int_equal(unit_tmp_open(&f->pool, f->base), 0);
+    unit_reg_open(&f->store, &f->reg, f->base, f->pool);
+    f->md = unit_md_make(f->pool, "example.org", "www.example.org", NULL);
+    APR_ARRAY_PUSH(f->md->pkey_specs, const md_pkey_spec_t *) = &unit_spec_p256;
+    assert_int_equal(md_reg_add(f->reg, f->md, f->pool), APR_SUCCESS);
+    unit_log_clear();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_t *f = *state;
+
+    assert_int_equal(unit_tmp_close(f->pool, f->base), 0);
+    free(f);
+    return 0;
+}
+
+/* A key and a chain for names, valid for valid_for, saved in group; a staged one gets a job
+ * that says when it was staged. */
+static void put_set(fixture_t *f, md_store_group_t group, const apr_array_header_t *names,
+                    apr_interval_time_t valid_for, apr_time_t staged_at)
+{
+    md_json_t *job = md_json_new_obj(f->pool);
+    md_pkey_t *key;
+
+    assert_int_equal(md_pkey_gen(&key, &unit_spec_p256, f->pool), APR_SUCCESS);
+    unit_save_key_chain(
+        f->store, group, f->md->name, key,
+        unit_chain(key, APR_ARRAY_IDX(names, 0, const char *), names, valid_for, f->pool), f->pool);
+    if (staged_at) {
+        md_json_set_str(job, "step", "staged");
+        md_json_set_str(job, "staged-at", md_time_format(staged_at, f->pool));
+        assert_int_equal(md_store_save_json(f->store, group, f->md->name, MD_FN_JOB, job, f->pool),
+                         APR_SUCCESS);
+    }
+}
+
+static void test_nothing_anywhere_drives_now(void **state)
+{
+    fixture_t *f = *state;
+    apr_time_t now = apr_time_now();
+    md_plan_t plan;
+
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_DRIVE);
+    assert_true(plan.at <= now);
+    assert_null(plan.refused);
+    assert_int_equal(plan.current, MD_SG_DOMAINS);
+}
+
+static void test_staged_set_installs_after_its_activation_delay(void **state)
+{
+    fixture_t *f = *state;
+    apr_time_t now = apr_time_now();
+    md_plan_opts_t opts = {HOUR, 0, NULL};
+    md_plan_t plan;
+
+    put_set(f, MD_SG_STAGING, f->md->domains, 90 * DAY, now - apr_time_from_sec(60));
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_INSTALL);
+    assert_int_equal(plan.from, MD_SG_STAGING);
+    /* staged a minute ago, an hour of delay: it waits, and says until when */
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, &opts, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_ACTIVATE);
+    assert_true(plan.at > now + HOUR - apr_time_from_sec(120) && plan.at <= now + HOUR);
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, &opts, now + HOUR, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_INSTALL);
+}
+
+static void test_staged_set_that_lost_a_name_is_refused_and_driven_again(void **state)
+{
+    fixture_t *f = *state;
+    apr_array_header_t *more = apr_array_copy(f->pool, f->md->domains);
+    apr_time_t now = apr_time_now();
+    md_plan_t plan;
+
+    /* staged when the MD had a third name; the operator removed it since */
+    APR_ARRAY_PUSH(more, const char *) = "old.example.org";
+    put_set(f, MD_SG_STAGING, more, 90 * DAY, now);
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_DRIVE);
+    assert_true(plan.at <= now);
+    assert_non_null(plan.refused);
+    assert_non_null(strstr(plan.refused, "old.example.org"));
+    /* installation refuses it with the same test */
+    assert_int_equal(md_drive_install(f->reg, f->md->name, 0, f->pool), APR_EINVAL);
+    assert_false(md_store_exists(f->store, MD_SG_DOMAINS, f->md->name, UNIT_CERT_FILE, f->pool));
+}
+
+static void test_published_set_is_live_then_decides_the_renewal(void **state)
+{
+    fixture_t *f = *state;
+    apr_time_t now = apr_time_now();
+    md_plan_opts_t presented = {0, 1, NULL};
+    md_plan_t plan;
+
+    put_set(f, MD_SG_STAGING, f->md->domains, 90 * DAY, now);
+    assert_int_equal(md_store_publish(f->store, f->md->name, f->pool), APR_SUCCESS);
+    assert_false(md_store_exists(f->store, MD_SG_STAGING, f->md->name, NULL, f->pool));
+    assert_true(md_store_exists(f->store, MD_SG_LIVE, f->md->name, UNIT_CERT_FILE, f->pool));
+    /* not presented yet (the parent at startup, a new driver): it is to be installed */
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_INSTALL);
+    assert_int_equal(plan.from, MD_SG_LIVE);
+    /* presented: the live set is the one in use, renewed in its own window */
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, &presented, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_DRIVE);
+    assert_int_equal(plan.current, MD_SG_LIVE);
+    assert_true(plan.at > now + 30 * DAY);
+    assert_int_equal(plan.at, plan.renew_at);
+}
+
+static void test_publish_replaces_the_live_set_and_install_takes_it(void **state)
+{
+    fixture_t *f = *state;
+    apr_array_header_t *infos;
+    apr_time_t now = apr_time_now();
+    const char *first, *second;
+
+    put_set(f, MD_SG_STAGING, f->md->domains, 90 * DAY, now);
+    assert_int_equal(md_store_publish(f->store, f->md->name, f->pool), APR_SUCCESS);
+    md_reg_cert_infos(&infos, f->reg, f->md, MD_SG_LIVE, now, f->pool);
+    first = APR_ARRAY_IDX(infos, 0, md_cert_info_t *)->fingerprint;
+    put_set(f, MD_SG_STAGING, f->md->domains, 90 * DAY, now);
+    assert_int_equal(md_store_publish(f->store, f->md->name, f->pool), APR_SUCCESS);
+    md_reg_cert_infos(&infos, f->reg, f->md, MD_SG_LIVE, now, f->pool);
+    second = APR_ARRAY_IDX(infos, 0, md_cert_info_t *)->fingerprint;
+    assert_string_not_equal(first, second);
+    /* only the one live set, nothing hidden left behind */
+    assert_int_equal(md_store_publish(f->store, f->md->name, f->pool), APR_ENOENT);
+    assert_int_equal(md_drive_install(f->reg, f->md->name, 0, f->pool), APR_SUCCESS);
+    assert_false(md_store_exists(f->store, MD_SG_LIVE, f->md->name, NULL, f->pool));
+    md_reg_cert_infos(&infos, f->reg, f->md, MD_SG_DOMAINS, now, f->pool);
+    assert_string_equal(APR_ARRAY_IDX(infos, 0, md_cert_info_t *)->fingerprint, second);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_nothing_anywhere_drives_now, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_staged_set_installs_after_its_activation_delay, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_staged_set_that_lost_a_name_is_refused_and_driven_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_published_set_is_live_then_decides_the_renewal, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_publish_replaces_the_live_set_and_install_takes_it,
+                                        setup, teardown),
+    };
+
+    apr_initialize();
+    unit_log_capture(MD_LOG_ERR);
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
