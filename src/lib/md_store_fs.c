@@ -1,11 +1,12 @@
 /* md_store_fs.c: the file-system backend of the store -- md_store.json and its secret, entry
  * paths, loading and saving files with the right permissions, listings, removal. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* nftw, link next to C11 */
+#define _GNU_SOURCE /* link, syncfs next to C11 */
 #endif
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,9 +31,6 @@
 #define MD_STORE_SECRET_LEN 48
 /* Random bytes in the names of temporary files and directories. */
 #define MD_STORE_TOKEN_LEN 8
-
-/* nftw may keep this many directories open while removing a tree. */
-#define MD_RMTREE_OPEN_FDS 16
 
 struct md_store_t {
     const char *dir;
@@ -131,24 +129,6 @@ apr_status_t md_store_fs_mkdir(const char *path, apr_fileperms_t perms, apr_pool
         }
     }
     return rv;
-}
-
-static int rmtree_entry(const char *fpath, const struct stat *sb, int typeflag, struct FTW *ftw)
-{
-    (void) sb;
-    (void) typeflag;
-    (void) ftw;
-    return remove(fpath) != 0 && errno != ENOENT ? errno : 0;
-}
-
-apr_status_t md_store_fs_rmtree(const char *path)
-{
-    int rc = nftw(path, rmtree_entry, MD_RMTREE_OPEN_FDS, FTW_DEPTH | FTW_PHYS);
-
-    if (rc == -1) {
-        return errno == ENOENT ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
-    }
-    return rc == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(rc);
 }
 
 apr_status_t md_store_fs_token(const char **ptoken, apr_pool_t *p)
@@ -382,12 +362,16 @@ apr_status_t md_store_load_json(md_json_t **pj, const char **perr, md_store_t *s
                                 md_store_group_t group, const char *name, const char *aspect,
                                 apr_pool_t *p)
 {
-    const char *path;
-    apr_status_t rv = path_for_read(&path, store, group, name, aspect, p);
+    const char *reason;
+    char *data;
+    apr_size_t len;
+    apr_status_t rv = md_store_fs_read(&data, &len, perr, store, group, name, aspect, p);
 
     *pj = NULL;
-    *perr = NULL;
-    return rv == APR_SUCCESS ? md_json_read_file(pj, perr, path, p) : rv;
+    if (rv == APR_SUCCESS && (rv = md_json_parse(pj, &reason, data, len, p)) != APR_SUCCESS) {
+        *perr = apr_psprintf(p, "%s: %s", md_store_path(store, group, name, aspect, p), reason);
+    }
+    return rv;
 }
 
 apr_status_t md_store_save_json(md_store_t *store, md_store_group_t group, const char *name,
@@ -424,29 +408,41 @@ apr_status_t md_store_sync(md_store_t *store)
     return rv;
 }
 
+/* PKCS#8's marker of an encrypted key (RFC 5958 / RFC 7468 label). */
+#define MD_PEM_ENCRYPTED_KEY "-----BEGIN ENCRYPTED PRIVATE KEY-----"
+
 apr_status_t md_store_load_pkey(md_pkey_t **pkey, const char **perr, md_store_t *store,
                                 md_store_group_t group, const char *name, const char *aspect,
                                 apr_pool_t *p)
 {
-    const char *path, *pass;
-    apr_size_t passlen;
-    apr_status_t rv = path_for_read(&path, store, group, name, aspect, p);
+    const char *path = md_store_path(store, group, name, aspect, p), *pass;
+    apr_size_t passlen, len;
+    char *data;
+    apr_status_t rv = md_store_fs_read(&data, &len, perr, store, group, name, aspect, p);
 
     *pkey = NULL;
-    *perr = NULL;
     if (rv != APR_SUCCESS) {
         return rv;
     }
     md_store_fs_passphrase(&pass, &passlen, store, group);
-    rv = md_pkey_load(pkey, path, pass, passlen, p);
-    if (APR_STATUS_IS_ENOENT(rv)) {
-        return rv;
+    if (pass && !strstr(data, MD_PEM_ENCRYPTED_KEY)) {
+        /* a plain key where only encrypted ones belong was not written by us */
+        *perr = apr_psprintf(p,
+                             "%s: a key that must be encrypted with the store secret is not: "
+                             "refused",
+                             path);
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "%s", *perr);
+        return APR_EINVAL;
     }
+    rv = md_pkey_from_pem(pkey, data, len, pass, passlen, p);
     if (APR_STATUS_IS_EACCES(rv)) {
         *perr = apr_psprintf(p, "%s: cannot decrypt the key (%s)", path,
                              pass ? "the store secret does not fit" : "it is encrypted");
     } else if (rv != APR_SUCCESS) {
         *perr = apr_psprintf(p, "%s: holds no usable private key", path);
+    }
+    if (rv != APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s", *perr);
     }
     return rv;
 }
@@ -469,12 +465,15 @@ apr_status_t md_store_load_chain(apr_array_header_t **pchain, const char **perr,
                                  md_store_group_t group, const char *name, const char *aspect,
                                  apr_pool_t *p)
 {
-    const char *path;
-    apr_status_t rv = path_for_read(&path, store, group, name, aspect, p);
+    char *data;
+    apr_size_t len;
+    apr_status_t rv = md_store_fs_read(&data, &len, perr, store, group, name, aspect, p);
 
     *pchain = NULL;
-    *perr = NULL;
-    return rv == APR_SUCCESS ? md_chain_load(pchain, perr, path, p) : rv;
+    if (rv == APR_SUCCESS && (rv = md_chain_from_pem(pchain, perr, data, len, p)) != APR_SUCCESS) {
+        *perr = apr_psprintf(p, "%s: %s", md_store_path(store, group, name, aspect, p), *perr);
+    }
+    return rv;
 }
 
 apr_status_t md_store_save_chain(md_store_t *store, md_store_group_t group, const char *name,
@@ -492,16 +491,14 @@ apr_status_t md_store_save_chain(md_store_t *store, md_store_group_t group, cons
 apr_status_t md_store_load_text(const char **ptext, md_store_t *store, md_store_group_t group,
                                 const char *name, const char *aspect, apr_pool_t *p)
 {
-    const char *path;
+    const char *err;
     char *data = NULL;
     apr_size_t len;
-    apr_status_t rv = path_for_read(&path, store, group, name, aspect, p);
+    apr_status_t rv = md_store_fs_read(&data, &len, &err, store, group, name, aspect, p);
 
-    if (rv == APR_SUCCESS) {
-        rv = md_file_read(&data, &len, path, 0, p);
-        if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv)) {
-            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "cannot read %s", path);
-        }
+    if (rv != APR_SUCCESS && !APR_STATUS_IS_ENOENT(rv) && !APR_STATUS_IS_ENOTDIR(rv) &&
+        !APR_STATUS_IS_EINVAL(rv)) { /* refusals are told where they happen */
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "cannot read %s", err ? err : "");
     }
     *ptext = data;
     return rv;
@@ -564,37 +561,38 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
-/* Names of the entries of 'dir' that have 'type' (symbolic links are never followed),
- * sorted, without hidden ones. */
+/* Names of the entries of 'dir' that have 'type' (symbolic links are never followed, not even
+ * 'dir' itself), sorted, without hidden ones. */
 static apr_status_t list_dir(apr_array_header_t **pnames, const char *dir, apr_filetype_e type,
                              apr_pool_t *p)
 {
     apr_array_header_t *names = apr_array_make(p, 10, sizeof(const char *));
-    apr_dir_t *d;
-    apr_finfo_t fi;
-    apr_status_t rv;
+    unsigned char want = type == APR_DIR ? DT_DIR : DT_REG;
+    struct dirent *de;
+    struct stat st;
+    DIR *d;
+    int fd;
 
     *pnames = names;
-    if ((rv = apr_dir_open(&d, dir, p)) != APR_SUCCESS) {
+    if ((fd = md_store_fs_open_dir(dir)) < 0 || !(d = fdopendir(fd))) {
+        apr_status_t rv = APR_FROM_OS_ERROR(errno);
+        if (fd >= 0) {
+            close(fd);
+        }
         return rv;
     }
-    for (;;) {
-        rv = apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d);
-        if (APR_STATUS_IS_ENOENT(rv)) {
-            rv = APR_SUCCESS;
-            break;
+    while ((de = readdir(d)) != NULL) {
+        unsigned char t = de->d_type;
+        if (t == DT_UNKNOWN && fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            t = S_ISDIR(st.st_mode) ? DT_DIR : (S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN);
         }
-        if (rv != APR_SUCCESS && rv != APR_INCOMPLETE) {
-            break;
-        }
-        if ((fi.valid & APR_FINFO_TYPE) && fi.filetype == type && fi.name &&
-            !md_store_fs_is_hidden(fi.name, type == APR_REG)) {
-            APR_ARRAY_PUSH(names, const char *) = apr_pstrdup(p, fi.name);
+        if (t == want && !md_store_fs_is_hidden(de->d_name, type == APR_REG)) {
+            APR_ARRAY_PUSH(names, const char *) = apr_pstrdup(p, de->d_name);
         }
     }
-    apr_dir_close(d);
+    closedir(d);
     qsort(names->elts, (size_t) names->nelts, sizeof(const char *), cmp_str);
-    return rv;
+    return APR_SUCCESS;
 }
 
 apr_status_t md_store_names(apr_array_header_t **pnames, md_store_t *store, md_store_group_t group,

@@ -28,8 +28,23 @@ apr_fileperms_t md_store_fs_dir_perms(md_store_group_t group);
  * is success, anything else in its place APR_ENOTDIR. */
 apr_status_t md_store_fs_mkdir(const char *path, apr_fileperms_t perms, apr_pool_t *p);
 
-/* Removes a file tree without following symbolic links; a missing path is success. */
+/* md_store_fs_safe.c -- what root may do in directories the server's User can write. */
+
+/* Removes a file tree by directory descriptors, never following a symbolic link (a link is
+ * removed itself); a missing path is success. */
 apr_status_t md_store_fs_rmtree(const char *path);
+
+/* A directory opened without following a link (O_DIRECTORY|O_NOFOLLOW); -1 and errno. */
+int md_store_fs_open_dir(const char *path);
+
+/* The content of a store file, opened relative to its group's and entry's descriptors without
+ * following links and without blocking: it must be a regular file with one link, owned by
+ * root, by us or by the owner of the group directory, and at most a few hundred KiB. A refusal
+ * is APR_EINVAL, logged at error level naming the file and what was wrong (also in *perr);
+ * a missing file APR_ENOENT. */
+apr_status_t md_store_fs_read(char **pdata, apr_size_t *plen, const char **perr, md_store_t *store,
+                              md_store_group_t group, const char *name, const char *aspect,
+                              apr_pool_t *p);
 
 /* The passphrase for keys of 'group': the store secret, or NULL/0 for plain groups. */
 void md_store_fs_passphrase(const char **ppass, apr_size_t *plen, const md_store_t *store,
