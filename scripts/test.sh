@@ -38,6 +38,8 @@ unit() { # build dir, make args...
 rm -f build/test/*.log build-san/test/*.log
 unit build
 unit build-san SAN=1
+# the module under ASan+UBSan, for the e2e tests that restart and stop it mid-drive
+step build-san make -s -j2 BUILD=build-san SAN=1 all
 
 mkdir -p build
 /usr/bin/python3 -m pytest -q -p no:cacheprovider test/e2e 2>&1 | tee build/e2e.log

@@ -162,7 +162,6 @@ static apr_status_t cmd_drive(a2md_ctx_t *ctx, int argc, const char *const *argv
 {
     drive_args_t args;
     apr_array_header_t *mds = NULL;
-    md_store_lock_t *lock;
     apr_status_t rv;
     int failed = 0;
 
@@ -175,13 +174,8 @@ static apr_status_t cmd_drive(a2md_ctx_t *ctx, int argc, const char *const *argv
         a2md_print(ctx, "nothing to drive: every managed domain is complete\n");
         return APR_SUCCESS;
     }
-    if ((rv = md_store_lock(&lock, md_reg_store(ctx->reg), A2MD_LOCK_WAIT, ctx->p)) !=
-        APR_SUCCESS) {
-        return a2md_fail(ctx, rv, "drive: the store %s is locked by another process",
-                         ctx->store_dir);
-    }
+    /* no lock around the drive: every write takes the store lock for itself */
     md_drive_all(ctx->reg, mds, &args.opts, args.concurrency, ctx->p);
-    md_store_unlock(lock);
     for (int i = 0; i < mds->nelts; ++i) {
         failed += !report_md(ctx, APR_ARRAY_IDX(mds, i, md_t *));
     }

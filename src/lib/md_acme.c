@@ -299,7 +299,9 @@ apr_status_t md_acme_directory(const md_acme_directory_t **pdir, md_acme_t *acme
         return rv;
     }
     rv = md_http_request(&res, acme->http, "GET", acme->url, NULL, NULL, 0, ptmp);
-    if (rv != APR_SUCCESS) {
+    if (rv == APR_EINTR) {
+        /* cancelled: the drive says so */
+    } else if (rv != APR_SUCCESS) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv,
                       "cannot reach the ACME server at %s: %s (%s); check the URL and the "
                       "network (retrying later)",

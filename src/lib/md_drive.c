@@ -591,6 +591,9 @@ static apr_status_t acme_client(md_drive_t *d)
     }
     rv = md_acme_create(&d->acme, d->ca_url, d->opts->ca_file, d->opts->proxy,
                         conn ? conn->p : d->p);
+    if (rv == APR_SUCCESS) {
+        md_http_set_cancel(md_acme_http(d->acme), d->opts->cancel);
+    }
     if (rv == APR_SUCCESS && conn) {
         conn->acme = d->acme;
     }

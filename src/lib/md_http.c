@@ -7,6 +7,7 @@
 
 #include <apr_date.h>
 #include <apr_lib.h>
+#include <apr_atomic.h>
 #include <apr_strings.h>
 
 #include <curl/curl.h>
@@ -33,6 +34,7 @@ struct md_http_t {
     apr_interval_time_t connect_timeout;
     apr_interval_time_t timeout;
     apr_size_t body_max;
+    volatile apr_uint32_t *cancel;      /* non-zero: the request in flight is given up */
     char last_error[MD_HTTP_ERROR_MAX]; /* why the last request failed, "" when it did not */
 };
 
@@ -116,6 +118,24 @@ apr_status_t md_http_create(md_http_t **ph, apr_pool_t *p, const char *user_agen
     apr_pool_cleanup_register(p, h, http_cleanup, apr_pool_cleanup_null);
     *ph = h;
     return APR_SUCCESS;
+}
+
+void md_http_set_cancel(md_http_t *h, volatile apr_uint32_t *cancel)
+{
+    h->cancel = cancel;
+}
+
+/* curl asks this about once a second and whenever data moves: non-zero aborts the request. */
+static int http_on_progress(void *baton, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                            curl_off_t ulnow)
+{
+    const md_http_t *h = baton;
+
+    (void) dltotal;
+    (void) dlnow;
+    (void) ultotal;
+    (void) ulnow;
+    return h->cancel && apr_atomic_read32(h->cancel) ? 1 : 0;
 }
 
 void md_http_set_timeouts(md_http_t *h, apr_interval_time_t connect_timeout,
@@ -270,6 +290,11 @@ static CURLcode http_setup(md_http_t *h, http_req_t *req, const char *url, char 
     HTTP_SETOPT(rc, c, CURLOPT_WRITEDATA, req);
     HTTP_SETOPT(rc, c, CURLOPT_HEADERFUNCTION, http_on_header);
     HTTP_SETOPT(rc, c, CURLOPT_HEADERDATA, req);
+    if (h->cancel) {
+        HTTP_SETOPT(rc, c, CURLOPT_NOPROGRESS, 0L);
+        HTTP_SETOPT(rc, c, CURLOPT_XFERINFOFUNCTION, http_on_progress);
+        HTTP_SETOPT(rc, c, CURLOPT_XFERINFODATA, h);
+    }
     return rc;
 }
 
@@ -334,6 +359,8 @@ static apr_status_t http_status_of(CURLcode cc, const http_req_t *req, long os_e
         /* refused, or the system's reason, such as EHOSTUNREACH / ENETUNREACH */
         return (os_errno && os_errno != ECONNREFUSED) ? APR_FROM_OS_ERROR((int) os_errno)
                                                       : APR_ECONNREFUSED;
+    case CURLE_ABORTED_BY_CALLBACK:
+        return APR_EINTR; /* cancelled (md_http_set_cancel) */
     case CURLE_OPERATION_TIMEDOUT:
         return APR_TIMEUP;
     case CURLE_FILESIZE_EXCEEDED:

@@ -6,6 +6,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_time.h>
+#include <apr_atomic.h>
 
 /* Defaults of a new context. A CA that does not answer within these is treated as down
  * (pebble can hang for good under load, see TESTING-NOTES.md). */
@@ -43,6 +44,10 @@ void md_http_global_cleanup(void);
  * (http_proxy, https_proxy, no_proxy). */
 apr_status_t md_http_create(md_http_t **ph, apr_pool_t *p, const char *user_agent,
                             const char *ca_file, const char *proxy_url);
+
+/* When *cancel becomes non-zero (apr_atomic_set32), a request in flight stops within about a
+ * second with APR_EINTR, and so does every later one. NULL: never. */
+void md_http_set_cancel(md_http_t *h, volatile apr_uint32_t *cancel);
 
 /* Connect and whole-request timeouts (> 0; 0 keeps the current value). Rounded up to
  * milliseconds. */

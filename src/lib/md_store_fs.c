@@ -33,6 +33,7 @@
 #define MD_STORE_TOKEN_LEN 8
 
 struct md_store_t {
+    md_store_fs_lockstate_t lock;
     const char *dir;
     const unsigned char *secret; /* passphrase of keys in encrypting groups */
     apr_size_t secret_len;
@@ -87,6 +88,11 @@ apr_fileperms_t md_store_fs_dir_perms(md_store_group_t group)
 static apr_fileperms_t file_perms(md_store_group_t group)
 {
     return group_infos[group].is_public ? MD_FS_FILE_PUBLIC : MD_FS_FILE_PRIVATE;
+}
+
+md_store_fs_lockstate_t *md_store_fs_lockstate(md_store_t *store)
+{
+    return &store->lock;
 }
 
 const char *md_store_dir(const md_store_t *store)
@@ -266,6 +272,11 @@ apr_status_t md_store_fs_open(md_store_t **pstore, const char *dir, int create, 
 
     *pstore = NULL;
     store->dir = apr_pstrdup(p, dir);
+    store->lock.fd = -1;
+    if ((rv = apr_thread_mutex_create(&store->lock.mutex, APR_THREAD_MUTEX_NESTED, p)) !=
+        APR_SUCCESS) {
+        return rv;
+    }
     if (create && apr_stat(&fi, dir, APR_FINFO_TYPE, p) != APR_SUCCESS) {
         rv = apr_dir_make_recursive(dir, MD_FS_DIR_PUBLIC, p);
         if (rv == APR_SUCCESS) {
@@ -380,15 +391,29 @@ apr_status_t md_store_save_json(md_store_t *store, md_store_group_t group, const
     return md_store_save_json_ex(store, group, name, aspect, j, 1, p);
 }
 
-apr_status_t md_store_save_json_ex(md_store_t *store, md_store_group_t group, const char *name,
-                                   const char *aspect, const md_json_t *j, int durable,
-                                   apr_pool_t *p)
+static apr_status_t save_json_ex_unlocked(md_store_t *store, md_store_group_t group,
+                                          const char *name, const char *aspect, const md_json_t *j,
+                                          int durable, apr_pool_t *p)
 {
     const char *path;
     apr_status_t rv = path_for_write(&path, store, group, name, aspect, p);
 
     if (rv == APR_SUCCESS) {
         rv = log_save(md_json_write_file_ex(j, path, file_perms(group), durable, p), path);
+    }
+    return rv;
+}
+
+apr_status_t md_store_save_json_ex(md_store_t *store, md_store_group_t group, const char *name,
+                                   const char *aspect, const md_json_t *j, int durable,
+                                   apr_pool_t *p)
+{
+    md_store_lock_t *wl;
+    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+
+    if (rv == APR_SUCCESS) {
+        rv = save_json_ex_unlocked(store, group, name, aspect, j, durable, p);
+        md_store_unlock(wl);
     }
     return rv;
 }
@@ -447,8 +472,8 @@ apr_status_t md_store_load_pkey(md_pkey_t **pkey, const char **perr, md_store_t 
     return rv;
 }
 
-apr_status_t md_store_save_pkey(md_store_t *store, md_store_group_t group, const char *name,
-                                const char *aspect, const md_pkey_t *key, apr_pool_t *p)
+static apr_status_t save_pkey_unlocked(md_store_t *store, md_store_group_t group, const char *name,
+                                       const char *aspect, const md_pkey_t *key, apr_pool_t *p)
 {
     const char *path, *pass;
     apr_size_t passlen;
@@ -457,6 +482,19 @@ apr_status_t md_store_save_pkey(md_store_t *store, md_store_group_t group, const
     if (rv == APR_SUCCESS) {
         md_store_fs_passphrase(&pass, &passlen, store, group);
         rv = log_save(md_pkey_save(key, path, pass, passlen, p), path);
+    }
+    return rv;
+}
+
+apr_status_t md_store_save_pkey(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *aspect, const md_pkey_t *key, apr_pool_t *p)
+{
+    md_store_lock_t *wl;
+    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+
+    if (rv == APR_SUCCESS) {
+        rv = save_pkey_unlocked(store, group, name, aspect, key, p);
+        md_store_unlock(wl);
     }
     return rv;
 }
@@ -476,14 +514,28 @@ apr_status_t md_store_load_chain(apr_array_header_t **pchain, const char **perr,
     return rv;
 }
 
-apr_status_t md_store_save_chain(md_store_t *store, md_store_group_t group, const char *name,
-                                 const char *aspect, const apr_array_header_t *chain, apr_pool_t *p)
+static apr_status_t save_chain_unlocked(md_store_t *store, md_store_group_t group, const char *name,
+                                        const char *aspect, const apr_array_header_t *chain,
+                                        apr_pool_t *p)
 {
     const char *path;
     apr_status_t rv = path_for_write(&path, store, group, name, aspect, p);
 
     if (rv == APR_SUCCESS) {
         rv = log_save(md_chain_save(chain, path, p), path);
+    }
+    return rv;
+}
+
+apr_status_t md_store_save_chain(md_store_t *store, md_store_group_t group, const char *name,
+                                 const char *aspect, const apr_array_header_t *chain, apr_pool_t *p)
+{
+    md_store_lock_t *wl;
+    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+
+    if (rv == APR_SUCCESS) {
+        rv = save_chain_unlocked(store, group, name, aspect, chain, p);
+        md_store_unlock(wl);
     }
     return rv;
 }
@@ -504,14 +556,27 @@ apr_status_t md_store_load_text(const char **ptext, md_store_t *store, md_store_
     return rv;
 }
 
-apr_status_t md_store_save_text(md_store_t *store, md_store_group_t group, const char *name,
-                                const char *aspect, const char *text, apr_pool_t *p)
+static apr_status_t save_text_unlocked(md_store_t *store, md_store_group_t group, const char *name,
+                                       const char *aspect, const char *text, apr_pool_t *p)
 {
     const char *path;
     apr_status_t rv = path_for_write(&path, store, group, name, aspect, p);
 
     if (rv == APR_SUCCESS) {
         rv = log_save(md_file_write_atomic(path, text, strlen(text), file_perms(group), p), path);
+    }
+    return rv;
+}
+
+apr_status_t md_store_save_text(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *aspect, const char *text, apr_pool_t *p)
+{
+    md_store_lock_t *wl;
+    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+
+    if (rv == APR_SUCCESS) {
+        rv = save_text_unlocked(store, group, name, aspect, text, p);
+        md_store_unlock(wl);
     }
     return rv;
 }
@@ -527,8 +592,8 @@ int md_store_exists(md_store_t *store, md_store_group_t group, const char *name,
     return path && apr_stat(&fi, path, APR_FINFO_TYPE, p) == APR_SUCCESS;
 }
 
-apr_status_t md_store_remove(md_store_t *store, md_store_group_t group, const char *name,
-                             const char *aspect, apr_pool_t *p)
+static apr_status_t remove_unlocked(md_store_t *store, md_store_group_t group, const char *name,
+                                    const char *aspect, apr_pool_t *p)
 {
     const char *path;
     apr_status_t rv = path_for_read(&path, store, group, name, aspect, p);
@@ -544,14 +609,40 @@ apr_status_t md_store_remove(md_store_t *store, md_store_group_t group, const ch
     return rv;
 }
 
-apr_status_t md_store_purge(md_store_t *store, md_store_group_t group, const char *name,
-                            apr_pool_t *p)
+apr_status_t md_store_remove(md_store_t *store, md_store_group_t group, const char *name,
+                             const char *aspect, apr_pool_t *p)
+{
+    md_store_lock_t *wl;
+    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+
+    if (rv == APR_SUCCESS) {
+        rv = remove_unlocked(store, group, name, aspect, p);
+        md_store_unlock(wl);
+    }
+    return rv;
+}
+
+static apr_status_t purge_unlocked(md_store_t *store, md_store_group_t group, const char *name,
+                                   apr_pool_t *p)
 {
     const char *path;
     apr_status_t rv = path_for_read(&path, store, group, name, NULL, p);
 
     if (rv == APR_SUCCESS && (rv = md_store_fs_rmtree(path)) != APR_SUCCESS) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "cannot remove %s", path);
+    }
+    return rv;
+}
+
+apr_status_t md_store_purge(md_store_t *store, md_store_group_t group, const char *name,
+                            apr_pool_t *p)
+{
+    md_store_lock_t *wl;
+    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+
+    if (rv == APR_SUCCESS) {
+        rv = purge_unlocked(store, group, name, p);
+        md_store_unlock(wl);
     }
     return rv;
 }
@@ -632,8 +723,8 @@ apr_status_t md_store_aspects(apr_array_header_t **paspects, md_store_t *store,
     return rv;
 }
 
-apr_status_t md_store_create_entry(md_store_t *store, md_store_group_t group, const char *name,
-                                   apr_pool_t *p)
+static apr_status_t create_entry_unlocked(md_store_t *store, md_store_group_t group,
+                                          const char *name, apr_pool_t *p)
 {
     const char *path = md_store_path(store, group, name, NULL, p);
     apr_fileperms_t perms = md_store_fs_dir_perms(group);
@@ -648,6 +739,19 @@ apr_status_t md_store_create_entry(md_store_t *store, md_store_group_t group, co
     /* apr_dir_make fails with EEXIST for an existing directory: that is the point */
     if ((rv = apr_dir_make(path, perms, p)) == APR_SUCCESS) {
         rv = apr_file_perms_set(path, perms); /* undo the umask */
+    }
+    return rv;
+}
+
+apr_status_t md_store_create_entry(md_store_t *store, md_store_group_t group, const char *name,
+                                   apr_pool_t *p)
+{
+    md_store_lock_t *wl;
+    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+
+    if (rv == APR_SUCCESS) {
+        rv = create_entry_unlocked(store, group, name, p);
+        md_store_unlock(wl);
     }
     return rv;
 }

@@ -3,9 +3,28 @@
 #ifndef MD_STORE_FS_INT_H
 #define MD_STORE_FS_INT_H
 
+#include <sys/types.h>
 #include <apr_file_info.h>
+#include <apr_thread_mutex.h>
 
 #include "md_store.h"
+
+/* The store lock's state in one store handle (md_store_fs_lock.c). */
+typedef struct {
+    apr_thread_mutex_t *mutex; /* nested; held by the thread that holds the lock */
+    int depth;                 /* how often that thread took it (under mutex) */
+    int fd;                    /* store.lock, OFD-locked while depth > 0; -1: not open */
+    pid_t pid;                 /* the process that opened fd */
+} md_store_fs_lockstate_t;
+
+md_store_fs_lockstate_t *md_store_fs_lockstate(md_store_t *store);
+
+/* Every write to the store holds the lock for just that write (a write inside an explicit
+ * md_store_lock nests), waiting at most this long for another process to release it: it is
+ * never held across network requests or commands, so a long wait means something is stuck. */
+#define MD_STORE_WRITE_LOCK_WAIT apr_time_from_sec(10)
+/* Takes the lock for one write; the failure is logged. */
+apr_status_t md_store_fs_write_begin(md_store_lock_t **plock, md_store_t *store, apr_pool_t *p);
 
 /* Permissions (APR notation) of what the store creates. Keys and everything next to them
  * are for the owner only; challenge answers must be readable by the httpd workers. */

@@ -109,8 +109,8 @@ static apr_status_t move_to_archive(const char **parchived, md_store_t *store, c
     return rv;
 }
 
-apr_status_t md_store_archive(const char **parchived, md_store_t *store, const char *name,
-                              apr_pool_t *p)
+static apr_status_t archive_unlocked(const char **parchived, md_store_t *store, const char *name,
+                                     apr_pool_t *p)
 {
     const char *from = md_store_path(store, MD_SG_DOMAINS, name, NULL, p);
 
@@ -126,8 +126,21 @@ apr_status_t md_store_archive(const char **parchived, md_store_t *store, const c
     return move_to_archive(parchived, store, name, from, p);
 }
 
-apr_status_t md_store_rename(md_store_t *store, md_store_group_t group, const char *from,
-                             const char *to, apr_pool_t *p)
+apr_status_t md_store_archive(const char **parchived, md_store_t *store, const char *name,
+                              apr_pool_t *p)
+{
+    md_store_lock_t *wl;
+    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+
+    if (rv == APR_SUCCESS) {
+        rv = archive_unlocked(parchived, store, name, p);
+        md_store_unlock(wl);
+    }
+    return rv;
+}
+
+static apr_status_t rename_unlocked(md_store_t *store, md_store_group_t group, const char *from,
+                                    const char *to, apr_pool_t *p)
 {
     const char *src = md_store_path(store, group, from, NULL, p);
     const char *dst = md_store_path(store, group, to, NULL, p);
@@ -148,6 +161,19 @@ apr_status_t md_store_rename(md_store_t *store, md_store_group_t group, const ch
     }
     md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "renamed %s to %s", src, dst);
     return md_dir_sync(parent_dir(dst, p), p);
+}
+
+apr_status_t md_store_rename(md_store_t *store, md_store_group_t group, const char *from,
+                             const char *to, apr_pool_t *p)
+{
+    md_store_lock_t *wl;
+    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+
+    if (rv == APR_SUCCESS) {
+        rv = rename_unlocked(store, group, from, to, p);
+        md_store_unlock(wl);
+    }
+    return rv;
 }
 
 /* ---- promote ---- */
@@ -363,8 +389,8 @@ static apr_status_t install_set(const char **parchived, md_store_t *store, const
     return APR_SUCCESS;
 }
 
-apr_status_t md_store_promote(const char **parchived, md_store_t *store, md_store_group_t from,
-                              const char *name, apr_pool_t *p)
+static apr_status_t promote_unlocked(const char **parchived, md_store_t *store,
+                                     md_store_group_t from, const char *name, apr_pool_t *p)
 {
     const char *staged, *tmp_dir, *token, *fresh;
     apr_array_header_t *aspects;
@@ -412,9 +438,22 @@ apr_status_t md_store_promote(const char **parchived, md_store_t *store, md_stor
     return rv;
 }
 
+apr_status_t md_store_promote(const char **parchived, md_store_t *store, md_store_group_t from,
+                              const char *name, apr_pool_t *p)
+{
+    md_store_lock_t *wl;
+    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+
+    if (rv == APR_SUCCESS) {
+        rv = promote_unlocked(parchived, store, from, name, p);
+        md_store_unlock(wl);
+    }
+    return rv;
+}
+
 /* ---- publish: staging/<name> becomes live/<name> ---- */
 
-apr_status_t md_store_publish(md_store_t *store, const char *name, apr_pool_t *p)
+static apr_status_t publish_unlocked(md_store_t *store, const char *name, apr_pool_t *p)
 {
     const char *staged = md_store_path(store, MD_SG_STAGING, name, NULL, p);
     const char *live = md_store_path(store, MD_SG_LIVE, name, NULL, p);
@@ -461,4 +500,16 @@ apr_status_t md_store_publish(md_store_t *store, const char *name, apr_pool_t *p
     md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "%s: published staging/%s as live/%s",
                   name, name, name);
     return APR_SUCCESS;
+}
+
+apr_status_t md_store_publish(md_store_t *store, const char *name, apr_pool_t *p)
+{
+    md_store_lock_t *wl;
+    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+
+    if (rv == APR_SUCCESS) {
+        rv = publish_unlocked(store, name, p);
+        md_store_unlock(wl);
+    }
+    return rv;
 }

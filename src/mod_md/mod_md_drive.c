@@ -38,6 +38,10 @@ APLOG_USE_MODULE(md);
 /* How long MDMessageCmd / MDNotifyCmd may run before they are killed, and the poll step. */
 #define MD_MOD_CMD_TIMEOUT apr_time_from_sec(30)
 #define MD_MOD_CMD_POLL apr_time_from_msec(20)
+/* How long an exiting child waits for a drive to end after cancelling it: requests abort
+ * within about a second (curl's progress callback), waits within MD_DRIVE_CANCEL_SLICE. */
+#define MD_MOD_STOP_WAIT apr_time_from_sec(10)
+#define MD_MOD_STOP_POLL apr_time_from_msec(10)
 /* pconf user data: the generation (md_mod_gen_t). */
 #define MD_MOD_GEN_KEY "mod_md_gen"
 
@@ -175,9 +179,10 @@ static md_mod_gen_t *gen_make(md_mod_conf_t *mc, apr_pool_t *pconf)
 
 /* ---- MDMessageCmd / MDNotifyCmd: a program run with arguments, no shell ---- */
 
-static void run_cmd(server_rec *s, const char *directive, const char *program,
+static void run_cmd(md_mod_driver_t *drv, const char *directive, const char *program,
                     const apr_array_header_t *args, apr_pool_t *p)
 {
+    server_rec *s = drv->s;
     apr_array_header_t *argv = apr_array_make(p, 8, sizeof(const char *));
     apr_time_t deadline = apr_time_now() + MD_MOD_CMD_TIMEOUT;
     apr_procattr_t *attr;
@@ -199,15 +204,19 @@ static void run_cmd(server_rec *s, const char *directive, const char *program,
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "%s: cannot run '%s'", directive, shown);
         return;
     }
+    /* the child exiting (stop, restart) ends the wait too: the program is killed then */
     while ((rv = apr_proc_wait(&proc, &code, &why, APR_NOWAIT)) == APR_CHILD_NOTDONE &&
-           apr_time_now() < deadline) {
+           apr_time_now() < deadline && !apr_atomic_read32(&drv->gen->cancel)) {
         apr_sleep(MD_MOD_CMD_POLL);
     }
     if (rv == APR_CHILD_NOTDONE) {
         apr_proc_kill(&proc, SIGKILL);
         apr_proc_wait(&proc, &code, &why, APR_WAIT);
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "%s '%s' did not finish within %s: killed",
-                     directive, shown, md_duration_format(MD_MOD_CMD_TIMEOUT, p));
+        ap_log_error(
+            APLOG_MARK, APLOG_ERR, 0, s, "%s '%s' did not finish %s: killed", directive, shown,
+            apr_atomic_read32(&drv->gen->cancel)
+                ? "before the server stopped this process"
+                : apr_pstrcat(p, "within ", md_duration_format(MD_MOD_CMD_TIMEOUT, p), NULL));
     } else if (APR_PROC_CHECK_EXIT(why) && code == 0) {
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "%s '%s' done", directive, shown);
     } else {
@@ -225,7 +234,7 @@ static void message(md_mod_driver_t *drv, const char *event, const char *name, a
         args = apr_array_make(p, 2, sizeof(const char *));
         APR_ARRAY_PUSH(args, const char *) = event;
         APR_ARRAY_PUSH(args, const char *) = name;
-        run_cmd(drv->s, "MDMessageCmd", drv->mc->message_cmd, args, p);
+        run_cmd(drv, "MDMessageCmd", drv->mc->message_cmd, args, p);
     }
 }
 
@@ -400,21 +409,13 @@ static apr_interval_time_t drive_run(md_mod_driver_t *drv, apr_pool_t *p)
     apr_time_t now = apr_time_now();
     md_mod_run_t run;
     md_drive_opts_t opts;
-    md_store_lock_t *lock;
-    apr_status_t rv;
 
     run.todo = apr_array_make(p, 8, sizeof(const md_t *));
     run.index = apr_array_make(p, 8, sizeof(int));
     run.renewed = apr_array_make(p, 8, sizeof(const char *));
     run.failed = apr_array_make(p, 8, sizeof(const char *));
     run.next = now + md_mod_check_interval(mc);
-    if ((rv = md_store_lock(&lock, md_reg_store(mc->reg), 0, p)) != APR_SUCCESS) {
-        /* a2md, or the driver of the previous generation, is at work */
-        ap_log_error(APLOG_MARK, APLOG_INFO, rv, drv->s,
-                     "md driver: the store is locked by another process, next run in %s",
-                     md_duration_format(md_mod_retry_delay(mc), p));
-        return md_mod_retry_delay(mc);
-    }
+    /* no store lock here: each write takes it for itself, never across a request */
     run_select(drv, &run, now, p);
     if (run.todo->nelts > 0) {
         opts_make(&opts, mc, drv->gen);
@@ -424,9 +425,8 @@ static apr_interval_time_t drive_run(md_mod_driver_t *drv, apr_pool_t *p)
         now = apr_time_now();
         run_collect(drv, &run, now, p);
     }
-    md_store_unlock(lock);
     if (run.renewed->nelts > 0 && mc->notify_cmd) {
-        run_cmd(drv->s, "MDNotifyCmd", mc->notify_cmd, run.renewed, p);
+        run_cmd(drv, "MDNotifyCmd", mc->notify_cmd, run.renewed, p);
     }
     if (run.next < now + MD_MOD_DRIVE_MIN) {
         run.next = now + MD_MOD_DRIVE_MIN;
@@ -451,10 +451,14 @@ static void drive_now(md_mod_driver_t *drv, apr_pool_t *ptemp)
     if (!drv->p) {
         return;
     }
-    apr_atomic_set64(&times->last_run, (apr_uint64_t) apr_time_now());
-    wait = drive_run(drv, ptemp);
-    apr_atomic_set64(&times->next_run, (apr_uint64_t) (apr_time_now() + wait));
-    drv->set_interval(drv->wd, wait, drv, drive_callback);
+    apr_atomic_inc32(&drv->gen->running);
+    if (!apr_atomic_read32(&drv->gen->cancel)) { /* after inc: cancel_drives waits for us */
+        apr_atomic_set64(&times->last_run, (apr_uint64_t) apr_time_now());
+        wait = drive_run(drv, ptemp);
+        apr_atomic_set64(&times->next_run, (apr_uint64_t) (apr_time_now() + wait));
+        drv->set_interval(drv->wd, wait, drv, drive_callback);
+    }
+    apr_atomic_dec32(&drv->gen->running);
 }
 
 static apr_status_t drive_callback(int state, void *baton, apr_pool_t *ptemp)
@@ -525,14 +529,20 @@ static void driver_setup(md_mod_conf_t *mc, md_mod_gen_t *gen, server_rec *s, ap
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "md driver: set up for %d MD(s)", driven);
 }
 
-/* A child that exits (graceful restart, stop) first tells a drive in progress to stop at its
- * next wait, so that mod_watchdog's join of the driver thread does not wait out a validation;
- * the job keeps its progress and the next generation's driver resumes it. */
+/* A child that exits (graceful restart, stop) tells a drive in progress to stop -- requests
+ * in flight are aborted, waits end, commands are killed -- and waits until the run has
+ * returned, its threads joined: nothing of it may run while the process tears its pools down
+ * (mod_watchdog does not join a busy thread when the event MPM's child exits). The job keeps
+ * its progress and the next generation's driver resumes it. */
 static apr_status_t cancel_drives(void *data)
 {
     md_mod_gen_t *gen = data;
+    apr_time_t deadline = apr_time_now() + MD_MOD_STOP_WAIT;
 
     apr_atomic_set32(&gen->cancel, 1);
+    while (apr_atomic_read32(&gen->running) > 0 && apr_time_now() < deadline) {
+        apr_sleep(MD_MOD_STOP_POLL);
+    }
     return APR_SUCCESS;
 }
 

@@ -32,9 +32,10 @@ typedef struct {
 
 /* What one server generation knows, made in post_config (pconf). */
 typedef struct {
-    apr_array_header_t *snaps;    /* md_mod_snap_t*, in the order of mc->mds */
-    md_mod_drive_times_t *times;  /* NULL when no driver runs (no watchdog, all manual) */
-    volatile apr_uint32_t cancel; /* set when the child exits: drives in progress stop soon */
+    apr_array_header_t *snaps;     /* md_mod_snap_t*, in the order of mc->mds */
+    md_mod_drive_times_t *times;   /* NULL when no driver runs (no watchdog, all manual) */
+    volatile apr_uint32_t cancel;  /* set when the child exits: drives in progress stop soon */
+    volatile apr_uint32_t running; /* runs of the driver in progress in this process */
 } md_mod_gen_t;
 
 /* The current generation's, NULL before post_config or when the module manages nothing. */

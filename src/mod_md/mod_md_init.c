@@ -20,8 +20,9 @@
 
 APLOG_USE_MODULE(md);
 
-/* How long startup waits for a2md or the previous generation's driver to release the store. */
-#define MD_MOD_STORE_LOCK_WAIT apr_time_from_sec(10)
+/* How long startup waits for a2md or a driver to release the store (they hold it for single
+ * writes only). */
+#define MD_MOD_STORE_LOCK_WAIT apr_time_from_sec(30)
 #define MD_MOD_STORE_LOCK_FILE "store.lock"
 #define MD_MOD_PORT_HTTP_DEFAULT 80
 #define MD_MOD_PORT_HTTPS_DEFAULT 443
@@ -119,11 +120,15 @@ static apr_status_t store_setup(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pc
     if ((rv = md_reg_create(&mc->reg, store, pconf)) != APR_SUCCESS) {
         return rv;
     }
-    if (md_store_lock(&lock, store, MD_MOD_STORE_LOCK_WAIT, ptemp) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                     "the MD store %s stays locked by another process: starting without the "
-                     "lock",
-                     dir);
+    /* nobody holds the lock for longer than a write: a lock that stays taken is a stuck
+     * process, and startup does not write the store behind its back */
+    if ((rv = md_store_lock(&lock, store, MD_MOD_STORE_LOCK_WAIT, ptemp)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     "the MD store %s stays locked by another process for more than %s (see "
+                     "above): not starting without the lock; find the process holding "
+                     "%s/" MD_MOD_STORE_LOCK_FILE " (fuser -v) and end it",
+                     dir, md_duration_format(MD_MOD_STORE_LOCK_WAIT, ptemp), dir);
+        return rv;
     }
     rv = md_reg_sync(mc->reg, mc->mds, pconf);
     if (rv != APR_SUCCESS) {
@@ -134,9 +139,7 @@ static apr_status_t store_setup(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pc
         install_staged(s, mc, pconf, ptemp);
         rv = store_chown(s, store, ptemp);
     }
-    if (lock) {
-        md_store_unlock(lock);
-    }
+    md_store_unlock(lock);
     return rv;
 }
 

@@ -503,6 +503,31 @@ static void test_lock_between_processes(void **state)
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+static void test_writes_nest_inside_the_lock_and_leave_it_free(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    md_store_lock_t *lock;
+    int tell, status;
+    pid_t pid;
+
+    /* a write takes the lock for itself; inside an explicit lock of the same thread it nests */
+    assert_int_equal(md_store_lock(&lock, store, 0, f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_save_json(store, MD_SG_DOMAINS, "a.org", MD_FN_MD,
+                                        unit_json_with_name("a.org", f->pool), f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(md_store_purge(store, MD_SG_STAGING, "a.org", f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_unlock(lock), APR_SUCCESS);
+    /* and none of them kept it: another process takes it at once */
+    assert_int_equal(md_store_save_json(store, MD_SG_DOMAINS, "b.org", MD_FN_MD,
+                                        unit_json_with_name("b.org", f->pool), f->pool),
+                     APR_SUCCESS);
+    pid = fork_lock_holder(f->dir, &tell);
+    close(tell);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -528,6 +553,8 @@ int main(void)
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_lock_between_processes, unit_store_setup,
                                         unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_writes_nest_inside_the_lock_and_leave_it_free,
+                                        unit_store_setup, unit_store_teardown),
     };
 
     return cmocka_run_group_tests(tests, unit_store_group_setup, unit_store_group_teardown);

@@ -43,15 +43,17 @@ class Httpd:
              loaded after mpm_event, authz_core and ssl.
     extra_conf: config text appended to the generated httpd.conf (can be changed by write_config()).
     https: also Listen on an https port (self.https_port).
+    env: extra environment for apache2 (e.g. LD_PRELOAD for a module built with ASan).
     """
 
     def __init__(self, workdir, name="httpd", modules=(), extra_conf="", https=False,
-                 http_port=None, https_port=None, log_level="info"):
+                 http_port=None, https_port=None, log_level="info", env=None):
         self.root = Path(workdir) / name
         self.name = name
         self.modules = [m for m in modules if m not in BUILTIN_MODULES]
         self.extra_conf = extra_conf
         self.log_level = log_level
+        self.env = dict(os.environ, **env) if env else None
         self.http_port = http_port if http_port is not None else ports.free_port()
         self.https_port = None
         if https:
@@ -114,7 +116,7 @@ class Httpd:
 
     def _ctl(self, *args, timeout=CTL_TIMEOUT_SECONDS):
         r = subprocess.run([APACHE2, "-d", str(self.root), "-f", str(self.conf_path), *args],
-                           capture_output=True, text=True, timeout=timeout)
+                           capture_output=True, text=True, timeout=timeout, env=self.env)
         return r.returncode, (r.stdout + r.stderr)
 
     def configtest(self):

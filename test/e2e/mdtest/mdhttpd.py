@@ -14,6 +14,20 @@ from .httpd import Httpd
 REPO_DIR = Path(__file__).resolve().parents[3]
 # MDTEST_MOD_MD points the tests at another build (e.g. build-san/mod_md.so)
 MOD_MD_PATH = Path(os.environ.get("MDTEST_MOD_MD", REPO_DIR / "build" / "mod_md.so"))
+# the module built with AddressSanitizer + UBSan (make BUILD=build-san SAN=1): apache2 itself is
+# not, so the sanitizer runtimes are preloaded; an error aborts the child ("exit signal Abort")
+# and leaves its report in the log directory given
+SAN_MOD_MD_PATH = REPO_DIR / "build-san" / "mod_md.so"
+SAN_RUNTIMES = ("/usr/lib/gcc/x86_64-linux-gnu/12/libasan.so",
+                "/usr/lib/gcc/x86_64-linux-gnu/12/libubsan.so")
+
+
+def san_env(log_dir):
+    """The environment apache2 needs to load SAN_MOD_MD_PATH; reports go to log_dir/*san.*."""
+    return {"LD_PRELOAD": " ".join(SAN_RUNTIMES),
+            "ASAN_OPTIONS": f"detect_leaks=0:abort_on_error=1:log_path={log_dir}/asan",
+            "UBSAN_OPTIONS": f"print_stacktrace=1:halt_on_error=1:abort_on_error=1:"
+                             f"log_path={log_dir}/ubsan"}
 TLS_TIMEOUT_SECONDS = 5.0
 
 
@@ -28,12 +42,14 @@ class MdHttpd(Httpd):
     md_conf:   module directives after the base ones (MDs, sections, settings).
     vhosts:    config text for the vhosts (see vhost()); extra_conf: anything after it.
     md_log_level: LogLevel for md (module messages and the core library's).
+    mod_md:    the mod_md.so to load (default MOD_MD_PATH).
     """
 
     def __init__(self, workdir, name="httpd", store_dir=None, pebble=None, ca_url=None,
                  ca_file=None, port_map=True, md_conf="", vhosts="", extra_conf="", modules=(),
-                 md_log_level="debug", **kwargs):
-        super().__init__(workdir, name=name, modules=[("md_module", str(MOD_MD_PATH)), *modules],
+                 md_log_level="debug", mod_md=None, **kwargs):
+        super().__init__(workdir, name=name,
+                         modules=[("md_module", str(mod_md or MOD_MD_PATH)), *modules],
                          https=True, **kwargs)
         self.store_dir = Path(store_dir) if store_dir else self.root / "md"
         self.pebble = pebble
