@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(build-essential pkg-config clang-format
       apache2 apache2-dev libssl-dev libcurl4-openssl-dev libjansson-dev
-      libcmocka-dev python3-pytest python3-cryptography pebble curl openssl)
+      libcmocka-dev python3-pytest python3-cryptography pebble curl openssl wrk)
 
 missing=()
 for p in "${PKGS[@]}"; do
