@@ -702,7 +702,9 @@ static apr_status_t drive_md(md_reg_t *reg, const md_t *md, const md_drive_opts_
         return APR_SUCCESS;
     }
     rv = drive_steps(d);
-    if (rv == APR_EINTR) {
+    if (rv == APR_SUCCESS && opts->on_staged) {
+        opts->on_staged(md, opts->on_staged_baton);
+    } else if (rv == APR_EINTR) {
         /* cancelled (shutdown): not a failure; the job keeps what it reached */
         md_log_perror(MD_LOG_MARK, MD_LOG_INFO, rv, "%s: drive cancelled, resumes next time",
                       md->name);

@@ -21,6 +21,10 @@ typedef struct {
     apr_interval_time_t order_timeout; /* give up waiting for issuance after (0: default) */
     apr_interval_time_t retry_delay;   /* wait after a first failure, doubling (0: default) */
     apr_interval_time_t retry_max;     /* the longest wait between tries (0: default) */
+    /* Called in the drive's own thread as soon as md's set is staged and verified, while other
+     * MDs of the run may still be driven (the module makes it live at once). NULL: none. */
+    void (*on_staged)(const md_t *md, void *baton);
+    void *on_staged_baton;
 } md_drive_opts_t;
 
 /* Steps of the job, in order; job.json "step" holds the name of the last completed one. */

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
+#include "md_cert.h"
 #include "md_drive.h"
 #include "md_drive_job.h"
 #include "md_log.h"
@@ -93,13 +94,51 @@ static apr_time_t staged_at(md_reg_t *reg, const md_t *md, apr_pool_t *p)
     return t;
 }
 
+/* What the certificates of a set in staging/ or live/ say about renewing, from the chains
+ * alone: those sets were verified with their keys when they got there, and decrypting a key
+ * (PBKDF2, OpenSSL's decoders) costs far more than everything else here. */
+static apr_array_header_t *chain_infos(md_reg_t *reg, const md_t *md, md_store_group_t group,
+                                       apr_time_t now, apr_pool_t *p)
+{
+    const apr_array_header_t *specs = md_pkey_specs(md, p);
+    apr_array_header_t *infos = apr_array_make(p, specs->nelts, sizeof(md_cert_info_t *));
+    apr_array_header_t *chain;
+    const char *err;
+
+    for (int i = 0; i < specs->nelts; ++i) {
+        md_cert_info_t *info = apr_pcalloc(p, sizeof(*info));
+        const md_cert_t *leaf;
+        info->spec = APR_ARRAY_IDX(specs, i, const md_pkey_spec_t *);
+        info->state = MD_S_INCOMPLETE;
+        if (md_store_load_chain(&chain, &err, md_reg_store(reg), group, md->name,
+                                md_job_file(MD_FN_PUBCERT, info->spec, p), p) == APR_SUCCESS &&
+            chain->nelts > 0) {
+            leaf = APR_ARRAY_IDX(chain, 0, const md_cert_t *);
+            info->present = 1;
+            info->not_before = md_cert_not_before(leaf);
+            info->not_after = md_cert_not_after(leaf);
+            info->renew_at =
+                md_timeslice_start(&md->renew_window, info->not_before, info->not_after);
+            info->fingerprint = md_cert_fingerprint(leaf, p);
+            info->state = !md_cert_covers(leaf, md->domains, p) ? MD_S_INCOMPLETE
+                          : info->not_after <= now              ? MD_S_EXPIRED
+                                                                : MD_S_COMPLETE;
+        }
+        APR_ARRAY_PUSH(infos, md_cert_info_t *) = info;
+    }
+    return infos;
+}
+
 /* What md's certificates in group look like: domains/ as the caller saw it, when it did. */
 static const apr_array_header_t *infos_of(md_reg_t *reg, const md_t *md, md_store_group_t group,
                                           const md_plan_opts_t *opts, apr_time_t now, apr_pool_t *p)
 {
     apr_array_header_t *infos;
 
-    if (group == MD_SG_DOMAINS && opts && opts->installed) {
+    if (group != MD_SG_DOMAINS) {
+        return chain_infos(reg, md, group, now, p);
+    }
+    if (opts && opts->installed) {
         return opts->installed;
     }
     md_reg_cert_infos(&infos, reg, md, group, now, p);
@@ -162,18 +201,19 @@ apr_status_t md_plan_next(md_plan_t *plan, md_reg_t *reg, const md_t *md,
             plan->refused = apr_psprintf(p, "staging/%s does not fit the MD (%s)", md->name, why);
         }
     }
-    if (md_store_exists(store, MD_SG_LIVE, md->name, NULL, p) &&
-        md_plan_installable(&why, reg, md, MD_SG_LIVE, p) &&
-        strcmp(set_id(infos_of(reg, md, MD_SG_LIVE, opts, now, p), p),
-               set_id(infos_of(reg, md, MD_SG_DOMAINS, opts, now, p), p))) {
-        if (!(opts && opts->live_presented)) {
-            plan->step = MD_PLAN_INSTALL;
-            plan->at = now;
-            plan->from = MD_SG_LIVE;
-            plan->why = "a verified set is live";
-            return APR_SUCCESS;
-        }
+    /* what the workers present was verified when it was published: only a live set that is
+     * not presented yet is checked again, and only against what domains/ has */
+    if (opts && opts->live_presented) {
         plan->current = MD_SG_LIVE;
+    } else if (md_store_exists(store, MD_SG_LIVE, md->name, NULL, p) &&
+               md_plan_installable(&why, reg, md, MD_SG_LIVE, p) &&
+               strcmp(set_id(infos_of(reg, md, MD_SG_LIVE, opts, now, p), p),
+                      set_id(infos_of(reg, md, MD_SG_DOMAINS, opts, now, p), p))) {
+        plan->step = MD_PLAN_INSTALL;
+        plan->at = now;
+        plan->from = MD_SG_LIVE;
+        plan->why = "a verified set is live";
+        return APR_SUCCESS;
     }
     plan->step = MD_PLAN_DRIVE;
     plan->at = renew_at(infos_of(reg, md, plan->current, opts, now, p), now, &plan->renew_at);

@@ -408,14 +408,7 @@ apr_status_t md_store_save_json_ex(md_store_t *store, md_store_group_t group, co
                                    const char *aspect, const md_json_t *j, int durable,
                                    apr_pool_t *p)
 {
-    md_store_lock_t *wl;
-    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
-
-    if (rv == APR_SUCCESS) {
-        rv = save_json_ex_unlocked(store, group, name, aspect, j, durable, p);
-        md_store_unlock(wl);
-    }
-    return rv;
+    return save_json_ex_unlocked(store, group, name, aspect, j, durable, p);
 }
 
 apr_status_t md_store_sync(md_store_t *store)
@@ -489,14 +482,7 @@ static apr_status_t save_pkey_unlocked(md_store_t *store, md_store_group_t group
 apr_status_t md_store_save_pkey(md_store_t *store, md_store_group_t group, const char *name,
                                 const char *aspect, const md_pkey_t *key, apr_pool_t *p)
 {
-    md_store_lock_t *wl;
-    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
-
-    if (rv == APR_SUCCESS) {
-        rv = save_pkey_unlocked(store, group, name, aspect, key, p);
-        md_store_unlock(wl);
-    }
-    return rv;
+    return save_pkey_unlocked(store, group, name, aspect, key, p);
 }
 
 apr_status_t md_store_load_chain(apr_array_header_t **pchain, const char **perr, md_store_t *store,
@@ -530,14 +516,7 @@ static apr_status_t save_chain_unlocked(md_store_t *store, md_store_group_t grou
 apr_status_t md_store_save_chain(md_store_t *store, md_store_group_t group, const char *name,
                                  const char *aspect, const apr_array_header_t *chain, apr_pool_t *p)
 {
-    md_store_lock_t *wl;
-    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
-
-    if (rv == APR_SUCCESS) {
-        rv = save_chain_unlocked(store, group, name, aspect, chain, p);
-        md_store_unlock(wl);
-    }
-    return rv;
+    return save_chain_unlocked(store, group, name, aspect, chain, p);
 }
 
 apr_status_t md_store_load_text(const char **ptext, md_store_t *store, md_store_group_t group,
@@ -571,14 +550,7 @@ static apr_status_t save_text_unlocked(md_store_t *store, md_store_group_t group
 apr_status_t md_store_save_text(md_store_t *store, md_store_group_t group, const char *name,
                                 const char *aspect, const char *text, apr_pool_t *p)
 {
-    md_store_lock_t *wl;
-    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
-
-    if (rv == APR_SUCCESS) {
-        rv = save_text_unlocked(store, group, name, aspect, text, p);
-        md_store_unlock(wl);
-    }
-    return rv;
+    return save_text_unlocked(store, group, name, aspect, text, p);
 }
 
 /* ---- existence, removal, listings ---- */
@@ -612,14 +584,7 @@ static apr_status_t remove_unlocked(md_store_t *store, md_store_group_t group, c
 apr_status_t md_store_remove(md_store_t *store, md_store_group_t group, const char *name,
                              const char *aspect, apr_pool_t *p)
 {
-    md_store_lock_t *wl;
-    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
-
-    if (rv == APR_SUCCESS) {
-        rv = remove_unlocked(store, group, name, aspect, p);
-        md_store_unlock(wl);
-    }
-    return rv;
+    return remove_unlocked(store, group, name, aspect, p);
 }
 
 static apr_status_t purge_unlocked(md_store_t *store, md_store_group_t group, const char *name,

@@ -56,6 +56,7 @@ typedef struct {
     ap_watchdog_t *wd;
     md_mod_wd_interval_fn *set_interval;
     apr_pool_t *p;      /* the driver's own, made when it starts in a child */
+    apr_hash_t *index;  /* MD name -> int* its index in mc->mds */
     apr_hash_t *warned; /* MD name -> "" once "expiring" was reported */
 } md_mod_driver_t;
 
@@ -240,12 +241,18 @@ static void message(md_mod_driver_t *drv, const char *event, const char *name, a
 
 /* ---- one run of the driver ---- */
 
+/* What a drive of the run reached, per MD (md_mod_run_t.staged). */
+#define MD_MOD_RUN_STAGED 1
+#define MD_MOD_RUN_LIVE 2
+
 typedef struct {
-    apr_array_header_t *todo;    /* const md_t*: to drive now */
-    apr_array_header_t *index;   /* int: their indexes in mc->mds */
-    apr_array_header_t *renewed; /* const char*: names staged by this run */
-    apr_array_header_t *failed;  /* const char*: names whose drive failed */
-    apr_time_t next;             /* when the next run is due */
+    md_mod_driver_t *drv;
+    volatile apr_uint32_t *staged; /* per MD of mc->mds: 0, _STAGED or _LIVE (drive threads) */
+    apr_array_header_t *todo;      /* const md_t*: to drive now */
+    apr_array_header_t *index;     /* int: their indexes in mc->mds */
+    apr_array_header_t *renewed;   /* const char*: names staged by this run */
+    apr_array_header_t *failed;    /* const char*: names whose drive failed */
+    apr_time_t next;               /* when the next run is due */
 } md_mod_run_t;
 
 static void run_due(md_mod_run_t *run, apr_time_t t)
@@ -288,7 +295,7 @@ static md_plan_opts_t plan_opts(const md_mod_driver_t *drv, int i)
 /* The plan said "install": a staged set is published to live/, a live one that the workers do
  * not present yet (published by the previous generation's driver) only announced; then every
  * worker presents it at its next handshake. */
-static void go_live(md_mod_driver_t *drv, int i, const md_plan_t *plan, apr_pool_t *p)
+static int go_live(md_mod_driver_t *drv, int i, const md_plan_t *plan, apr_pool_t *p)
 {
     const md_t *md = APR_ARRAY_IDX(drv->mc->mds, i, const md_t *);
     apr_status_t rv;
@@ -299,14 +306,45 @@ static void go_live(md_mod_driver_t *drv, int i, const md_plan_t *plan, apr_pool
                      "%s: the new certificate could not be published in live/ (see above); it "
                      "goes live at the next graceful restart",
                      md->name);
-        return;
+        return 0;
     }
     md_mod_live_bump(drv->mc, i);
     ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s,
                  "%s: the new certificate is live: every worker presents it from its next TLS "
                  "handshake, no restart needed",
                  md->name);
-    message(drv, "installed", md->name, p);
+    return 1;
+}
+
+/* The index of md in mc->mds (and in the snapshots). */
+static int index_of(const md_mod_driver_t *drv, const md_t *md)
+{
+    const int *i = apr_hash_get(drv->index, md->name, APR_HASH_KEY_STRING);
+
+    return i ? *i : -1;
+}
+
+/* md_drive's on_staged, in the thread that drove md: it goes live at once (unless
+ * MDActivationDelay holds it back), while the other MDs of the run are still being driven. */
+static void on_staged(const md_t *md, void *baton)
+{
+    md_mod_run_t *run = baton;
+    md_mod_driver_t *drv = run->drv;
+    int i = index_of(drv, md);
+    md_plan_opts_t opts;
+    md_plan_t plan;
+    apr_pool_t *p;
+
+    if (i < 0 || apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+        return;
+    }
+    apr_atomic_set32(&run->staged[i], MD_MOD_RUN_STAGED);
+    opts = plan_opts(drv, i);
+    if (md_plan_next(&plan, drv->mc->reg, md, &opts, apr_time_now(), p) == APR_SUCCESS &&
+        plan.step == MD_PLAN_INSTALL && plan.from == MD_SG_STAGING && go_live(drv, i, &plan, p)) {
+        apr_atomic_set32(&run->staged[i], MD_MOD_RUN_LIVE);
+    }
+    apr_pool_destroy(p);
 }
 
 /* Picks the MDs to drive now, by md_plan_next: driven ones that need a certificate and whose
@@ -334,7 +372,9 @@ static void run_select(md_mod_driver_t *drv, md_mod_run_t *run, apr_time_t now, 
                          plan.refused);
         }
         if (plan.step == MD_PLAN_INSTALL) {
-            go_live(drv, i, &plan, p);
+            if (go_live(drv, i, &plan, p)) {
+                message(drv, "installed", snap->md->name, p);
+            }
             /* what is live now may need renewing already (a short lifetime): ask again */
             opts = plan_opts(drv, i);
             if (md_plan_next(&plan, drv->mc->reg, snap->md, &opts, now, p) != APR_SUCCESS ||
@@ -365,7 +405,7 @@ static void opts_make(md_drive_opts_t *opts, const md_mod_conf_t *mc, md_mod_gen
     opts->retry_max = md_mod_check_interval(mc);
 }
 
-/* After md_drive_all: what each job says now; staged sets go live when their time has come. */
+/* After md_drive_all: what each drive reached (on_staged), the messages, the next run. */
 static void run_collect(md_mod_driver_t *drv, md_mod_run_t *run, apr_time_t now, apr_pool_t *p)
 {
     md_plan_opts_t opts;
@@ -374,31 +414,29 @@ static void run_collect(md_mod_driver_t *drv, md_mod_run_t *run, apr_time_t now,
     for (int i = 0; i < run->todo->nelts; ++i) {
         const md_t *md = APR_ARRAY_IDX(run->todo, i, const md_t *);
         int index = APR_ARRAY_IDX(run->index, i, int);
+        apr_uint32_t reached = apr_atomic_read32(&run->staged[index]);
+
         opts = plan_opts(drv, index);
-        if (md_plan_next(&plan, drv->mc->reg, md, &opts, now, p) == APR_SUCCESS &&
-            plan.from == MD_SG_STAGING &&
-            (plan.step == MD_PLAN_INSTALL || plan.step == MD_PLAN_ACTIVATE)) {
-            APR_ARRAY_PUSH(run->renewed, const char *) = md->name;
-            message(drv, "renewed", md->name, p);
-            if (plan.step == MD_PLAN_INSTALL) {
-                go_live(drv, index, &plan, p);
-                /* the live set has a renew window of its own (already open for short lives) */
-                opts = plan_opts(drv, index);
-                if (md_plan_next(&plan, drv->mc->reg, md, &opts, now, p) == APR_SUCCESS) {
-                    run_due(run, plan.at);
-                }
-            } else {
-                ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s,
-                             "%s: new certificate obtained and staged; it goes live at %s "
-                             "(MDActivationDelay)",
-                             md->name, md_time_format(plan.at, p));
-                run_due(run, plan.at);
-            }
+        if (md_plan_next(&plan, drv->mc->reg, md, &opts, now, p) != APR_SUCCESS) {
+            plan.at = now + md_mod_retry_delay(drv->mc);
+        }
+        /* a live set that needs renewing already (short lifetimes) comes due at once */
+        run_due(run, plan.at);
+        if (!reached) {
+            APR_ARRAY_PUSH(run->failed, const char *) = md->name;
+            message(drv, "errored", md->name, p);
             continue;
         }
-        APR_ARRAY_PUSH(run->failed, const char *) = md->name;
-        run_due(run, plan.at);
-        message(drv, "errored", md->name, p);
+        APR_ARRAY_PUSH(run->renewed, const char *) = md->name;
+        message(drv, "renewed", md->name, p);
+        if (reached == MD_MOD_RUN_LIVE) {
+            message(drv, "installed", md->name, p);
+        } else if (plan.step == MD_PLAN_ACTIVATE) {
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s,
+                         "%s: new certificate obtained and staged; it goes live at %s "
+                         "(MDActivationDelay)",
+                         md->name, md_time_format(plan.at, p));
+        }
     }
 }
 
@@ -410,6 +448,8 @@ static apr_interval_time_t drive_run(md_mod_driver_t *drv, apr_pool_t *p)
     md_mod_run_t run;
     md_drive_opts_t opts;
 
+    run.drv = drv;
+    run.staged = apr_pcalloc(p, sizeof(apr_uint32_t) * (apr_size_t) (mc->mds->nelts + 1));
     run.todo = apr_array_make(p, 8, sizeof(const md_t *));
     run.index = apr_array_make(p, 8, sizeof(int));
     run.renewed = apr_array_make(p, 8, sizeof(const char *));
@@ -419,6 +459,8 @@ static apr_interval_time_t drive_run(md_mod_driver_t *drv, apr_pool_t *p)
     run_select(drv, &run, now, p);
     if (run.todo->nelts > 0) {
         opts_make(&opts, mc, drv->gen);
+        opts.on_staged = on_staged;
+        opts.on_staged_baton = &run;
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, drv->s, "md driver: driving %d MD(s)",
                      run.todo->nelts);
         md_drive_all(mc->reg, run.todo, &opts, MD_MOD_DRIVE_CONCURRENCY, p);
@@ -469,6 +511,13 @@ static apr_status_t drive_callback(int state, void *baton, apr_pool_t *ptemp)
     case AP_WATCHDOG_STATE_STARTING:
         if (!drv->p && apr_pool_create(&drv->p, NULL) == APR_SUCCESS) {
             drv->warned = apr_hash_make(drv->p);
+            drv->index = apr_hash_make(drv->p);
+            for (int i = 0; i < drv->mc->mds->nelts; ++i) {
+                int *pi = apr_palloc(drv->p, sizeof(*pi));
+                *pi = i;
+                apr_hash_set(drv->index, APR_ARRAY_IDX(drv->mc->mds, i, const md_t *)->name,
+                             APR_HASH_KEY_STRING, pi);
+            }
         }
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, drv->s, "md driver: started in process %ld",
                      (long) getpid());

@@ -214,8 +214,9 @@ done:
 /* ---- the handshake ---- */
 
 /* OpenSSL calls this after mod_ssl picked the vhost's SSL_CTX by SNI, before it chooses the
- * certificate: the process's live set of the vhost's MD replaces the static one, per key type,
- * so that each client still gets the type it supports. Without news: one atomic read. */
+ * certificate: the process's live set of the vhost's MD replaces the static ones, one
+ * certificate per key type, so that each client gets the type it supports. Without news: one
+ * atomic read. */
 static int live_cert_cb(SSL *ssl, void *arg)
 {
     const md_mod_srv_t *srv = arg;
@@ -232,6 +233,9 @@ static int live_cert_cb(SSL *ssl, void *arg)
         live_load(live, i);
     }
     if ((set = (const md_mod_live_set_t *) apr_atomic_casptr(&m->set, NULL, NULL)) != NULL) {
+        /* the static ones go first: a key type the live set lacks (an EC temporary certificate
+         * beside a live RSA one) would otherwise still be chosen by clients that prefer it */
+        SSL_certs_clear(ssl);
         for (int k = 0; k < set->n; ++k) {
             if (!SSL_use_cert_and_key(ssl, set->leafs[k], set->keys[k], set->chains[k], 1)) {
                 return 0; /* the handshake fails rather than present a broken pair */

@@ -202,3 +202,12 @@ def test_a_staged_set_that_no_longer_fits_is_dropped_and_driven_again(live):
     log = live.httpd.error_log_text()
     assert f"staging/{DOMAIN} does not fit the MD" in log
     assert live.status()["presented"]["source"] == "live"
+
+
+def test_a_live_rsa_certificate_replaces_the_ec_temporary_one(live):
+    """The temporary certificate is EC; clients that prefer EC must still get the live RSA one."""
+    live.write(global_lines=["MDPrivateKeys rsa2048"])
+    live.httpd.start()
+    cert = x509_of(live.wait_served())
+    assert isinstance(cert.public_key(), asym_rsa.RSAPublicKey)
+    assert sorted(cert_dns_names(cert)) == sorted([DOMAIN, ALT])
