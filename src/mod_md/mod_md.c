@@ -33,6 +33,7 @@ static md_mod_conf_t *conf_get_or_create(apr_pool_t *p)
     mc = apr_pcalloc(p, sizeof(*mc));
     settings_init(&mc->defaults);
     mc->mdefs = apr_array_make(p, 5, sizeof(md_mod_mdef_t *));
+    mc->mdef_names = apr_hash_make(p);
     mc->mds = apr_array_make(p, 5, sizeof(md_t *));
     mc->port_http = -1;
     mc->port_https = -1;

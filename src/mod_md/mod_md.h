@@ -3,6 +3,7 @@
 #ifndef MOD_MD_H
 #define MOD_MD_H
 
+#include <apr_hash.h>
 #include <httpd.h>
 #include <http_config.h>
 
@@ -42,6 +43,7 @@ typedef struct md_mod_mdef_t {
 typedef struct md_mod_conf_t {
     md_mod_settings_t defaults;
     apr_array_header_t *mdefs; /* md_mod_mdef_t*, in config order */
+    apr_hash_t *mdef_names;    /* every name of every mdef -> md_mod_mdef_t* */
     const char *store_dir;     /* MDStoreDir, NULL: <ServerRoot>/md */
     const char *ca_file;       /* MDCACertificateFile */
     const char *proxy;         /* MDHttpProxy */

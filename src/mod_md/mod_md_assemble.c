@@ -106,7 +106,26 @@ static apr_array_header_t *vhost_names(const server_rec *s, apr_pool_t *p)
     return names;
 }
 
-/* The MD that has name: exactly (via owners), else through one of its wildcard names. */
+/* The MDs that have a wildcard name (few, usually none): a name no MD has exactly is only
+ * looked for among these. */
+static apr_array_header_t *wildcard_mds(const apr_array_header_t *mds, apr_pool_t *p)
+{
+    apr_array_header_t *wild = apr_array_make(p, 1, sizeof(md_t *));
+
+    for (int i = 0; i < mds->nelts; ++i) {
+        md_t *md = APR_ARRAY_IDX(mds, i, md_t *);
+        for (int k = 0; k < md->domains->nelts; ++k) {
+            if (md_dns_is_wildcard(APR_ARRAY_IDX(md->domains, k, const char *))) {
+                APR_ARRAY_PUSH(wild, md_t *) = md;
+                break;
+            }
+        }
+    }
+    return wild;
+}
+
+/* The MD that has name: exactly (via owners), else through one of its wildcard names (mds:
+ * the wildcard_mds). */
 static md_t *md_of_name(apr_hash_t *owners, const apr_array_header_t *mds, const char *name)
 {
     md_t *md = apr_hash_get(owners, name, APR_HASH_KEY_STRING);
@@ -138,6 +157,8 @@ static const char *vhost_where(const server_rec *s, apr_pool_t *p)
 static apr_status_t assign_vhosts(md_mod_conf_t *mc, apr_hash_t *owners, server_rec *base,
                                   apr_pool_t *p)
 {
+    const apr_array_header_t *wild = wildcard_mds(mc->mds, p);
+
     for (server_rec *s = base; s; s = s->next) {
         md_mod_srv_t *srv = md_mod_srv_get(s);
         const apr_array_header_t *names;
@@ -150,7 +171,7 @@ static apr_status_t assign_vhosts(md_mod_conf_t *mc, apr_hash_t *owners, server_
         names = vhost_names(s, p);
         for (int i = 0; i < names->nelts; ++i) {
             const char *name = APR_ARRAY_IDX(names, i, const char *);
-            md_t *md = md_of_name(owners, mc->mds, name);
+            md_t *md = md_of_name(owners, wild, name);
             if (!md || md == srv->md) {
                 continue;
             }
@@ -174,6 +195,8 @@ static apr_status_t assign_vhosts(md_mod_conf_t *mc, apr_hash_t *owners, server_
 static apr_status_t add_transitive_names(md_mod_conf_t *mc, apr_hash_t *owners, server_rec *base,
                                          apr_pool_t *p)
 {
+    apr_array_header_t *wild = wildcard_mds(mc->mds, p);
+
     for (server_rec *s = base; s; s = s->next) {
         md_t *md = (md_t *) md_mod_srv_get(s)->md; /* ours: mds are built here */
         const apr_array_header_t *names;
@@ -185,7 +208,7 @@ static apr_status_t add_transitive_names(md_mod_conf_t *mc, apr_hash_t *owners, 
         names = vhost_names(s, p);
         for (int i = 0; i < names->nelts; ++i) {
             const char *name = APR_ARRAY_IDX(names, i, const char *);
-            md_t *owner = md_of_name(owners, mc->mds, name);
+            md_t *owner = md_of_name(owners, wild, name);
             if (owner == md) {
                 continue;
             }
@@ -205,6 +228,9 @@ static apr_status_t add_transitive_names(md_mod_conf_t *mc, apr_hash_t *owners, 
             }
             APR_ARRAY_PUSH(md->domains, const char *) = norm;
             apr_hash_set(owners, norm, APR_HASH_KEY_STRING, md);
+            if (md_dns_is_wildcard(norm)) {
+                APR_ARRAY_PUSH(wild, md_t *) = md; /* the names still to come may match it */
+            }
             ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, base, "MD %s: added %s from vhost %s",
                          md->name, norm, vhost_where(s, p));
         }
@@ -229,39 +255,51 @@ static const char *admin_contact(const server_rec *s, apr_pool_t *p)
     return apr_pstrcat(p, "mailto:", admin, NULL);
 }
 
+/* An MD without MDContactEmail takes the ServerAdmin of its first vhost that has a usable one,
+ * else the base server's: one pass over the servers. */
 static void set_contacts(md_mod_conf_t *mc, server_rec *base, apr_pool_t *p)
 {
+    const char *fallback = admin_contact(base, p), *contact;
+    apr_hash_t *had = apr_hash_make(p); /* MDs with contacts of their own */
+
     for (int i = 0; i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
-        const char *contact = NULL;
-
         if (md->contacts->nelts > 0) {
-            continue;
+            apr_hash_set(had, apr_pmemdup(p, &md, sizeof(md)), sizeof(md), md);
         }
-        for (server_rec *s = base; s && !contact; s = s->next) {
-            if (md_mod_srv_get(s)->md == md) {
-                contact = admin_contact(s, p);
-            }
-        }
-        if (!contact) {
-            contact = admin_contact(base, p);
-        }
-        if (contact) {
+    }
+    for (server_rec *s = base; s; s = s->next) {
+        md_t *md = (md_t *) md_mod_srv_get(s)->md;
+        if (md && md->contacts->nelts == 0 && (contact = admin_contact(s, p))) {
             APR_ARRAY_PUSH(md->contacts, const char *) = contact;
+        }
+    }
+    for (int i = 0; fallback && i < mc->mds->nelts; ++i) {
+        md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
+        if (md->contacts->nelts == 0 && !apr_hash_get(had, &md, sizeof(md))) {
+            APR_ARRAY_PUSH(md->contacts, const char *) = fallback;
         }
     }
 }
 
 void md_mod_config_warnings(server_rec *base, const md_mod_conf_t *mc)
 {
+    apr_pool_t *p;
+    apr_hash_t *used;
+
+    if (apr_pool_create(&p, base->process->pool) != APR_SUCCESS) {
+        return;
+    }
+    used = apr_hash_make(p);
+    for (server_rec *s = base; s; s = s->next) {
+        const md_t *md = md_mod_srv_get(s)->md;
+        if (md) {
+            apr_hash_set(used, apr_pmemdup(p, &md, sizeof(md)), sizeof(md), md);
+        }
+    }
     for (int i = 0; i < mc->mds->nelts; ++i) {
         const md_t *md = APR_ARRAY_IDX(mc->mds, i, const md_t *);
-        int used = 0;
-
-        for (server_rec *s = base; s && !used; s = s->next) {
-            used = md_mod_srv_get(s)->md == md;
-        }
-        if (!used) {
+        if (!apr_hash_get(used, &md, sizeof(md))) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, base,
                          "MD %s (%s:%d) is not used by any vhost: no ServerName/ServerAlias "
                          "matches its names; it is kept in the store but gets no certificate "
@@ -269,6 +307,7 @@ void md_mod_config_warnings(server_rec *base, const md_mod_conf_t *mc)
                          md->name, md->defn_file, md->defn_line);
         }
     }
+    apr_pool_destroy(p);
 }
 
 /* check_config: runs at configtest too, so every mistake here stops 'apachectl configtest'. */

@@ -92,15 +92,10 @@ static int is_http_url(const char *s)
 
 /* ---- MD definitions ---- */
 
+/* name is normalised (md_dns_name_check): the table holds every MD's names as given. */
 static md_mod_mdef_t *mdef_of_name(const md_mod_conf_t *mc, const char *name)
 {
-    for (int i = 0; i < mc->mdefs->nelts; ++i) {
-        md_mod_mdef_t *mdef = APR_ARRAY_IDX(mc->mdefs, i, md_mod_mdef_t *);
-        if (md_contains_domain(mdef->md, name)) {
-            return mdef;
-        }
-    }
-    return NULL;
+    return apr_hash_get(mc->mdef_names, name, APR_HASH_KEY_STRING);
 }
 
 /* The words auto/manual of MDMembers: 1 when word is one of them (and sets it). */
@@ -138,6 +133,7 @@ static const char *mdef_add_names(cmd_parms *cmd, md_mod_mdef_t *mdef, int argc,
                                 other->md->defn_line);
         }
         APR_ARRAY_PUSH(mdef->md->domains, const char *) = norm;
+        apr_hash_set(conf_of(cmd)->mdef_names, norm, APR_HASH_KEY_STRING, mdef);
         if (!mdef->md->name) {
             mdef->md->name = norm;
         }

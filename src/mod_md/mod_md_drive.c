@@ -101,27 +101,13 @@ apr_interval_time_t md_mod_check_interval(const md_mod_conf_t *mc)
 
 /* ---- the snapshot, taken by the parent ---- */
 
-static const md_mod_mdef_t *mdef_of(const md_mod_conf_t *mc, const char *name)
-{
-    for (int i = 0; mc->mdefs && i < mc->mdefs->nelts; ++i) {
-        const md_mod_mdef_t *mdef = APR_ARRAY_IDX(mc->mdefs, i, const md_mod_mdef_t *);
-        if (mdef->md && mdef->md->name && !strcmp(mdef->md->name, name)) {
-            return mdef;
-        }
-    }
-    return NULL;
-}
-
 /* manual: never; auto: unless the certificate comes from MDCertificateFile; always: always */
-static int is_driven(const md_mod_conf_t *mc, const md_t *md)
+static int is_driven(const md_t *md, const md_mod_mdef_t *mdef)
 {
-    const md_mod_mdef_t *mdef;
-
     switch (md->renew_mode) {
     case MD_RENEW_MANUAL:
         return 0;
     case MD_RENEW_AUTO:
-        mdef = mdef_of(mc, md->name);
         return !(mdef && mdef->cert_file);
     default:
         return 1;
@@ -136,8 +122,8 @@ static apr_time_t json_time(const md_json_t *j, const char *key)
     return s && md_time_parse(&t, s) == APR_SUCCESS ? t : 0;
 }
 
-static md_mod_snap_t *snap_take(const md_mod_conf_t *mc, const md_t *md, apr_time_t now,
-                                apr_pool_t *p)
+static md_mod_snap_t *snap_take(const md_mod_conf_t *mc, const md_t *md, const md_mod_mdef_t *mdef,
+                                apr_time_t now, apr_pool_t *p)
 {
     md_mod_snap_t *snap = apr_pcalloc(p, sizeof(*snap));
     md_json_t *j, *certs;
@@ -146,7 +132,7 @@ static md_mod_snap_t *snap_take(const md_mod_conf_t *mc, const md_t *md, apr_tim
     apr_array_header_t *installed;
 
     snap->md = md;
-    snap->driven = is_driven(mc, md);
+    snap->driven = is_driven(md, mdef);
     md_reg_cert_infos(&installed, mc->reg, md, MD_SG_DOMAINS, now, p);
     snap->installed = installed;
     md_reg_status_json(&j, mc->reg, md, now, p);
@@ -172,7 +158,9 @@ static md_mod_gen_t *gen_make(md_mod_conf_t *mc, apr_pool_t *pconf)
     gen->snaps = apr_array_make(pconf, n, sizeof(md_mod_snap_t *));
     for (int i = 0; i < n; ++i) {
         APR_ARRAY_PUSH(gen->snaps, md_mod_snap_t *) =
-            snap_take(mc, APR_ARRAY_IDX(mc->mds, i, const md_t *), now, pconf);
+            snap_take(mc, APR_ARRAY_IDX(mc->mds, i, const md_t *),
+                      /* mds were made from mdefs one to one, in order (mod_md_assemble.c) */
+                      APR_ARRAY_IDX(mc->mdefs, i, const md_mod_mdef_t *), now, pconf);
     }
     apr_pool_userdata_set(gen, MD_MOD_GEN_KEY, apr_pool_cleanup_null, pconf);
     return gen;
