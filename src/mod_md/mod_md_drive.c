@@ -138,7 +138,6 @@ static md_mod_snap_t *snap_take(const md_mod_conf_t *mc, const md_t *md, const m
     md_reg_status_json(&j, mc->reg, md, now, p);
     md_json_del(j, "staging"); /* changes while the server runs: always read afresh */
     snap->status = md_json_dump(j, 0, p);
-    snap->renew_at = md_json_get_bool(j, "renew", 1) ? 0 : json_time(j, "renew-at");
     certs = md_json_get(j, "certificates", p);
     for (apr_size_t i = 0; i < md_json_len(certs); ++i) {
         warn_at = json_time(md_json_at(certs, i, p), "warn-at");
