@@ -391,9 +391,9 @@ apr_status_t md_store_save_json(md_store_t *store, md_store_group_t group, const
     return md_store_save_json_ex(store, group, name, aspect, j, 1, p);
 }
 
-static apr_status_t save_json_ex_unlocked(md_store_t *store, md_store_group_t group,
-                                          const char *name, const char *aspect, const md_json_t *j,
-                                          int durable, apr_pool_t *p)
+apr_status_t md_store_save_json_ex(md_store_t *store, md_store_group_t group, const char *name,
+                                   const char *aspect, const md_json_t *j, int durable,
+                                   apr_pool_t *p)
 {
     const char *path;
     apr_status_t rv = path_for_write(&path, store, group, name, aspect, p);
@@ -402,13 +402,6 @@ static apr_status_t save_json_ex_unlocked(md_store_t *store, md_store_group_t gr
         rv = log_save(md_json_write_file_ex(j, path, file_perms(group), durable, p), path);
     }
     return rv;
-}
-
-apr_status_t md_store_save_json_ex(md_store_t *store, md_store_group_t group, const char *name,
-                                   const char *aspect, const md_json_t *j, int durable,
-                                   apr_pool_t *p)
-{
-    return save_json_ex_unlocked(store, group, name, aspect, j, durable, p);
 }
 
 apr_status_t md_store_sync(md_store_t *store)
@@ -465,8 +458,8 @@ apr_status_t md_store_load_pkey(md_pkey_t **pkey, const char **perr, md_store_t 
     return rv;
 }
 
-static apr_status_t save_pkey_unlocked(md_store_t *store, md_store_group_t group, const char *name,
-                                       const char *aspect, const md_pkey_t *key, apr_pool_t *p)
+apr_status_t md_store_save_pkey(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *aspect, const md_pkey_t *key, apr_pool_t *p)
 {
     const char *path, *pass;
     apr_size_t passlen;
@@ -477,12 +470,6 @@ static apr_status_t save_pkey_unlocked(md_store_t *store, md_store_group_t group
         rv = log_save(md_pkey_save(key, path, pass, passlen, p), path);
     }
     return rv;
-}
-
-apr_status_t md_store_save_pkey(md_store_t *store, md_store_group_t group, const char *name,
-                                const char *aspect, const md_pkey_t *key, apr_pool_t *p)
-{
-    return save_pkey_unlocked(store, group, name, aspect, key, p);
 }
 
 apr_status_t md_store_load_chain(apr_array_header_t **pchain, const char **perr, md_store_t *store,
@@ -500,9 +487,8 @@ apr_status_t md_store_load_chain(apr_array_header_t **pchain, const char **perr,
     return rv;
 }
 
-static apr_status_t save_chain_unlocked(md_store_t *store, md_store_group_t group, const char *name,
-                                        const char *aspect, const apr_array_header_t *chain,
-                                        apr_pool_t *p)
+apr_status_t md_store_save_chain(md_store_t *store, md_store_group_t group, const char *name,
+                                 const char *aspect, const apr_array_header_t *chain, apr_pool_t *p)
 {
     const char *path;
     apr_status_t rv = path_for_write(&path, store, group, name, aspect, p);
@@ -511,12 +497,6 @@ static apr_status_t save_chain_unlocked(md_store_t *store, md_store_group_t grou
         rv = log_save(md_chain_save(chain, path, p), path);
     }
     return rv;
-}
-
-apr_status_t md_store_save_chain(md_store_t *store, md_store_group_t group, const char *name,
-                                 const char *aspect, const apr_array_header_t *chain, apr_pool_t *p)
-{
-    return save_chain_unlocked(store, group, name, aspect, chain, p);
 }
 
 apr_status_t md_store_load_text(const char **ptext, md_store_t *store, md_store_group_t group,
@@ -535,8 +515,8 @@ apr_status_t md_store_load_text(const char **ptext, md_store_t *store, md_store_
     return rv;
 }
 
-static apr_status_t save_text_unlocked(md_store_t *store, md_store_group_t group, const char *name,
-                                       const char *aspect, const char *text, apr_pool_t *p)
+apr_status_t md_store_save_text(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *aspect, const char *text, apr_pool_t *p)
 {
     const char *path;
     apr_status_t rv = path_for_write(&path, store, group, name, aspect, p);
@@ -545,12 +525,6 @@ static apr_status_t save_text_unlocked(md_store_t *store, md_store_group_t group
         rv = log_save(md_file_write_atomic(path, text, strlen(text), file_perms(group), p), path);
     }
     return rv;
-}
-
-apr_status_t md_store_save_text(md_store_t *store, md_store_group_t group, const char *name,
-                                const char *aspect, const char *text, apr_pool_t *p)
-{
-    return save_text_unlocked(store, group, name, aspect, text, p);
 }
 
 /* ---- existence, removal, listings ---- */
@@ -564,8 +538,8 @@ int md_store_exists(md_store_t *store, md_store_group_t group, const char *name,
     return path && apr_stat(&fi, path, APR_FINFO_TYPE, p) == APR_SUCCESS;
 }
 
-static apr_status_t remove_unlocked(md_store_t *store, md_store_group_t group, const char *name,
-                                    const char *aspect, apr_pool_t *p)
+apr_status_t md_store_remove(md_store_t *store, md_store_group_t group, const char *name,
+                             const char *aspect, apr_pool_t *p)
 {
     const char *path;
     apr_status_t rv = path_for_read(&path, store, group, name, aspect, p);
@@ -579,12 +553,6 @@ static apr_status_t remove_unlocked(md_store_t *store, md_store_group_t group, c
         }
     }
     return rv;
-}
-
-apr_status_t md_store_remove(md_store_t *store, md_store_group_t group, const char *name,
-                             const char *aspect, apr_pool_t *p)
-{
-    return remove_unlocked(store, group, name, aspect, p);
 }
 
 static apr_status_t purge_unlocked(md_store_t *store, md_store_group_t group, const char *name,
@@ -602,13 +570,9 @@ static apr_status_t purge_unlocked(md_store_t *store, md_store_group_t group, co
 apr_status_t md_store_purge(md_store_t *store, md_store_group_t group, const char *name,
                             apr_pool_t *p)
 {
-    md_store_lock_t *wl;
-    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+    apr_status_t rv;
 
-    if (rv == APR_SUCCESS) {
-        rv = purge_unlocked(store, group, name, p);
-        md_store_unlock(wl);
-    }
+    MD_STORE_WRITE_LOCKED(rv, store, p, purge_unlocked(store, group, name, p));
     return rv;
 }
 
@@ -711,12 +675,8 @@ static apr_status_t create_entry_unlocked(md_store_t *store, md_store_group_t gr
 apr_status_t md_store_create_entry(md_store_t *store, md_store_group_t group, const char *name,
                                    apr_pool_t *p)
 {
-    md_store_lock_t *wl;
-    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+    apr_status_t rv;
 
-    if (rv == APR_SUCCESS) {
-        rv = create_entry_unlocked(store, group, name, p);
-        md_store_unlock(wl);
-    }
+    MD_STORE_WRITE_LOCKED(rv, store, p, create_entry_unlocked(store, group, name, p));
     return rv;
 }

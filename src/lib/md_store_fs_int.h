@@ -19,12 +19,25 @@ typedef struct {
 
 md_store_fs_lockstate_t *md_store_fs_lockstate(md_store_t *store);
 
-/* Every write to the store holds the lock for just that write (a write inside an explicit
- * md_store_lock nests), waiting at most this long for another process to release it: it is
- * never held across network requests or commands, so a long wait means something is stuck. */
+/* Every write of more than one file (purge, create_entry, archive, rename, promote, publish)
+ * holds the lock for just that write (inside an explicit md_store_lock it nests), waiting at
+ * most this long for another process to release it; a single file's save is atomic by rename
+ * and takes none. The lock is never held across network requests or commands, so a long wait
+ * means something is stuck. */
 #define MD_STORE_WRITE_LOCK_WAIT apr_time_from_sec(10)
 /* Takes the lock for one write; the failure is logged. */
 apr_status_t md_store_fs_write_begin(md_store_lock_t **plock, md_store_t *store, apr_pool_t *p);
+
+/* rv = call (an apr_status_t expression) with the store's write lock held for just that call;
+ * rv is the lock's failure when it could not be taken (nothing is called then). */
+#define MD_STORE_WRITE_LOCKED(rv, store, p, call)                                                  \
+    do {                                                                                           \
+        md_store_lock_t *write_lock_;                                                              \
+        if (((rv) = md_store_fs_write_begin(&write_lock_, (store), (p))) == APR_SUCCESS) {         \
+            (rv) = (call);                                                                         \
+            md_store_unlock(write_lock_);                                                          \
+        }                                                                                          \
+    } while (0)
 
 /* Permissions (APR notation) of what the store creates. Keys and everything next to them
  * are for the owner only; challenge answers must be readable by the httpd workers. */

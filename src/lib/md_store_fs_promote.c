@@ -129,13 +129,9 @@ static apr_status_t archive_unlocked(const char **parchived, md_store_t *store, 
 apr_status_t md_store_archive(const char **parchived, md_store_t *store, const char *name,
                               apr_pool_t *p)
 {
-    md_store_lock_t *wl;
-    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+    apr_status_t rv;
 
-    if (rv == APR_SUCCESS) {
-        rv = archive_unlocked(parchived, store, name, p);
-        md_store_unlock(wl);
-    }
+    MD_STORE_WRITE_LOCKED(rv, store, p, archive_unlocked(parchived, store, name, p));
     return rv;
 }
 
@@ -166,13 +162,9 @@ static apr_status_t rename_unlocked(md_store_t *store, md_store_group_t group, c
 apr_status_t md_store_rename(md_store_t *store, md_store_group_t group, const char *from,
                              const char *to, apr_pool_t *p)
 {
-    md_store_lock_t *wl;
-    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+    apr_status_t rv;
 
-    if (rv == APR_SUCCESS) {
-        rv = rename_unlocked(store, group, from, to, p);
-        md_store_unlock(wl);
-    }
+    MD_STORE_WRITE_LOCKED(rv, store, p, rename_unlocked(store, group, from, to, p));
     return rv;
 }
 
@@ -441,13 +433,9 @@ static apr_status_t promote_unlocked(const char **parchived, md_store_t *store,
 apr_status_t md_store_promote(const char **parchived, md_store_t *store, md_store_group_t from,
                               const char *name, apr_pool_t *p)
 {
-    md_store_lock_t *wl;
-    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+    apr_status_t rv;
 
-    if (rv == APR_SUCCESS) {
-        rv = promote_unlocked(parchived, store, from, name, p);
-        md_store_unlock(wl);
-    }
+    MD_STORE_WRITE_LOCKED(rv, store, p, promote_unlocked(parchived, store, from, name, p));
     return rv;
 }
 
@@ -504,12 +492,8 @@ static apr_status_t publish_unlocked(md_store_t *store, const char *name, apr_po
 
 apr_status_t md_store_publish(md_store_t *store, const char *name, apr_pool_t *p)
 {
-    md_store_lock_t *wl;
-    apr_status_t rv = md_store_fs_write_begin(&wl, store, p);
+    apr_status_t rv;
 
-    if (rv == APR_SUCCESS) {
-        rv = publish_unlocked(store, name, p);
-        md_store_unlock(wl);
-    }
+    MD_STORE_WRITE_LOCKED(rv, store, p, publish_unlocked(store, name, p));
     return rv;
 }
