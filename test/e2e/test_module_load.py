@@ -27,6 +27,8 @@ PROBE_SECONDS = 6.0
 TLS_TIMEOUT_SECONDS = 5.0
 # longer than pebble's 5-year certificates: every certificate is due again at once
 RENEW_ALWAYS = "2000d"
+# well inside wrk's 8 s, well after the start
+ACTIVATION_DELAY = "3s"
 
 
 def md_names():
@@ -62,14 +64,14 @@ def leaf_serial(h, name):
 def test_keepalive_load_sees_no_error_while_20_mds_go_live(workdir):
     pebble = Pebble(workdir, http_port=ports.free_port(), tls_port=ports.free_port())
     names = md_names()
-    h = make_httpd(workdir, pebble, names)
+    # the certificates come in the first second; they go live a few seconds later, while wrk runs
+    h = make_httpd(workdir, pebble, names, md_lines=[f"MDActivationDelay {ACTIVATION_DELAY}"])
     try:
-        # the CA is not up yet: the certificates come while wrk runs
+        pebble.start()
+        pebble.write_root(h.root_file)
         h.start()
         wrk = subprocess.Popen([WRK, *WRK_ARGS, f"http://127.0.0.1:{h.http_port}/index.html"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        pebble.start()
-        pebble.write_root(h.root_file)
         live = wait_until(lambda: wrk.poll() is None and all(
             leaf_serial(h, n) for n in names), SERVED_TIMEOUT_SECONDS, interval=0.2)
         out, _ = wrk.communicate(timeout=WRK_TIMEOUT_SECONDS)
