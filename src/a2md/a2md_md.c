@@ -37,7 +37,7 @@ apr_status_t a2md_show_md(a2md_ctx_t *ctx, const md_t *md)
     int i;
 
     if (ctx->json) {
-        md_reg_status_json(&j, ctx->reg, md, apr_time_now(), ctx->p);
+        md_reg_status_json(&j, ctx->reg, md, NULL, apr_time_now(), ctx->p);
         a2md_output(ctx, j);
         return APR_SUCCESS;
     }

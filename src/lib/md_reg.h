@@ -63,13 +63,13 @@ apr_status_t md_reg_cert_infos(apr_array_header_t **pinfos, md_reg_t *reg, const
 /* Sets md->state and md->state_descr from the certificates in domains/. */
 void md_reg_compute_state(md_reg_t *reg, md_t *md, apr_time_t now, apr_pool_t *p);
 
-/* The "certificates" member of the status JSON, for group. */
-md_json_t *md_reg_certs_json(md_reg_t *reg, const md_t *md, md_store_group_t group, apr_time_t now,
-                             apr_pool_t *p);
+/* The "certificates" member of the status JSON, from md_reg_cert_infos. */
+md_json_t *md_reg_cert_infos_json(const apr_array_header_t *infos, apr_pool_t *p);
 
 /* Status of one MD as JSON (what a2md -j list and the md-status handler show): md.json's
- * fields, "state" as a word, "certificates" per key spec, "renew-at", "staging". */
-apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md, apr_time_t now,
-                                apr_pool_t *p);
+ * fields, "state" as a word, "certificates" per key spec, "renew-at", "staging". installed:
+ * md_reg_cert_infos of domains/ when the caller has them already, NULL: read here. */
+apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md,
+                                const apr_array_header_t *installed, apr_time_t now, apr_pool_t *p);
 
 #endif

@@ -140,7 +140,8 @@ static md_json_t *cert_info_json(const md_cert_info_t *info, apr_pool_t *p)
     return j;
 }
 
-static md_json_t *cert_infos_json(apr_array_header_t *infos, apr_time_t *prenew_at, apr_pool_t *p)
+static md_json_t *cert_infos_json(const apr_array_header_t *infos, apr_time_t *prenew_at,
+                                  apr_pool_t *p)
 {
     md_json_t *arr = md_json_new_arr(p);
     int i;
@@ -155,17 +156,13 @@ static md_json_t *cert_infos_json(apr_array_header_t *infos, apr_time_t *prenew_
     return arr;
 }
 
-md_json_t *md_reg_certs_json(md_reg_t *reg, const md_t *md, md_store_group_t group, apr_time_t now,
-                             apr_pool_t *p)
+md_json_t *md_reg_cert_infos_json(const apr_array_header_t *infos, apr_pool_t *p)
 {
-    apr_array_header_t *infos;
-
-    md_reg_cert_infos(&infos, reg, md, group, now, p);
     return cert_infos_json(infos, NULL, p);
 }
 
-apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md, apr_time_t now,
-                                apr_pool_t *p)
+apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md,
+                                const apr_array_header_t *installed, apr_time_t now, apr_pool_t *p)
 {
     md_json_t *j = md_to_json(md, p), *job = NULL;
     apr_array_header_t *infos;
@@ -174,8 +171,11 @@ apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md, a
 
     md_json_set_str(j, "state", md_state_name(md->state));
     md_json_set_str(j, "renew-mode", md_renew_mode_name(md->renew_mode));
-    md_reg_cert_infos(&infos, reg, md, MD_SG_DOMAINS, now, p);
-    md_json_set(j, "certificates", cert_infos_json(infos, &renew_at, p));
+    if (!installed) {
+        md_reg_cert_infos(&infos, reg, md, MD_SG_DOMAINS, now, p);
+        installed = infos;
+    }
+    md_json_set(j, "certificates", cert_infos_json(installed, &renew_at, p));
     if (renew_at) {
         md_json_set_str(j, "renew-at", md_time_format(renew_at, p));
     }

@@ -126,16 +126,15 @@ static md_mod_snap_t *snap_take(const md_mod_conf_t *mc, const md_t *md, const m
                                 apr_time_t now, apr_pool_t *p)
 {
     md_mod_snap_t *snap = apr_pcalloc(p, sizeof(*snap));
+    apr_array_header_t *installed;
     md_json_t *j, *certs;
     apr_time_t warn_at;
-
-    apr_array_header_t *installed;
 
     snap->md = md;
     snap->driven = is_driven(md, mdef);
     md_reg_cert_infos(&installed, mc->reg, md, MD_SG_DOMAINS, now, p);
     snap->installed = installed;
-    md_reg_status_json(&j, mc->reg, md, now, p);
+    md_reg_status_json(&j, mc->reg, md, installed, now, p); /* domains/ read once */
     md_json_del(j, "staging"); /* changes while the server runs: always read afresh */
     snap->status = md_json_dump(j, 0, p);
     certs = md_json_get(j, "certificates", p);

@@ -48,20 +48,17 @@ static md_json_t *presented_cert(const char *key, const char *serial, const char
     return c;
 }
 
-/* What the workers present for the MD of index i: "live" (a set published by the driver, read
- * from live/), "installed" (domains/, as the parent saw it at startup) or "temporary". */
-static md_json_t *presented(request_rec *r, md_mod_conf_t *mc, const md_mod_snap_t *snap, int i,
-                            md_json_t *status, apr_time_t now)
+/* What the workers present: "live" (live_infos: the set the driver published in live/),
+ * "installed" (domains/, as the parent saw it at startup) or "temporary". */
+static md_json_t *presented(request_rec *r, const apr_array_header_t *live_infos, md_json_t *status)
 {
     md_json_t *j = md_json_new_obj(r->pool), *certs = md_json_new_arr(r->pool), *c;
     md_json_t *installed = md_json_get(status, "certificates", r->pool);
-    apr_array_header_t *infos;
 
-    if (md_mod_live_presented(mc, i)) {
+    if (live_infos) {
         md_json_set_str(j, "source", "live");
-        md_reg_cert_infos(&infos, mc->reg, snap->md, MD_SG_LIVE, now, r->pool);
-        for (int k = 0; k < infos->nelts; ++k) {
-            const md_cert_info_t *info = APR_ARRAY_IDX(infos, k, const md_cert_info_t *);
+        for (int k = 0; k < live_infos->nelts; ++k) {
+            const md_cert_info_t *info = APR_ARRAY_IDX(live_infos, k, const md_cert_info_t *);
             if (info->serial) {
                 md_json_push(certs,
                              presented_cert(info->spec_name, info->serial,
@@ -90,6 +87,7 @@ static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap
 {
     md_json_t *j, *live;
     const char *err = NULL, *next;
+    apr_array_header_t *live_infos = NULL;
     md_plan_opts_t opts;
     md_plan_t plan;
 
@@ -99,20 +97,24 @@ static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap
         j = md_json_new_obj(r->pool);
         md_json_set_str(j, "name", snap->md->name);
     }
-    if (md_reg_status_json(&live, mc->reg, snap->md, now, r->pool) == APR_SUCCESS &&
+    /* only staging/ changes while the server runs; domains/ (root's) is the snapshot's */
+    if (md_reg_status_json(&live, mc->reg, snap->md, snap->installed, now, r->pool) ==
+            APR_SUCCESS &&
         md_json_has(live, "staging")) {
         md_json_set(j, "staging", md_json_get(live, "staging", r->pool));
     }
-    md_json_set(j, "presented", presented(r, mc, snap, i, j, now));
     opts = md_mod_plan_opts(mc, md_mod_gen_get(r->server), i);
+    if (opts.live_presented) {
+        md_reg_cert_infos(&live_infos, mc->reg, snap->md, MD_SG_LIVE, now, r->pool);
+    }
+    md_json_set(j, "presented", presented(r, live_infos, j));
     if (md_plan_next(&plan, mc->reg, snap->md, &opts, now, r->pool) != APR_SUCCESS) {
         return j;
     }
-    if (plan.current == MD_SG_LIVE) {
+    if (live_infos) {
         /* the startup snapshot knew only domains/: what the workers present counts */
         md_json_set_str(j, "state", md_state_name(MD_S_COMPLETE));
-        md_json_set(j, "certificates",
-                    md_reg_certs_json(mc->reg, snap->md, MD_SG_LIVE, now, r->pool));
+        md_json_set(j, "certificates", md_reg_cert_infos_json(live_infos, r->pool));
         md_json_set_str(j, "renew-at", md_time_format(plan.renew_at, r->pool));
     }
     md_json_set_bool(j, "renew",
