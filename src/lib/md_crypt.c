@@ -13,6 +13,8 @@
 #include <openssl/objects.h>
 #include <openssl/params.h>
 #include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/x509.h>
 #include <openssl/rand.h>
 
 #include "md_crypt.h"
@@ -379,6 +381,30 @@ static const char *bio_pstrdup(BIO *bio, apr_pool_t *p)
     return apr_pstrmemdup(p, data ? data : "", len > 0 ? (apr_size_t) len : 0);
 }
 
+/* PKCS#8 encrypted under a random secret rather than a password: PBKDF2 stretching exists to
+ * slow down guessing a password, and a secret of 256 bits or more cannot be guessed, so one
+ * iteration derives the key (HMAC-SHA256, random salt). Each store read and write saves the
+ * 2048 iterations OpenSSL would run by default. Readers take the count from the file. */
+static int pkcs8_write_with_secret(BIO *bio, EVP_PKEY *evp, const EVP_CIPHER *cipher,
+                                   const char *secret, int secret_len)
+{
+    PKCS8_PRIV_KEY_INFO *info = EVP_PKEY2PKCS8(evp);
+    X509_ALGOR *pbe = NULL;
+    X509_SIG *p8 = NULL;
+    int ok = 0;
+
+    if (info && (pbe = PKCS5_pbe2_set_iv(cipher, 1, NULL, 0, NULL, NID_hmacWithSHA256)) != NULL) {
+        if ((p8 = PKCS8_set0_pbe(secret, secret_len, info, pbe)) == NULL) {
+            X509_ALGOR_free(pbe); /* not taken over on failure */
+        } else {
+            ok = PEM_write_bio_PKCS8(bio, p8);
+        }
+    }
+    X509_SIG_free(p8);
+    PKCS8_PRIV_KEY_INFO_free(info);
+    return ok;
+}
+
 apr_status_t md_pkey_to_pem(const char **ppem, const md_pkey_t *key, const char *pass,
                             apr_size_t passlen, apr_pool_t *p)
 {
@@ -399,7 +425,11 @@ apr_status_t md_pkey_to_pem(const char **ppem, const md_pkey_t *key, const char 
         return APR_ENOMEM;
     }
     /* The passphrase goes with its length: it is binary and may hold NUL bytes. */
-    ok = PEM_write_bio_PKCS8PrivateKey(bio, key->evp, cipher, pass, (int) passlen, NULL, NULL);
+    if (cipher && passlen >= MD_PKEY_SECRET_MIN) {
+        ok = pkcs8_write_with_secret(bio, key->evp, cipher, pass, (int) passlen);
+    } else {
+        ok = PEM_write_bio_PKCS8PrivateKey(bio, key->evp, cipher, pass, (int) passlen, NULL, NULL);
+    }
     if (ok) {
         *ppem = bio_pstrdup(bio, p);
     } else {

@@ -63,6 +63,10 @@ struct evp_pkey_st *md_pkey_evp(const md_pkey_t *key);
 /* The spec that describes an existing key (type, bits or curve). */
 apr_status_t md_pkey_get_spec(md_pkey_spec_t **pspec, const md_pkey_t *key, apr_pool_t *p);
 
+/* A passphrase this long is taken to be a random secret (the store's is 48 bytes): its key is
+ * derived with one PBKDF2 iteration. Shorter ones get OpenSSL's default count. */
+#define MD_PKEY_SECRET_MIN 32
+
 /* PEM, PKCS#8. With a passphrase (pass, passlen > 0) "ENCRYPTED PRIVATE KEY" (AES-256-CBC,
  * PBKDF2), else "PRIVATE KEY". Reading accepts PKCS#8 and traditional RSA/EC PEM. */
 apr_status_t md_pkey_to_pem(const char **ppem, const md_pkey_t *key, const char *pass,
