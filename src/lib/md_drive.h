@@ -22,8 +22,9 @@ typedef struct {
     apr_interval_time_t retry_delay;   /* wait after a first failure, doubling (0: default) */
     apr_interval_time_t retry_max;     /* the longest wait between tries (0: default) */
     /* Called in the drive's own thread as soon as md's set is staged and verified, while other
-     * MDs of the run may still be driven (the module makes it live at once). NULL: none. */
-    void (*on_staged)(const md_t *md, void *baton);
+     * MDs of the run may still be driven (the module makes it live at once). p is the job's
+     * pool, for this thread only, gone after the call. NULL: none. */
+    void (*on_staged)(const md_t *md, void *baton, apr_pool_t *p);
     void *on_staged_baton;
 } md_drive_opts_t;
 

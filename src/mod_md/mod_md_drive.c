@@ -312,7 +312,7 @@ static int index_of(const md_mod_driver_t *drv, const md_t *md)
 
 /* md_drive's on_staged, in the thread that drove md: it goes live at once (unless
  * MDActivationDelay holds it back), while the other MDs of the run are still being driven. */
-static void on_staged(const md_t *md, void *baton)
+static void on_staged(const md_t *md, void *baton, apr_pool_t *job_pool)
 {
     md_mod_run_t *run = baton;
     md_mod_driver_t *drv = run->drv;
@@ -321,7 +321,8 @@ static void on_staged(const md_t *md, void *baton)
     md_plan_t plan;
     apr_pool_t *p;
 
-    if (i < 0 || apr_pool_create_unmanaged_ex(&p, NULL, NULL) != APR_SUCCESS) {
+    /* a sub-pool of the job's: this thread's allocator, no fresh mappings */
+    if (i < 0 || apr_pool_create(&p, job_pool) != APR_SUCCESS) {
         return;
     }
     apr_atomic_set32(&run->staged[i], MD_MOD_RUN_STAGED);
