@@ -43,13 +43,16 @@ typedef struct {
     const char *name;
     int encrypts;  /* keys are stored encrypted with the secret */
     int is_public; /* read by the httpd workers (challenge answers) */
+    int interim;   /* files are not synced one by one: challenge answers live for minutes, and
+                    * staging/ is synced as a whole when it is published (md_store_publish);
+                    * whatever a crash leaves there is verified before use, or redone */
 } md_store_group_info_t;
 
 static const md_store_group_info_t group_infos[MD_SG_COUNT] = {
-    [MD_SG_ACCOUNTS] = {"accounts", 1, 0}, [MD_SG_CHALLENGES] = {"challenges", 0, 1},
-    [MD_SG_DOMAINS] = {"domains", 0, 0},   [MD_SG_STAGING] = {"staging", 1, 0},
-    [MD_SG_LIVE] = {"live", 1, 0},         [MD_SG_ARCHIVE] = {"archive", 0, 0},
-    [MD_SG_TMP] = {"tmp", 0, 0},
+    [MD_SG_ACCOUNTS] = {"accounts", 1, 0, 0}, [MD_SG_CHALLENGES] = {"challenges", 0, 1, 1},
+    [MD_SG_DOMAINS] = {"domains", 0, 0, 0},   [MD_SG_STAGING] = {"staging", 1, 0, 1},
+    [MD_SG_LIVE] = {"live", 1, 0, 0},         [MD_SG_ARCHIVE] = {"archive", 0, 0, 0},
+    [MD_SG_TMP] = {"tmp", 0, 0, 0},
 };
 
 static int group_valid(md_store_group_t group)
@@ -88,6 +91,11 @@ apr_fileperms_t md_store_fs_dir_perms(md_store_group_t group)
 static apr_fileperms_t file_perms(md_store_group_t group)
 {
     return group_infos[group].is_public ? MD_FS_FILE_PUBLIC : MD_FS_FILE_PRIVATE;
+}
+
+static int durable(md_store_group_t group)
+{
+    return !group_infos[group].interim;
 }
 
 md_store_fs_lockstate_t *md_store_fs_lockstate(md_store_t *store)
@@ -369,6 +377,14 @@ static apr_status_t log_save(apr_status_t rv, const char *path)
 
 /* ---- load / save ---- */
 
+/* Text into an entry's file (path from path_for_write), atomically; synced as its group says. */
+static apr_status_t save_data(md_store_group_t group, const char *path, const char *data,
+                              apr_fileperms_t perms, apr_pool_t *p)
+{
+    return log_save(md_file_write_atomic_ex(path, data, strlen(data), perms, durable(group), p),
+                    path);
+}
+
 apr_status_t md_store_load_json(md_json_t **pj, const char **perr, md_store_t *store,
                                 md_store_group_t group, const char *name, const char *aspect,
                                 apr_pool_t *p)
@@ -388,7 +404,8 @@ apr_status_t md_store_load_json(md_json_t **pj, const char **perr, md_store_t *s
 apr_status_t md_store_save_json(md_store_t *store, md_store_group_t group, const char *name,
                                 const char *aspect, const md_json_t *j, apr_pool_t *p)
 {
-    return md_store_save_json_ex(store, group, name, aspect, j, 1, p);
+    return md_store_save_json_ex(store, group, name, aspect, j,
+                                 group_valid(group) ? durable(group) : 1, p);
 }
 
 apr_status_t md_store_save_json_ex(md_store_t *store, md_store_group_t group, const char *name,
@@ -461,13 +478,15 @@ apr_status_t md_store_load_pkey(md_pkey_t **pkey, const char **perr, md_store_t 
 apr_status_t md_store_save_pkey(md_store_t *store, md_store_group_t group, const char *name,
                                 const char *aspect, const md_pkey_t *key, apr_pool_t *p)
 {
-    const char *path, *pass;
+    const char *path, *pass, *pem;
     apr_size_t passlen;
     apr_status_t rv = path_for_write(&path, store, group, name, aspect, p);
 
     if (rv == APR_SUCCESS) {
         md_store_fs_passphrase(&pass, &passlen, store, group);
-        rv = log_save(md_pkey_save(key, path, pass, passlen, p), path);
+        if ((rv = md_pkey_to_pem(&pem, key, pass, passlen, p)) == APR_SUCCESS) {
+            rv = save_data(group, path, pem, MD_FS_FILE_PRIVATE, p); /* a key: never more */
+        }
     }
     return rv;
 }
@@ -490,11 +509,11 @@ apr_status_t md_store_load_chain(apr_array_header_t **pchain, const char **perr,
 apr_status_t md_store_save_chain(md_store_t *store, md_store_group_t group, const char *name,
                                  const char *aspect, const apr_array_header_t *chain, apr_pool_t *p)
 {
-    const char *path;
+    const char *path, *pem;
     apr_status_t rv = path_for_write(&path, store, group, name, aspect, p);
 
-    if (rv == APR_SUCCESS) {
-        rv = log_save(md_chain_save(chain, path, p), path);
+    if (rv == APR_SUCCESS && (rv = md_chain_to_pem(&pem, chain, p)) == APR_SUCCESS) {
+        rv = save_data(group, path, pem, MD_FS_FILE_PUBLIC, p); /* certificates are public */
     }
     return rv;
 }
@@ -522,7 +541,7 @@ apr_status_t md_store_save_text(md_store_t *store, md_store_group_t group, const
     apr_status_t rv = path_for_write(&path, store, group, name, aspect, p);
 
     if (rv == APR_SUCCESS) {
-        rv = log_save(md_file_write_atomic(path, text, strlen(text), file_perms(group), p), path);
+        rv = save_data(group, path, text, file_perms(group), p);
     }
     return rv;
 }

@@ -66,6 +66,10 @@ apr_status_t md_store_fs_mkdir(const char *path, apr_fileperms_t perms, apr_pool
  * removed itself); a missing path is success. */
 apr_status_t md_store_fs_rmtree(const char *path);
 
+/* Syncs the regular files of an entry directory and the directory itself, by descriptors (no
+ * link followed, no special file blocking): what was written without fsync becomes durable. */
+apr_status_t md_store_fs_sync_entry(const char *path);
+
 /* A directory opened without following a link (O_DIRECTORY|O_NOFOLLOW); -1 and errno. */
 int md_store_fs_open_dir(const char *path);
 

@@ -461,6 +461,11 @@ static apr_status_t publish_unlocked(md_store_t *store, const char *name, apr_po
         (rv = md_store_fs_token(&token, p)) != APR_SUCCESS) {
         return rv;
     }
+    /* staging/ is written without a sync per file: what goes live is durable first */
+    if ((rv = md_store_fs_sync_entry(staged)) != APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: cannot sync %s", name, staged);
+        return rv;
+    }
     if (is_dir(live, p)) {
         /* hidden: never listed, never taken for an entry */
         aside = apr_pstrcat(p, live_dir, "/.", name, ".old.", token, NULL);

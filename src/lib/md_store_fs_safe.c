@@ -119,6 +119,49 @@ out:
     return rv;
 }
 
+apr_status_t md_store_fs_sync_entry(const char *path)
+{
+    struct dirent *de;
+    struct stat st;
+    apr_status_t rv = APR_SUCCESS;
+    DIR *dir;
+    int dfd, fd;
+
+    if ((dfd = md_store_fs_open_dir(path)) < 0 || (fd = dup(dfd)) < 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        if (dfd >= 0) {
+            close(dfd);
+        }
+        return rv;
+    }
+    if (!(dir = fdopendir(fd))) {
+        rv = APR_FROM_OS_ERROR(errno);
+        close(fd);
+        close(dfd);
+        return rv;
+    }
+    while ((de = readdir(dir)) != NULL) {
+        if (de->d_name[0] == '.') {
+            continue; /* ".", "..", hidden: not part of the set */
+        }
+        fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0) {
+            rv = errno == ELOOP ? rv : APR_FROM_OS_ERROR(errno); /* a link: nothing of ours */
+            continue;
+        }
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && fsync(fd) != 0) {
+            rv = APR_FROM_OS_ERROR(errno);
+        }
+        close(fd);
+    }
+    closedir(dir);
+    if (fsync(dfd) != 0 && errno != EINVAL) {
+        rv = APR_FROM_OS_ERROR(errno);
+    }
+    close(dfd);
+    return rv;
+}
+
 /* Removes what dfd holds: files and links are unlinked (a link, never what it points to),
  * directories opened as directories without following links and emptied the same way. */
 static apr_status_t rm_within(int dfd, int depth)
