@@ -78,12 +78,10 @@ apr_status_t md_store_load_json(md_json_t **pj, const char **perr, md_store_t *s
 apr_status_t md_store_save_json(md_store_t *store, md_store_group_t group, const char *name,
                                 const char *aspect, const md_json_t *j, apr_pool_t *p);
 
-/* durable 0: no fsync per file; a batch of such writes ends with md_store_sync. */
+/* durable 0: no fsync (for what is made again or verified before use when a crash tears it). */
 apr_status_t md_store_save_json_ex(md_store_t *store, md_store_group_t group, const char *name,
                                    const char *aspect, const md_json_t *j, int durable,
                                    apr_pool_t *p);
-/* Makes everything written to the store durable (syncfs of its file system). */
-apr_status_t md_store_sync(md_store_t *store);
 
 apr_status_t md_store_load_pkey(md_pkey_t **pkey, const char **perr, md_store_t *store,
                                 md_store_group_t group, const char *name, const char *aspect,

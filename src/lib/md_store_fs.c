@@ -1,7 +1,7 @@
 /* md_store_fs.c: the file-system backend of the store -- md_store.json and its secret, entry
  * paths, loading and saving files with the right permissions, listings, removal. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE /* link, syncfs next to C11 */
+#define _GNU_SOURCE /* link next to C11 */
 #endif
 #include <errno.h>
 #include <fcntl.h>
@@ -417,21 +417,6 @@ apr_status_t md_store_save_json_ex(md_store_t *store, md_store_group_t group, co
 
     if (rv == APR_SUCCESS) {
         rv = log_save(md_json_write_file_ex(j, path, file_perms(group), durable, p), path);
-    }
-    return rv;
-}
-
-apr_status_t md_store_sync(md_store_t *store)
-{
-    int fd = open(store->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    apr_status_t rv = APR_SUCCESS;
-
-    if (fd < 0 || syncfs(fd) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "syncing the file system of %s", store->dir);
-    }
-    if (fd >= 0) {
-        close(fd);
     }
     return rv;
 }

@@ -86,9 +86,9 @@ const char *md_array_str_join(const apr_array_header_t *a, const char *sep, apr_
 apr_status_t md_file_write_atomic(const char *path, const void *data, apr_size_t len,
                                   apr_fileperms_t perms, apr_pool_t *p);
 
-/* The same without fsync of file and directory (durable 0), for batches of files that can be
- * made again: readers still see old or new content, and one syncfs at the end of the batch
- * (md_store_sync) makes them all durable at the cost of one journal commit instead of N. */
+/* The same without fsync of file and directory (durable 0), for files that are made again or
+ * verified before use when a crash loses or tears them: readers still see old or new
+ * content while the system runs. */
 apr_status_t md_file_write_atomic_ex(const char *path, const void *data, apr_size_t len,
                                      apr_fileperms_t perms, int durable, apr_pool_t *p);
 

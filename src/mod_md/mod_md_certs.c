@@ -124,7 +124,7 @@ static apr_status_t fallback_make(md_store_t *store, const md_t *md, apr_pool_t 
         return rv;
     }
     /* the key first (see fallback_reusable); keys are for root's eyes only */
-    /* not durable one by one: md_store_sync after the batch (a lost fallback is made again) */
+    /* not synced: one lost or torn in a crash is not reusable and is made again */
     if ((rv = md_file_write_atomic_ex(fallback_path(store, md, MD_MOD_FN_FALLBACK_KEY, p), key_pem,
                                       strlen(key_pem), APR_FPROT_UREAD | APR_FPROT_UWRITE, 0, p)) !=
         APR_SUCCESS) {
@@ -147,7 +147,6 @@ typedef struct {
     const md_t *const *mds; /* the MDs that need a fallback */
     apr_status_t *results;  /* one per MD */
     apr_uint32_t n, next;   /* next: the index the next free thread takes */
-    apr_uint32_t made;      /* how many fallbacks were written */
 } fallback_batch_t;
 
 static apr_status_t fallback_ensure(fallback_batch_t *batch, const md_t *md, apr_pool_t *p)
@@ -164,7 +163,6 @@ static apr_status_t fallback_ensure(fallback_batch_t *batch, const md_t *md, apr
                      md_crypt_last_error(p));
         return rv;
     }
-    apr_atomic_inc32(&batch->made);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, batch->base, "MD %s: made a temporary certificate",
                  md->name);
     return APR_SUCCESS;
@@ -208,9 +206,6 @@ static void fallbacks_ensure(fallback_batch_t *batch, apr_pool_t *p)
     }
     for (int t = 0; t < started; ++t) {
         apr_thread_join(&ignored, threads[t]);
-    }
-    if (batch->made > 0) {
-        md_store_sync(batch->store);
     }
 }
 
@@ -266,7 +261,7 @@ apr_status_t md_mod_certs_setup(server_rec *base, md_mod_conf_t *mc, apr_pool_t 
     apr_pool_destroy(p);
 
     batch = (fallback_batch_t){
-        base, store, (const md_t *const *) todo->elts, NULL, (apr_uint32_t) todo->nelts, 0, 0};
+        base, store, (const md_t *const *) todo->elts, NULL, (apr_uint32_t) todo->nelts, 0};
     batch.results = apr_pcalloc(ptemp, sizeof(apr_status_t) * (todo->nelts + 1));
     fallbacks_ensure(&batch, ptemp);
     for (int i = 0; i < todo->nelts; ++i) {
