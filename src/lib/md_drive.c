@@ -294,8 +294,9 @@ static apr_status_t step_account(md_drive_t *d)
     /* recorded in the job; md_drive_install writes it into md.json (domains/ is not ours) */
     d->md->ca_account = acct->id;
     md_job_set_account(d->job, acct->id);
-    return md_job_done(d->job, MD_STEP_ACCOUNT,
-                       apr_psprintf(d->p, "account %s (%s)", acct->id, acct->url));
+    md_job_note(d->job, MD_STEP_ACCOUNT,
+                apr_psprintf(d->p, "account %s (%s)", acct->id, acct->url));
+    return APR_SUCCESS;
 }
 
 /* A stored order the job can go on with: the CA still has it, it can still end in a
@@ -481,9 +482,10 @@ static apr_status_t step_authorize(md_drive_t *d)
                     "order %s is %s after all names were authorized", d->order->url,
                     d->order->status);
     }
-    return md_job_done(d->job, MD_STEP_AUTHZ,
-                       apr_psprintf(d->p, "%s: %d authorizations valid", d->spec_name,
-                                    d->order->authz_urls->nelts));
+    md_job_note(d->job, MD_STEP_AUTHZ,
+                apr_psprintf(d->p, "%s: %d authorizations valid", d->spec_name,
+                             d->order->authz_urls->nelts));
+    return APR_SUCCESS;
 }
 
 /* RFC 8555 7.4: the key and CSR, finalize. The key is saved (encrypted) in staging before
@@ -539,9 +541,11 @@ static apr_status_t step_download(md_drive_t *d)
         APR_SUCCESS) {
         return ca_fail(d, rv, NULL, "downloading the certificate");
     }
-    return md_job_done(d->job, MD_STEP_DOWNLOAD,
-                       apr_psprintf(d->p, "%s: chain of %d certificates from %s", d->spec_name,
-                                    d->chain->nelts, d->order->certificate));
+    /* staged next, with no request between: that save carries this step */
+    md_job_note(d->job, MD_STEP_DOWNLOAD,
+                apr_psprintf(d->p, "%s: chain of %d certificates from %s", d->spec_name,
+                             d->chain->nelts, d->order->certificate));
+    return APR_SUCCESS;
 }
 
 /* Verify (names, key, links, validity) and stage the certificate with md.json. A chain that

@@ -159,13 +159,18 @@ static void job_log(md_job_t *job, md_step_t step, const char *detail)
     md_json_push(log, entry);
 }
 
-apr_status_t md_job_done(md_job_t *job, md_step_t step, const char *detail)
+void md_job_note(md_job_t *job, md_step_t step, const char *detail)
 {
     job->step = step;
     md_json_set_str(job->json, "step", md_step_name(step));
     job_log(job, step, detail);
     md_log_perror(MD_LOG_MARK, MD_LOG_INFO, APR_SUCCESS, "%s: %s: %s", job->name,
                   md_step_name(step), detail);
+}
+
+apr_status_t md_job_done(md_job_t *job, md_step_t step, const char *detail)
+{
+    md_job_note(job, step, detail);
     return job_save(job);
 }
 

@@ -39,6 +39,9 @@ apr_status_t md_job_open(md_job_t **pjob, md_store_t *store, const md_t *md, con
 
 /* Records that step is complete (with a log line for people) and saves the job. */
 apr_status_t md_job_done(md_job_t *job, md_step_t step, const char *detail);
+/* The same without the save, for a step whose result a resumed job gets back for free (the
+ * account is chosen again, an order's state is asked anyway): the next save carries it. */
+void md_job_note(md_job_t *job, md_step_t step, const char *detail);
 
 void md_job_set_account(md_job_t *job, const char *account_id);
 /* The CA the next drive is to use ("ca-next"): failover after this one could not be reached. */
