@@ -468,9 +468,24 @@ static apr_status_t step_authorize(md_drive_t *d)
             return rv;
         }
     }
-    /* what we know of the order is from before the authorizations: look again at once */
+    /* With every authorization valid the order is ready (RFC 8555 7.1.6). Finalize says so
+     * if the CA disagrees (orderNotReady): no request to look first. */
+    d->order->status = ST_READY;
+    md_job_note(d->job, MD_STEP_AUTHZ,
+                apr_psprintf(d->p, "%s: %d authorizations valid", d->spec_name,
+                             d->order->authz_urls->nelts));
+    return APR_SUCCESS;
+}
+
+/* The CA answered finalize with orderNotReady: its order was not ready after all (it still
+ * checks an authorization, or the order is already past). Look it up and wait while it is
+ * pending; APR_SUCCESS when it is ready now, so that finalize may go once more. */
+static apr_status_t order_ready_after_all(md_drive_t *d)
+{
+    apr_status_t rv;
+
     if ((rv = md_acme_order_get(&d->order, d->acme, d->order->url, d->p)) != APR_SUCCESS) {
-        return ca_fail(d, rv, NULL, "looking up the order after its authorizations");
+        return ca_fail(d, rv, NULL, "looking up the order after orderNotReady");
     }
     if ((rv = await_order(d, ST_PENDING,
                           timeout_or(d->opts->authz_timeout, MD_DRIVE_AUTHZ_TIMEOUT))) !=
@@ -482,9 +497,6 @@ static apr_status_t step_authorize(md_drive_t *d)
                     "order %s is %s after all names were authorized", d->order->url,
                     d->order->status);
     }
-    md_job_note(d->job, MD_STEP_AUTHZ,
-                apr_psprintf(d->p, "%s: %d authorizations valid", d->spec_name,
-                             d->order->authz_urls->nelts));
     return APR_SUCCESS;
 }
 
@@ -512,8 +524,15 @@ static apr_status_t step_finalize(md_drive_t *d)
     if ((rv = md_csr_create(&csr, &csr_len, d->md->domains, d->key, d->p)) != APR_SUCCESS) {
         return fail(d, rv, NULL, NULL, "cannot make the CSR");
     }
-    if ((rv = md_acme_order_finalize(&order, d->acme, d->order, csr, csr_len, d->p)) !=
-        APR_SUCCESS) {
+    rv = md_acme_order_finalize(&order, d->acme, d->order, csr, csr_len, d->p);
+    if (rv != APR_SUCCESS && ca_said_no(rv) &&
+        !strcmp(md_acme_problem_short_type(md_acme_last_problem(d->acme)), "orderNotReady")) {
+        if ((rv = order_ready_after_all(d)) != APR_SUCCESS) {
+            return rv; /* told there */
+        }
+        rv = md_acme_order_finalize(&order, d->acme, d->order, csr, csr_len, d->p);
+    }
+    if (rv != APR_SUCCESS) {
         return ca_fail(d, rv, NULL, "finalizing the order");
     }
     d->order = order;
