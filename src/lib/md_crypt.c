@@ -18,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "md_crypt.h"
+#include "md_crypt_int.h"
 #include "md_json.h"
 #include "md_log.h"
 #include "md_util.h"
@@ -304,37 +305,43 @@ EVP_PKEY *md_pkey_evp(const md_pkey_t *key)
     return key->evp;
 }
 
+/* An EC key on curve (OpenSSL's default generator). */
+static int ec_gen(EVP_PKEY **pevp, const md_curve_alias_t *curve)
+{
+    OSSL_PARAM params[2];
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+    int ok;
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
+                                                 (char *) OBJ_nid2sn(curve->nid), 0);
+    params[1] = OSSL_PARAM_construct_end();
+    ok = ctx && EVP_PKEY_keygen_init(ctx) > 0 && EVP_PKEY_CTX_set_params(ctx, params) > 0 &&
+         EVP_PKEY_generate(ctx, pevp) > 0;
+    EVP_PKEY_CTX_free(ctx);
+    return ok;
+}
+
 apr_status_t md_pkey_gen(md_pkey_t **pkey, const md_pkey_spec_t *spec, apr_pool_t *p)
 {
     const md_curve_alias_t *curve = NULL;
-    OSSL_PARAM params[2];
-    unsigned int bits = spec->bits;
-    EVP_PKEY_CTX *ctx;
     EVP_PKEY *evp = NULL;
     int ok;
 
     if (spec->type == MD_PKEY_RSA) {
-        if (!rsa_bits_ok(bits)) {
+        if (!rsa_bits_ok(spec->bits)) {
             md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "RSA key size %u out of range",
-                          bits);
+                          spec->bits);
             return APR_EINVAL;
         }
-        params[0] = OSSL_PARAM_construct_uint(OSSL_PKEY_PARAM_RSA_BITS, &bits);
+        ok = md_crypt_rsa_gen(&evp, spec->bits);
     } else {
         if (!spec->curve || (curve = curve_lookup(spec->curve)) == NULL) {
             md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "EC curve '%s' not supported",
                           spec->curve ? spec->curve : "(none)");
             return APR_EINVAL;
         }
-        params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-                                                     (char *) OBJ_nid2sn(curve->nid), 0);
+        ok = ec_gen(&evp, curve);
     }
-    params[1] = OSSL_PARAM_construct_end();
-
-    ctx = EVP_PKEY_CTX_new_from_name(NULL, spec->type == MD_PKEY_RSA ? "RSA" : "EC", NULL);
-    ok = ctx && EVP_PKEY_keygen_init(ctx) > 0 && EVP_PKEY_CTX_set_params(ctx, params) > 0 &&
-         EVP_PKEY_generate(ctx, &evp) > 0;
-    EVP_PKEY_CTX_free(ctx);
     if (!ok) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EGENERAL, "generating a %s key failed: %s",
                       md_pkey_spec_name(spec, p), md_crypt_last_error(p));

@@ -1,0 +1,12 @@
+/* md_crypt_int.h: what the crypto files of the library share among themselves and with their
+ * unit tests; not for the faces. */
+#ifndef MD_CRYPT_INT_H
+#define MD_CRYPT_INT_H
+
+#include <openssl/evp.h>
+
+/* A new RSA key of bits bits (2048..8192) with e = 65537, from two random probable primes, that
+ * passed a pairwise consistency test. 1 on success, 0 with OpenSSL's error queue set. */
+int md_crypt_rsa_gen(EVP_PKEY **pevp, unsigned int bits);
+
+#endif
