@@ -177,50 +177,86 @@ static apr_time_t renew_at(const apr_array_header_t *infos, apr_time_t now, apr_
     return infos->nelts ? at : now;
 }
 
+/* Whether staging/ holds a set installable for md; *pat: when it is to go live (staged +
+ * MDActivationDelay). A set there that does not fit is noted in plan->refused. */
+static int staged_set(apr_time_t *pat, md_plan_t *plan, md_reg_t *reg, const md_t *md,
+                      const md_plan_opts_t *opts, apr_pool_t *p)
+{
+    const char *why = NULL;
+
+    if (!md_store_exists(md_reg_store(reg), MD_SG_STAGING, md->name, NULL, p)) {
+        return 0;
+    }
+    if (md_plan_installable(&why, reg, md, MD_SG_STAGING, p)) {
+        *pat = staged_at(reg, md, p) + (opts ? opts->activation_delay : 0);
+        return 1;
+    }
+    if (has_certs(reg, md, MD_SG_STAGING, p)) {
+        plan->refused = apr_psprintf(p, "staging/%s does not fit the MD (%s)", md->name, why);
+    }
+    return 0;
+}
+
+/* Whether live/ holds a verified set that domains/ does not have yet. What the workers present
+ * was verified when it was published: only a live set not presented yet is checked again. */
+static int live_to_install(md_reg_t *reg, const md_t *md, const md_plan_opts_t *opts,
+                           apr_time_t now, apr_pool_t *p)
+{
+    const char *why;
+
+    return !(opts && opts->live_presented) &&
+           md_store_exists(md_reg_store(reg), MD_SG_LIVE, md->name, NULL, p) &&
+           md_plan_installable(&why, reg, md, MD_SG_LIVE, p) &&
+           strcmp(set_id(infos_of(reg, md, MD_SG_LIVE, opts, now, p), p),
+                  set_id(infos_of(reg, md, MD_SG_DOMAINS, opts, now, p), p));
+}
+
+static void plan_set(md_plan_t *plan, md_plan_step_t step, apr_time_t at, md_store_group_t from,
+                     const char *why)
+{
+    plan->step = step;
+    plan->at = at;
+    plan->from = from;
+    plan->why = why;
+}
+
 apr_status_t md_plan_next(md_plan_t *plan, md_reg_t *reg, const md_t *md,
                           const md_plan_opts_t *opts, apr_time_t now, apr_pool_t *p)
 {
-    md_store_t *store = md_reg_store(reg);
-    const char *why = NULL;
     md_json_t *job;
-    apr_time_t at, next_try;
+    apr_time_t at = 0, next_try;
+    int staged;
 
     memset(plan, 0, sizeof(*plan));
-    plan->current = MD_SG_DOMAINS;
-    if (md_store_exists(store, MD_SG_STAGING, md->name, NULL, p)) {
-        if (md_plan_installable(&why, reg, md, MD_SG_STAGING, p)) {
-            at = staged_at(reg, md, p) + (opts ? opts->activation_delay : 0);
-            plan->step = at <= now ? MD_PLAN_INSTALL : MD_PLAN_ACTIVATE;
-            plan->at = at <= now ? now : at;
-            plan->from = MD_SG_STAGING;
-            plan->why = at <= now ? "a verified set is staged"
-                                  : "a verified set is staged and waits for its activation";
-            return APR_SUCCESS;
-        }
-        if (has_certs(reg, md, MD_SG_STAGING, p)) {
-            plan->refused = apr_psprintf(p, "staging/%s does not fit the MD (%s)", md->name, why);
-        }
+    plan->current = opts && opts->live_presented ? MD_SG_LIVE : MD_SG_DOMAINS;
+    staged = staged_set(&at, plan, reg, md, opts, p);
+    if (staged && at <= now) {
+        plan_set(plan, MD_PLAN_INSTALL, now, MD_SG_STAGING, "a verified set is staged");
+        return APR_SUCCESS;
     }
-    /* what the workers present was verified when it was published: only a live set that is
-     * not presented yet is checked again, and only against what domains/ has */
-    if (opts && opts->live_presented) {
-        plan->current = MD_SG_LIVE;
-    } else if (md_store_exists(store, MD_SG_LIVE, md->name, NULL, p) &&
-               md_plan_installable(&why, reg, md, MD_SG_LIVE, p) &&
-               strcmp(set_id(infos_of(reg, md, MD_SG_LIVE, opts, now, p), p),
-                      set_id(infos_of(reg, md, MD_SG_DOMAINS, opts, now, p), p))) {
-        plan->step = MD_PLAN_INSTALL;
-        plan->at = now;
-        plan->from = MD_SG_LIVE;
-        plan->why = "a verified set is live";
+    /* a live set goes into domains/ even while a newer staged one waits for its activation:
+     * after a restart the server presents what its workers presented before */
+    if (live_to_install(reg, md, opts, now, p)) {
+        plan_set(plan, MD_PLAN_INSTALL, now, MD_SG_LIVE, "a verified set is live");
+        return APR_SUCCESS;
+    }
+    if (staged) {
+        plan_set(plan, MD_PLAN_ACTIVATE, at, MD_SG_STAGING,
+                 "a verified set is staged and waits for its activation");
         return APR_SUCCESS;
     }
     plan->step = MD_PLAN_DRIVE;
     plan->at = renew_at(infos_of(reg, md, plan->current, opts, now, p), now, &plan->renew_at);
     plan->why = plan->at <= now ? "a certificate is needed" : "the renew window opens then";
-    next_try = md_drive_job_load(&job, reg, md->name, p) == APR_SUCCESS && !plan->refused
-                   ? json_time(job, "next-try")
-                   : 0;
+    if (plan->refused) {
+        /* the staged set was made for what the MD was (a name since removed, another key
+         * type): the next drive drops it and orders what the MD is now -- still not before
+         * the job's next try, so that a drive that keeps failing never loops */
+        plan->at = now;
+        plan->why = "the staged set no longer fits the MD";
+    }
+    next_try =
+        md_drive_job_load(&job, reg, md->name, p) == APR_SUCCESS ? json_time(job, "next-try") : 0;
     if (plan->at <= now && next_try > now) {
         plan->at = next_try;
         plan->why = "the next try after a failure";

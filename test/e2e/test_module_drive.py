@@ -204,6 +204,29 @@ def test_activation_delay_holds_a_staged_set_back_then_serves_it(site):
     assert site.log_count(RESTARTED) == 1
 
 
+def test_restart_while_a_renewal_waits_for_activation_presents_what_the_workers_did(site):
+    # every certificate is due at once and waits ACTIVATION before it goes live: the first one
+    # goes live, then its renewal is staged and waits
+    activation = 10
+    site.start(global_lines=[f"MDActivationDelay {activation}s"],
+               md_lines=[f"MDRenewWindow {RENEW_ALWAYS}"])
+    first = site.wait_served()
+    staged = "(MDActivationDelay)"
+    assert wait_until(lambda: site.log_count(staged) >= 2, SERVED_TIMEOUT_SECONDS), \
+        site.httpd.error_log_tail()
+    assert site.served_cert().serial_number == first.serial_number
+    # a restart now installs the live set, not only the waiting one: the server goes on
+    # presenting what its workers presented, and never falls back to the temporary one
+    site.httpd.graceful()
+    cert = site.served_cert()
+    assert cert is not None and cert.serial_number == first.serial_number, \
+        site.httpd.error_log_tail(40)
+    assert list((site.store / "domains" / DOMAIN).glob("pubcert*.pem"))
+    # the waiting renewal still goes live when its time comes
+    second = site.wait_served(other_than=first.serial_number)
+    assert san_names(second) == {DOMAIN, ALT}
+
+
 def test_ca_unreachable_error_in_status_and_log_old_cert_still_served(workdir, site):
     msg, msg_log = command_recorder(workdir, "message")
     site.start()
@@ -263,7 +286,9 @@ def test_message_and_notify_commands_run_after_renewal(workdir, site):
     assert wait_until(lambda: read_lines(notify_log), 10), site.httpd.error_log_tail()
     assert read_lines(msg_log) == [f"renewed {DOMAIN}", f"installed {DOMAIN}"]
     assert read_lines(notify_log) == [DOMAIN]
-    assert "MDNotifyCmd" in site.httpd.error_log_text()
+    # the module logs the command's end after it exited (the file is written before that)
+    assert wait_until(lambda: f"MDNotifyCmd '{notify} {DOMAIN}' done" in site.httpd.error_log_text(), 10), \
+        site.httpd.error_log_tail()
 
 
 def test_nonce_rejections_still_succeed(workdir, pebble_factory):

@@ -125,6 +125,91 @@ static void test_staged_set_that_lost_a_name_is_refused_and_driven_again(void **
     assert_false(md_store_exists(f->store, MD_SG_DOMAINS, f->md->name, UNIT_CERT_FILE, f->pool));
 }
 
+static void
+test_staged_set_that_lost_a_name_is_driven_again_while_the_installed_one_serves(void **state)
+{
+    fixture_t *f = *state;
+    apr_array_header_t *more = apr_array_copy(f->pool, f->md->domains);
+    apr_time_t now = apr_time_now();
+    md_plan_t plan;
+
+    /* domains/ has a fresh certificate for all names, so its renew window is far away */
+    put_set(f, MD_SG_DOMAINS, f->md->domains, 90 * DAY, 0);
+    APR_ARRAY_PUSH(more, const char *) = "old.example.org";
+    put_set(f, MD_SG_STAGING, more, 90 * DAY, now);
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_DRIVE);
+    assert_non_null(plan.refused);
+    assert_true(plan.at <= now);
+}
+
+static void test_staged_set_of_another_key_type_is_driven_again(void **state)
+{
+    fixture_t *f = *state;
+    apr_time_t now = apr_time_now();
+    md_plan_t plan;
+
+    put_set(f, MD_SG_DOMAINS, f->md->domains, 90 * DAY, 0);
+    put_set(f, MD_SG_STAGING, f->md->domains, 90 * DAY, now);
+    /* the operator switched the MD to P-384 since */
+    apr_array_clear(f->md->pkey_specs);
+    APR_ARRAY_PUSH(f->md->pkey_specs, const md_pkey_spec_t *) = &unit_spec_p384;
+    assert_int_equal(md_reg_update(f->reg, f->md->name, f->md, f->pool), APR_SUCCESS);
+    /* neither set has a P-384 certificate: neither is installed, the MD is driven at once */
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_DRIVE);
+    assert_true(plan.at <= now);
+    assert_int_equal(md_drive_install(f->reg, f->md->name, 0, f->pool), APR_ENOENT);
+}
+
+static void test_a_refused_staged_set_still_waits_for_the_next_try(void **state)
+{
+    fixture_t *f = *state;
+    apr_array_header_t *more = apr_array_copy(f->pool, f->md->domains);
+    apr_time_t now = apr_time_now();
+    md_json_t *job;
+    md_plan_t plan;
+
+    APR_ARRAY_PUSH(more, const char *) = "old.example.org";
+    put_set(f, MD_SG_STAGING, more, 90 * DAY, now);
+    job = md_json_new_obj(f->pool);
+    md_json_set_str(job, "next-try", md_time_format(now + HOUR, f->pool));
+    assert_int_equal(
+        md_store_save_json(f->store, MD_SG_STAGING, f->md->name, MD_FN_JOB, job, f->pool),
+        APR_SUCCESS);
+    /* a drive that failed after the set was refused: no loop against the CA */
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_DRIVE);
+    assert_non_null(plan.refused);
+    assert_true(plan.at > now + HOUR - apr_time_from_sec(2));
+}
+
+static void test_live_set_is_installed_while_a_newer_staged_one_waits(void **state)
+{
+    fixture_t *f = *state;
+    apr_time_t now = apr_time_now();
+    md_plan_opts_t delayed = {HOUR, 0, NULL}, presented = {HOUR, 1, NULL};
+    md_plan_t plan;
+
+    put_set(f, MD_SG_DOMAINS, f->md->domains, 90 * DAY, 0);
+    put_set(f, MD_SG_STAGING, f->md->domains, 90 * DAY, now);
+    assert_int_equal(md_store_publish(f->store, f->md->name, f->pool), APR_SUCCESS);
+    put_set(f, MD_SG_STAGING, f->md->domains, 90 * DAY, now);
+    /* at a restart (nothing presented yet) the live set goes into domains/ first ... */
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, &delayed, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_INSTALL);
+    assert_int_equal(plan.from, MD_SG_LIVE);
+    assert_int_equal(md_drive_install(f->reg, f->md->name, HOUR, f->pool), APR_SUCCESS);
+    assert_false(md_store_exists(f->store, MD_SG_LIVE, f->md->name, NULL, f->pool));
+    /* ... and the staged one still waits for its activation */
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, &delayed, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_ACTIVATE);
+    assert_true(md_store_exists(f->store, MD_SG_STAGING, f->md->name, UNIT_CERT_FILE, f->pool));
+    /* workers that present a live set only wait for the staged one */
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, &presented, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_ACTIVATE);
+}
+
 static void test_published_set_is_live_then_decides_the_renewal(void **state)
 {
     fixture_t *f = *state;
@@ -180,6 +265,15 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_staged_set_that_lost_a_name_is_refused_and_driven_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_staged_set_that_lost_a_name_is_driven_again_while_the_installed_one_serves, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_staged_set_of_another_key_type_is_driven_again, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_refused_staged_set_still_waits_for_the_next_try,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_live_set_is_installed_while_a_newer_staged_one_waits,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_published_set_is_live_then_decides_the_renewal, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_publish_replaces_the_live_set_and_install_takes_it,

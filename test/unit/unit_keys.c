@@ -23,6 +23,7 @@ const char unit_rfc7638_e[] = "AQAB";
 const char unit_rfc7638_thumb[] = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs";
 
 const md_pkey_spec_t unit_spec_p256 = {MD_PKEY_EC, 0, "secp256r1"};
+const md_pkey_spec_t unit_spec_p384 = {MD_PKEY_EC, 0, "secp384r1"};
 
 md_pkey_t *unit_rfc7638_key(apr_pool_t *p)
 {

@@ -14,6 +14,7 @@ extern const char unit_rfc7638_e[];
 extern const char unit_rfc7638_thumb[];
 
 extern const md_pkey_spec_t unit_spec_p256;
+extern const md_pkey_spec_t unit_spec_p384;
 
 /* The public RSA key of RFC 7638 section 3.1 (the test fails when it cannot be made). */
 md_pkey_t *unit_rfc7638_key(apr_pool_t *p);
