@@ -179,15 +179,15 @@ static apr_time_t renew_at(const apr_array_header_t *infos, apr_time_t now, apr_
 
 /* Whether staging/ holds a set installable for md; *pat: when it is to go live (staged +
  * MDActivationDelay). A set there that does not fit is noted in plan->refused. */
-static int staged_set(apr_time_t *pat, md_plan_t *plan, md_reg_t *reg, const md_t *md,
-                      const md_plan_opts_t *opts, apr_pool_t *p)
+static int staged_set(apr_time_t *pat, apr_array_header_t **pset, md_plan_t *plan, md_reg_t *reg,
+                      const md_t *md, const md_plan_opts_t *opts, apr_pool_t *p)
 {
     const char *why = NULL;
 
     if (!md_store_exists(md_reg_store(reg), MD_SG_STAGING, md->name, NULL, p)) {
         return 0;
     }
-    if (md_plan_installable(&why, reg, md, MD_SG_STAGING, p)) {
+    if (md_plan_load_set(pset, &why, reg, md, MD_SG_STAGING, p) == APR_SUCCESS) {
         *pat = staged_at(reg, md, p) + (opts ? opts->activation_delay : 0);
         return 1;
     }
@@ -199,49 +199,49 @@ static int staged_set(apr_time_t *pat, md_plan_t *plan, md_reg_t *reg, const md_
 
 /* Whether live/ holds a verified set that domains/ does not have yet. What the workers present
  * was verified when it was published: only a live set not presented yet is checked again. */
-static int live_to_install(md_reg_t *reg, const md_t *md, const md_plan_opts_t *opts,
-                           apr_time_t now, apr_pool_t *p)
+static int live_to_install(apr_array_header_t **pset, md_reg_t *reg, const md_t *md,
+                           const md_plan_opts_t *opts, apr_time_t now, apr_pool_t *p)
 {
     const char *why;
 
     return !(opts && opts->live_presented) &&
            md_store_exists(md_reg_store(reg), MD_SG_LIVE, md->name, NULL, p) &&
-           md_plan_installable(&why, reg, md, MD_SG_LIVE, p) &&
+           md_plan_load_set(pset, &why, reg, md, MD_SG_LIVE, p) == APR_SUCCESS &&
            strcmp(set_id(infos_of(reg, md, MD_SG_LIVE, opts, now, p), p),
                   set_id(infos_of(reg, md, MD_SG_DOMAINS, opts, now, p), p));
 }
 
 static void plan_set(md_plan_t *plan, md_plan_step_t step, apr_time_t at, md_store_group_t from,
-                     const char *why)
+                     const apr_array_header_t *set, const char *why)
 {
     plan->step = step;
     plan->at = at;
     plan->from = from;
+    plan->set = set;
     plan->why = why;
 }
 
 apr_status_t md_plan_next(md_plan_t *plan, md_reg_t *reg, const md_t *md,
                           const md_plan_opts_t *opts, apr_time_t now, apr_pool_t *p)
 {
+    apr_array_header_t *staged = NULL, *live = NULL;
     md_json_t *job;
     apr_time_t at = 0, next_try;
-    int staged;
 
     memset(plan, 0, sizeof(*plan));
     plan->current = opts && opts->live_presented ? MD_SG_LIVE : MD_SG_DOMAINS;
-    staged = staged_set(&at, plan, reg, md, opts, p);
-    if (staged && at <= now) {
-        plan_set(plan, MD_PLAN_INSTALL, now, MD_SG_STAGING, "a verified set is staged");
+    if (staged_set(&at, &staged, plan, reg, md, opts, p) && at <= now) {
+        plan_set(plan, MD_PLAN_INSTALL, now, MD_SG_STAGING, staged, "a verified set is staged");
         return APR_SUCCESS;
     }
     /* a live set goes into domains/ even while a newer staged one waits for its activation:
      * after a restart the server presents what its workers presented before */
-    if (live_to_install(reg, md, opts, now, p)) {
-        plan_set(plan, MD_PLAN_INSTALL, now, MD_SG_LIVE, "a verified set is live");
+    if (live_to_install(&live, reg, md, opts, now, p)) {
+        plan_set(plan, MD_PLAN_INSTALL, now, MD_SG_LIVE, live, "a verified set is live");
         return APR_SUCCESS;
     }
     if (staged) {
-        plan_set(plan, MD_PLAN_ACTIVATE, at, MD_SG_STAGING,
+        plan_set(plan, MD_PLAN_ACTIVATE, at, MD_SG_STAGING, staged,
                  "a verified set is staged and waits for its activation");
         return APR_SUCCESS;
     }
@@ -311,7 +311,7 @@ apr_status_t md_drive_install(md_reg_t *reg, const char *name, apr_interval_time
     }
     /* before promote removes it: the account the job used */
     md_store_load_json(&job, &err, store, plan.from, name, MD_FN_JOB, p);
-    if ((rv = md_store_promote(&archived, store, plan.from, name, p)) != APR_SUCCESS) {
+    if ((rv = md_store_promote(&archived, store, plan.from, name, plan.set, p)) != APR_SUCCESS) {
         return rv;
     }
     md_log_perror(MD_LOG_MARK, MD_LOG_INFO, APR_SUCCESS, "%s: %s set installed%s%s", name,

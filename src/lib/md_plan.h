@@ -28,6 +28,9 @@ typedef struct {
     apr_time_t renew_at;      /* the current set's renew window opens (0: it has none) */
     const char *refused;      /* why a set in staging/ is not installable, NULL when none is */
     const char *why;          /* one line for logs */
+    /* INSTALL, ACTIVATE: the set in plan->from as loaded and verified (md_set_entry_t*), what
+     * installation writes to domains/ without reading the User's files again */
+    const apr_array_header_t *set;
 } md_plan_t;
 
 /* Decides what comes next for md at 'now'. In order: a staged set that is installable (every
@@ -39,13 +42,6 @@ typedef struct {
  * job's next try after a failure. */
 apr_status_t md_plan_next(md_plan_t *plan, md_reg_t *reg, const md_t *md,
                           const md_plan_opts_t *opts, apr_time_t now, apr_pool_t *p);
-
-/* One certificate of a set: its key spec, chain (leaf first) and key. */
-typedef struct {
-    const md_pkey_spec_t *spec;
-    apr_array_header_t *chain; /* md_cert_t* */
-    md_pkey_t *key;
-} md_set_entry_t;
 
 /* The set md has in group (staging, live), one md_set_entry_t* per key spec, each passing
  * md_job_verify (names equal md's, key matches, chain links, not expired): the one test of an

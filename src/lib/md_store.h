@@ -132,14 +132,22 @@ apr_status_t md_store_archive(const char **parchived, md_store_t *store, const c
 apr_status_t md_store_rename(md_store_t *store, md_store_group_t group, const char *from,
                              const char *to, apr_pool_t *p);
 
-/* Installs <from>/<name> (from: MD_SG_STAGING or MD_SG_LIVE) as domains/<name>: the new set
- * is built in tmp/ from its keys (decrypted) and certificates plus the current
- * domains/<name>/md.json (the source's when there is none), then swapped in with one atomic
- * exchange; the previous set goes to archive/<name>.<n>, <from>/<name> is removed. A crash at
- * any point leaves domains/<name> either the old or the new complete set. APR_ENOENT when
- * there is nothing to promote. */
+/* One certificate of a set: its key spec, chain (leaf first) and key. */
+typedef struct {
+    const md_pkey_spec_t *spec;
+    apr_array_header_t *chain; /* md_cert_t* */
+    md_pkey_t *key;
+} md_set_entry_t;
+
+/* Installs the set (md_set_entry_t*) that the caller loaded from <from>/<name> (from:
+ * MD_SG_STAGING or MD_SG_LIVE) and verified, as domains/<name>: the new set is built in tmp/
+ * from exactly those keys and chains -- nothing in <from>, which the server's User may write,
+ * is read again -- plus the current domains/<name>/md.json (the source's when there is none),
+ * then swapped in with one atomic exchange; the previous set goes to archive/<name>.<n>,
+ * <from>/<name> is removed. A crash at any point leaves domains/<name> either the old or the
+ * new complete set. APR_EINVAL for an empty set or a chain that is not for its key. */
 apr_status_t md_store_promote(const char **parchived, md_store_t *store, md_store_group_t from,
-                              const char *name, apr_pool_t *p);
+                              const char *name, const apr_array_header_t *set, apr_pool_t *p);
 
 /* Publishes staging/<name> as live/<name> (the driver, as the server's User, does this once a
  * set is verified): the previous live set is moved aside under a hidden name, staging/<name>

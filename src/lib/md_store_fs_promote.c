@@ -170,71 +170,32 @@ apr_status_t md_store_rename(md_store_t *store, md_store_group_t group, const ch
 
 /* ---- promote ---- */
 
-/* For "<prefix><suffix>.pem" the suffix ("" or ".secp256r1"), else NULL. */
-static const char *pem_suffix(const char *aspect, const char *prefix, apr_pool_t *p)
-{
-    apr_size_t plen = strlen(prefix), alen = strlen(aspect), elen = strlen(MD_PEM_EXT);
-
-    if (alen < plen + elen || strncmp(aspect, prefix, plen) ||
-        strcmp(aspect + alen - elen, MD_PEM_EXT)) {
-        return NULL;
-    }
-    return apr_pstrndup(p, aspect + plen, alen - plen - elen);
-}
-
-/* A staged set is complete when it has certificates and a key for each of them. */
-static apr_status_t check_staged(const apr_array_header_t *aspects, md_store_group_t from,
-                                 const char *name, apr_pool_t *p)
-{
-    const char *gname = md_store_group_name(from);
-    const char *aspect, *suffix, *keyname;
-    int certs = 0;
-
-    for (int i = 0; i < aspects->nelts; ++i) {
-        aspect = APR_ARRAY_IDX(aspects, i, const char *);
-        if ((suffix = pem_suffix(aspect, MD_FN_PUBCERT, p)) != NULL) {
-            ++certs;
-            keyname = apr_pstrcat(p, MD_FN_PRIVKEY, suffix, MD_PEM_EXT, NULL);
-            if (md_array_str_index(aspects, keyname, 1) < 0) {
-                md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
-                              "%s: not promoting %s/%s: %s without %s", name, gname, name, aspect,
-                              keyname);
-                return APR_EINVAL;
-            }
-        }
-    }
-    if (certs == 0) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
-                      "%s: not promoting %s/%s: it holds no certificate", name, gname, name);
-        return APR_EINVAL;
-    }
-    return APR_SUCCESS;
-}
-
-/* md.json of the new set: the current one (the registry's), else the source's. */
+/* md.json of the new set: the current one (the registry's, in root's domains/), else the
+ * source's, read like every file of a group the server's User may write (md_store_load_json:
+ * no link followed, a regular file of bounded size). */
 static apr_status_t copy_md_json(md_store_t *store, md_store_group_t source, const char *name,
                                  const char *dir, apr_pool_t *p)
 {
     md_store_group_t from = MD_SG_DOMAINS;
-    const char *src, *dst = apr_pstrcat(p, dir, "/", MD_FN_MD, NULL);
-    char *data;
-    apr_size_t len;
-    apr_status_t rv;
+    const char *err = NULL, *dst = apr_pstrcat(p, dir, "/", MD_FN_MD, NULL);
+    md_json_t *j;
+    apr_status_t rv = md_store_load_json(&j, &err, store, from, name, MD_FN_MD, p);
 
-    if (!md_store_exists(store, from, name, MD_FN_MD, p)) {
+    if (APR_STATUS_IS_ENOENT(rv)) {
         from = source;
-        if (!md_store_exists(store, from, name, MD_FN_MD, p)) {
+        rv = md_store_load_json(&j, &err, store, from, name, MD_FN_MD, p);
+        if (APR_STATUS_IS_ENOENT(rv)) {
             md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "%s: promote without %s", name,
                           MD_FN_MD);
             return APR_SUCCESS;
         }
     }
-    src = md_store_path(store, from, name, MD_FN_MD, p);
-    if ((rv = md_file_read(&data, &len, src, 0, p)) != APR_SUCCESS) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: cannot read %s", name, src);
+    if (rv != APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: cannot read %s/%s/%s: %s", name,
+                      md_store_group_name(from), name, MD_FN_MD, err ? err : "see above");
         return rv;
     }
-    if ((rv = md_file_write_atomic(dst, data, len, MD_FS_FILE_PRIVATE, p)) != APR_SUCCESS) {
+    if ((rv = md_json_write_file(j, dst, MD_FS_FILE_PRIVATE, p)) != APR_SUCCESS) {
         return rv;
     }
     md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, rv, "%s: new set takes %s from %s", name, MD_FN_MD,
@@ -242,62 +203,28 @@ static apr_status_t copy_md_json(md_store_t *store, md_store_group_t source, con
     return rv;
 }
 
-/* Key 'aspect' of the source, decrypted, saved plain into dir. */
-static apr_status_t copy_key(md_pkey_t **pkey, md_store_t *store, md_store_group_t src,
-                             const char *name, const char *aspect, const char *dir, apr_pool_t *p)
-{
-    const char *err, *dst = apr_pstrcat(p, dir, "/", aspect, NULL);
-    apr_status_t rv = md_store_load_pkey(pkey, &err, store, src, name, aspect, p);
-
-    /* failures to read or write keys are logged where they happen */
-    return rv == APR_SUCCESS ? md_pkey_save(*pkey, dst, NULL, 0, p) : rv;
-}
-
-/* Chain 'aspect' of the source into dir, after checking that it belongs to its key. */
-static apr_status_t copy_chain(md_store_t *store, md_store_group_t src, const char *name,
-                               const char *aspect, const md_pkey_t *key, const char *dir,
-                               apr_pool_t *p)
-{
-    const char *err, *dst = apr_pstrcat(p, dir, "/", aspect, NULL);
-    apr_array_header_t *chain;
-    apr_status_t rv = md_store_load_chain(&chain, &err, store, src, name, aspect, p);
-
-    if (rv != APR_SUCCESS) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: not promoting: %s", name,
-                      err ? err : aspect);
-        return rv;
-    }
-    if (!md_cert_matches_key(APR_ARRAY_IDX(chain, 0, const md_cert_t *), key)) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
-                      "%s: not promoting: staged %s is not for its private key", name, aspect);
-        return APR_EINVAL;
-    }
-    return md_chain_save(chain, dst, p);
-}
-
-/* Fills dir with the new set: md.json, every staged key (plain now) and every staged
- * certificate chain. job.json and anything else stay behind. */
+/* Fills dir with the new set: md.json and, per entry of the verified set, its key (plain now)
+ * and its chain -- each chain checked once more to be its key's. */
 static apr_status_t build_new_set(md_store_t *store, md_store_group_t src, const char *name,
-                                  const apr_array_header_t *aspects, const char *dir, apr_pool_t *p)
+                                  const apr_array_header_t *set, const char *dir, apr_pool_t *p)
 {
-    apr_hash_t *keys = apr_hash_make(p); /* file suffix -> md_pkey_t* */
-    const char *aspect, *suffix;
-    md_pkey_t *key;
     apr_status_t rv = copy_md_json(store, src, name, dir, p);
 
-    for (int i = 0; rv == APR_SUCCESS && i < aspects->nelts; ++i) {
-        aspect = APR_ARRAY_IDX(aspects, i, const char *);
-        if ((suffix = pem_suffix(aspect, MD_FN_PRIVKEY, p)) != NULL &&
-            (rv = copy_key(&key, store, src, name, aspect, dir, p)) == APR_SUCCESS) {
-            apr_hash_set(keys, suffix, APR_HASH_KEY_STRING, key);
+    for (int i = 0; rv == APR_SUCCESS && i < set->nelts; ++i) {
+        const md_set_entry_t *e = APR_ARRAY_IDX(set, i, const md_set_entry_t *);
+        const char *suffix = md_pkey_spec_file_suffix(e->spec, p);
+        if (!e->chain || e->chain->nelts == 0 || !e->key ||
+            !md_cert_matches_key(APR_ARRAY_IDX(e->chain, 0, const md_cert_t *), e->key)) {
+            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
+                          "%s: not promoting: the %s certificate is not for its private key", name,
+                          md_pkey_spec_name(e->spec, p));
+            return APR_EINVAL;
         }
-    }
-    for (int i = 0; rv == APR_SUCCESS && i < aspects->nelts; ++i) {
-        aspect = APR_ARRAY_IDX(aspects, i, const char *);
-        if ((suffix = pem_suffix(aspect, MD_FN_PUBCERT, p)) != NULL) {
-            /* check_staged made sure that the key is there */
-            key = apr_hash_get(keys, suffix, APR_HASH_KEY_STRING);
-            rv = copy_chain(store, src, name, aspect, key, dir, p);
+        if ((rv = md_pkey_save(e->key,
+                               apr_pstrcat(p, dir, "/", MD_FN_PRIVKEY, suffix, MD_PEM_EXT, NULL),
+                               NULL, 0, p)) == APR_SUCCESS) {
+            rv = md_chain_save(
+                e->chain, apr_pstrcat(p, dir, "/", MD_FN_PUBCERT, suffix, MD_PEM_EXT, NULL), p);
         }
     }
     if (rv == APR_SUCCESS) {
@@ -382,10 +309,10 @@ static apr_status_t install_set(const char **parchived, md_store_t *store, const
 }
 
 static apr_status_t promote_unlocked(const char **parchived, md_store_t *store,
-                                     md_store_group_t from, const char *name, apr_pool_t *p)
+                                     md_store_group_t from, const char *name,
+                                     const apr_array_header_t *set, apr_pool_t *p)
 {
     const char *staged, *tmp_dir, *token, *fresh;
-    apr_array_header_t *aspects;
     apr_status_t rv;
 
     *parchived = NULL;
@@ -395,12 +322,10 @@ static apr_status_t promote_unlocked(const char **parchived, md_store_t *store,
                       name ? name : "(null)");
         return APR_EINVAL;
     }
-    if (!is_dir(staged, p)) {
-        return APR_ENOENT;
-    }
-    if ((rv = md_store_aspects(&aspects, store, from, name, p)) != APR_SUCCESS ||
-        (rv = check_staged(aspects, from, name, p)) != APR_SUCCESS) {
-        return rv;
+    if (!set || set->nelts == 0) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "%s: not promoting %s/%s: no set", name,
+                      md_store_group_name(from), name);
+        return APR_EINVAL;
     }
     if (!(tmp_dir = md_store_fs_group_dir(&rv, store, MD_SG_TMP, 1, p)) ||
         (rv = md_store_fs_token(&token, p)) != APR_SUCCESS) {
@@ -413,7 +338,7 @@ static apr_status_t promote_unlocked(const char **parchived, md_store_t *store,
     }
     md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "%s: building new set in %s", name,
                   fresh);
-    if ((rv = build_new_set(store, from, name, aspects, fresh, p)) != APR_SUCCESS ||
+    if ((rv = build_new_set(store, from, name, set, fresh, p)) != APR_SUCCESS ||
         (rv = md_dir_sync(tmp_dir, p)) != APR_SUCCESS ||
         (rv = install_set(parchived, store, name, fresh, p)) != APR_SUCCESS) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: not promoted, domains/%s unchanged", name,
@@ -431,11 +356,11 @@ static apr_status_t promote_unlocked(const char **parchived, md_store_t *store,
 }
 
 apr_status_t md_store_promote(const char **parchived, md_store_t *store, md_store_group_t from,
-                              const char *name, apr_pool_t *p)
+                              const char *name, const apr_array_header_t *set, apr_pool_t *p)
 {
     apr_status_t rv;
 
-    MD_STORE_WRITE_LOCKED(rv, store, p, promote_unlocked(parchived, store, from, name, p));
+    MD_STORE_WRITE_LOCKED(rv, store, p, promote_unlocked(parchived, store, from, name, set, p));
     return rv;
 }
 

@@ -49,6 +49,26 @@ static void stage_set(md_store_t *store, const char *name, const char *mdname,
     unit_save_key_chain(store, MD_SG_STAGING, name, key, *pchain, p);
 }
 
+/* The set staged for name as a caller loads it (md_plan_load_set) before it promotes. */
+static apr_array_header_t *staged(md_store_t *store, const char *name, apr_pool_t *p)
+{
+    apr_array_header_t *set = apr_array_make(p, 1, sizeof(md_set_entry_t *));
+    md_set_entry_t *e = apr_pcalloc(p, sizeof(*e));
+    md_pkey_spec_t *spec;
+    const char *err;
+
+    assert_int_equal(
+        md_store_load_pkey(&e->key, &err, store, MD_SG_STAGING, name, UNIT_KEY_FILE, p),
+        APR_SUCCESS);
+    assert_int_equal(
+        md_store_load_chain(&e->chain, &err, store, MD_SG_STAGING, name, UNIT_CERT_FILE, p),
+        APR_SUCCESS);
+    assert_int_equal(md_pkey_get_spec(&spec, e->key, p), APR_SUCCESS);
+    e->spec = spec;
+    APR_ARRAY_PUSH(set, md_set_entry_t *) = e;
+    return set;
+}
+
 static int str_in(const apr_array_header_t *a, const char *s)
 {
     return md_array_str_index(a, s, 1) >= 0;
@@ -133,7 +153,8 @@ static void test_promote_install_and_replace(void **state)
     /* first install: the staged md.json is taken, nothing is archived */
     stage_set(store, "a.org", "staged-1", &chain1, f->pool);
     fp1 = unit_leaf_fingerprint(chain1, f->pool);
-    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org",
+                                      staged(store, "a.org", f->pool), f->pool),
                      APR_SUCCESS);
     assert_null(archived);
     assert_domain_set(store, "a.org", "staged-1", fp1, f->pool);
@@ -149,7 +170,8 @@ static void test_promote_install_and_replace(void **state)
     stage_set(store, "a.org", "staged-2", &chain2, f->pool);
     fp2 = unit_leaf_fingerprint(chain2, f->pool);
     assert_string_not_equal(fp1, fp2);
-    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org",
+                                      staged(store, "a.org", f->pool), f->pool),
                      APR_SUCCESS);
     assert_non_null(archived);
     assert_string_equal(archived, "a.org.1");
@@ -164,7 +186,8 @@ static void test_promote_install_and_replace(void **state)
 
     /* a third one goes on numbering */
     stage_set(store, "a.org", "staged-3", &chain1, f->pool);
-    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org",
+                                      staged(store, "a.org", f->pool), f->pool),
                      APR_SUCCESS);
     assert_string_equal(archived, "a.org.2");
     assert_domain_set(store, "a.org", "registry", unit_leaf_fingerprint(chain1, f->pool), f->pool);
@@ -174,55 +197,62 @@ static void test_promote_nothing_staged(void **state)
 {
     fixture_t *f = *state;
     md_store_t *store = unit_store_open(f->dir, f->pool);
+    apr_array_header_t *empty = apr_array_make(f->pool, 1, sizeof(md_set_entry_t *));
     const char *archived = "x";
 
-    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
-                     APR_ENOENT);
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", empty, f->pool),
+                     APR_EINVAL);
     assert_null(archived);
     assert_false(md_store_exists(store, MD_SG_DOMAINS, "a.org", NULL, f->pool));
 }
 
-static void test_promote_refuses_incomplete(void **state)
+static void test_promote_refuses_a_chain_of_another_key(void **state)
 {
     fixture_t *f = *state;
     md_store_t *store = unit_store_open(f->dir, f->pool);
-    apr_array_header_t *chain, *other_chain;
+    apr_array_header_t *chain, *set;
     md_pkey_t *other_key;
     const char *archived, *fp;
 
     stage_set(store, "a.org", "first", &chain, f->pool);
-    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org",
+                                      staged(store, "a.org", f->pool), f->pool),
                      APR_SUCCESS);
     fp = unit_leaf_fingerprint(chain, f->pool);
 
-    /* a certificate without its key */
+    /* a set whose certificate is somebody else's key's */
     stage_set(store, "a.org", "second", &chain, f->pool);
-    assert_int_equal(md_store_remove(store, MD_SG_STAGING, "a.org", UNIT_KEY_FILE, f->pool),
-                     APR_SUCCESS);
+    set = staged(store, "a.org", f->pool);
+    unit_key_and_chain(&other_key, &chain, "a.org", TEST_CERT_VALID, f->pool);
+    APR_ARRAY_IDX(set, 0, md_set_entry_t *)->key = other_key;
     unit_log_clear();
-    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", set, f->pool),
                      APR_EINVAL);
     assert_non_null(strstr(unit_log_last_error(), "a.org"));
-    assert_domain_set(store, "a.org", "first", fp, f->pool);
-
-    /* only a job, no certificate */
-    assert_int_equal(md_store_remove(store, MD_SG_STAGING, "a.org", UNIT_CERT_FILE, f->pool),
-                     APR_SUCCESS);
-    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
-                     APR_EINVAL);
-    assert_domain_set(store, "a.org", "first", fp, f->pool);
-
-    /* a certificate with somebody else's key */
-    unit_key_and_chain(&other_key, &other_chain, "a.org", TEST_CERT_VALID, f->pool);
-    unit_save_key_chain(store, MD_SG_STAGING, "a.org", other_key, chain, f->pool);
-    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", f->pool),
-                     APR_EINVAL);
     assert_domain_set(store, "a.org", "first", fp, f->pool);
 
     /* refusals keep the staged files, leave no scraps and archive nothing */
     assert_true(md_store_exists(store, MD_SG_STAGING, "a.org", MD_FN_JOB, f->pool));
     assert_group_empty(store, MD_SG_TMP, f->pool);
     assert_group_empty(store, MD_SG_ARCHIVE, f->pool);
+}
+
+static void test_promote_writes_the_set_it_was_given_not_what_staging_has_now(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    apr_array_header_t *chain, *other_chain, *set;
+    md_pkey_t *other_key;
+    const char *archived;
+
+    /* verified, then the User swaps the files under the parent's feet */
+    stage_set(store, "a.org", "first", &chain, f->pool);
+    set = staged(store, "a.org", f->pool);
+    unit_key_and_chain(&other_key, &other_chain, "b.org", TEST_CERT_VALID, f->pool);
+    unit_save_key_chain(store, MD_SG_STAGING, "a.org", other_key, other_chain, f->pool);
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, "a.org", set, f->pool),
+                     APR_SUCCESS);
+    assert_domain_set(store, "a.org", "first", unit_leaf_fingerprint(chain, f->pool), f->pool);
 }
 
 int main(void)
@@ -234,8 +264,11 @@ int main(void)
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_promote_nothing_staged, unit_store_setup,
                                         unit_store_teardown),
-        cmocka_unit_test_setup_teardown(test_promote_refuses_incomplete, unit_store_setup,
-                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_promote_writes_the_set_it_was_given_not_what_staging_has_now, unit_store_setup,
+            unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_promote_refuses_a_chain_of_another_key,
+                                        unit_store_setup, unit_store_teardown),
     };
 
     return cmocka_run_group_tests(tests, unit_store_group_setup, unit_store_group_teardown);
