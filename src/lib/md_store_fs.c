@@ -348,41 +348,21 @@ static apr_status_t path_for_read(const char **ppath, md_store_t *store, md_stor
     return APR_SUCCESS;
 }
 
-/* The path of a file to write, with its group and entry directories made when missing. */
-static apr_status_t path_for_write(const char **ppath, md_store_t *store, md_store_group_t group,
-                                   const char *name, const char *aspect, apr_pool_t *p)
-{
-    const char *entry;
-    apr_status_t rv = path_for_read(ppath, store, group, name, aspect, p);
-
-    if (rv != APR_SUCCESS || !md_store_fs_group_dir(&rv, store, group, 1, p)) {
-        return rv;
-    }
-    entry = md_store_path(store, group, name, NULL, p);
-    rv = md_store_fs_mkdir(entry, md_store_fs_dir_perms(group), p);
-    if (rv != APR_SUCCESS) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "cannot create store directory %s", entry);
-    }
-    return rv;
-}
-
-/* Failures are told by the writer itself (md_file_write_atomic and its callers). */
-static apr_status_t log_save(apr_status_t rv, const char *path)
-{
-    if (rv == APR_SUCCESS) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_TRACE, rv, "saved %s", path);
-    }
-    return rv;
-}
-
 /* ---- load / save ---- */
 
-/* Text into an entry's file (path from path_for_write), atomically; synced as its group says. */
-static apr_status_t save_data(md_store_group_t group, const char *path, const char *data,
-                              apr_fileperms_t perms, apr_pool_t *p)
+/* Text into an entry's file, atomically, by descriptors (md_store_fs_write). */
+static apr_status_t save_data(md_store_t *store, md_store_group_t group, const char *name,
+                              const char *aspect, const char *data, apr_fileperms_t perms,
+                              int durable, apr_pool_t *p)
 {
-    return log_save(md_file_write_atomic_ex(path, data, strlen(data), perms, durable(group), p),
-                    path);
+    apr_status_t rv =
+        md_store_fs_write(store, group, name, aspect, data, strlen(data), perms, durable, p);
+
+    if (rv == APR_SUCCESS) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_TRACE, rv, "saved %s/%s/%s", md_store_group_name(group),
+                      name, aspect);
+    }
+    return rv;
 }
 
 apr_status_t md_store_load_json(md_json_t **pj, const char **perr, md_store_t *store,
@@ -412,13 +392,15 @@ apr_status_t md_store_save_json_ex(md_store_t *store, md_store_group_t group, co
                                    const char *aspect, const md_json_t *j, int durable,
                                    apr_pool_t *p)
 {
-    const char *path;
-    apr_status_t rv = path_for_write(&path, store, group, name, aspect, p);
+    const char *s = md_json_dump(j, 1, p);
 
-    if (rv == APR_SUCCESS) {
-        rv = log_save(md_json_write_file_ex(j, path, file_perms(group), durable, p), path);
+    if (!s) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "%s/%s/%s: no JSON to write",
+                      md_store_group_name(group), name, aspect);
+        return APR_EINVAL;
     }
-    return rv;
+    return save_data(store, group, name, aspect, apr_pstrcat(p, s, "\n", NULL), file_perms(group),
+                     durable, p);
 }
 
 /* PKCS#8's marker of an encrypted key (RFC 5958 / RFC 7468 label). */
@@ -463,15 +445,14 @@ apr_status_t md_store_load_pkey(md_pkey_t **pkey, const char **perr, md_store_t 
 apr_status_t md_store_save_pkey(md_store_t *store, md_store_group_t group, const char *name,
                                 const char *aspect, const md_pkey_t *key, apr_pool_t *p)
 {
-    const char *path, *pass, *pem;
+    const char *pass, *pem;
     apr_size_t passlen;
-    apr_status_t rv = path_for_write(&path, store, group, name, aspect, p);
+    apr_status_t rv;
 
-    if (rv == APR_SUCCESS) {
-        md_store_fs_passphrase(&pass, &passlen, store, group);
-        if ((rv = md_pkey_to_pem(&pem, key, pass, passlen, p)) == APR_SUCCESS) {
-            rv = save_data(group, path, pem, MD_FS_FILE_PRIVATE, p); /* a key: never more */
-        }
+    md_store_fs_passphrase(&pass, &passlen, store, group);
+    if ((rv = md_pkey_to_pem(&pem, key, pass, passlen, p)) == APR_SUCCESS) {
+        /* a key: never more than the owner */
+        rv = save_data(store, group, name, aspect, pem, MD_FS_FILE_PRIVATE, durable(group), p);
     }
     return rv;
 }
@@ -494,11 +475,11 @@ apr_status_t md_store_load_chain(apr_array_header_t **pchain, const char **perr,
 apr_status_t md_store_save_chain(md_store_t *store, md_store_group_t group, const char *name,
                                  const char *aspect, const apr_array_header_t *chain, apr_pool_t *p)
 {
-    const char *path, *pem;
-    apr_status_t rv = path_for_write(&path, store, group, name, aspect, p);
+    const char *pem;
+    apr_status_t rv = md_chain_to_pem(&pem, chain, p);
 
-    if (rv == APR_SUCCESS && (rv = md_chain_to_pem(&pem, chain, p)) == APR_SUCCESS) {
-        rv = save_data(group, path, pem, MD_FS_FILE_PUBLIC, p); /* certificates are public */
+    if (rv == APR_SUCCESS) { /* certificates are public */
+        rv = save_data(store, group, name, aspect, pem, MD_FS_FILE_PUBLIC, durable(group), p);
     }
     return rv;
 }
@@ -522,13 +503,7 @@ apr_status_t md_store_load_text(const char **ptext, md_store_t *store, md_store_
 apr_status_t md_store_save_text(md_store_t *store, md_store_group_t group, const char *name,
                                 const char *aspect, const char *text, apr_pool_t *p)
 {
-    const char *path;
-    apr_status_t rv = path_for_write(&path, store, group, name, aspect, p);
-
-    if (rv == APR_SUCCESS) {
-        rv = save_data(group, path, text, file_perms(group), p);
-    }
-    return rv;
+    return save_data(store, group, name, aspect, text, file_perms(group), durable(group), p);
 }
 
 /* ---- existence, removal, listings ---- */
@@ -545,18 +520,7 @@ int md_store_exists(md_store_t *store, md_store_group_t group, const char *name,
 apr_status_t md_store_remove(md_store_t *store, md_store_group_t group, const char *name,
                              const char *aspect, apr_pool_t *p)
 {
-    const char *path;
-    apr_status_t rv = path_for_read(&path, store, group, name, aspect, p);
-
-    if (rv == APR_SUCCESS) {
-        rv = apr_file_remove(path, p);
-        if (APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOTDIR(rv)) {
-            rv = APR_SUCCESS;
-        } else if (rv != APR_SUCCESS) {
-            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "cannot remove %s", path);
-        }
-    }
-    return rv;
+    return md_store_fs_unlink(store, group, name, aspect, p);
 }
 
 static apr_status_t purge_unlocked(md_store_t *store, md_store_group_t group, const char *name,

@@ -60,6 +60,21 @@ apr_fileperms_t md_store_fs_dir_perms(md_store_group_t group);
  * is success, anything else in its place APR_ENOTDIR. */
 apr_status_t md_store_fs_mkdir(const char *path, apr_fileperms_t perms, apr_pool_t *p);
 
+/* md_store_fs_write.c -- writes by directory descriptors. */
+
+/* data as group/name/aspect, atomically: the entry directory is made when missing and opened
+ * without following a link (a link there is refused, logged), the file is created beside
+ * under a random temporary name with exactly perms (not narrowed by the umask), written,
+ * synced when durable, and renamed into place -- no path is resolved twice. */
+apr_status_t md_store_fs_write(md_store_t *store, md_store_group_t group, const char *name,
+                               const char *aspect, const void *data, apr_size_t len,
+                               apr_fileperms_t perms, int durable, apr_pool_t *p);
+
+/* Removes group/name/aspect by the entry's descriptor (a link there is removed itself); a
+ * missing file or entry is success. */
+apr_status_t md_store_fs_unlink(md_store_t *store, md_store_group_t group, const char *name,
+                                const char *aspect, apr_pool_t *p);
+
 /* md_store_fs_safe.c -- what root may do in directories the server's User can write. */
 
 /* Removes a file tree by directory descriptors, never following a symbolic link (a link is

@@ -1,12 +1,15 @@
 /* md_util.c: durations and renewal windows, RFC 3339 times, base64url, string arrays and
  * atomic file writes shared by the whole library (see md_util.h). */
+#include <errno.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <apr_cstr.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
+#include <apr_portable.h>
 
 #include "md_log.h"
 #include "md_util.h"
@@ -433,12 +436,31 @@ apr_status_t md_file_write_atomic(const char *path, const void *data, apr_size_t
     return md_file_write_atomic_ex(path, data, len, perms, 1, p);
 }
 
+mode_t md_perms_mode(apr_fileperms_t perms)
+{
+    static const struct {
+        apr_fileperms_t apr;
+        mode_t mode;
+    } bits[] = {
+        {APR_FPROT_UREAD, S_IRUSR}, {APR_FPROT_UWRITE, S_IWUSR}, {APR_FPROT_UEXECUTE, S_IXUSR},
+        {APR_FPROT_GREAD, S_IRGRP}, {APR_FPROT_GWRITE, S_IWGRP}, {APR_FPROT_GEXECUTE, S_IXGRP},
+        {APR_FPROT_WREAD, S_IROTH}, {APR_FPROT_WWRITE, S_IWOTH}, {APR_FPROT_WEXECUTE, S_IXOTH},
+    };
+    mode_t mode = 0;
+
+    for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); ++i) {
+        mode |= (perms & bits[i].apr) ? bits[i].mode : 0;
+    }
+    return mode;
+}
+
 apr_status_t md_file_write_atomic_ex(const char *path, const void *data, apr_size_t len,
                                      apr_fileperms_t perms, int durable, apr_pool_t *p)
 {
     char *tmp_path = apr_pstrcat(p, path, ".tmp.XXXXXX", NULL);
     const char *step = "creating a temporary file for";
     apr_file_t *f = NULL;
+    apr_os_file_t fd;
     int created = 0;
     apr_status_t rv;
 
@@ -450,9 +472,12 @@ apr_status_t md_file_write_atomic_ex(const char *path, const void *data, apr_siz
         goto fail;
     }
     created = 1;
-    /* exactly the requested permissions, not narrowed by the umask; set before any data */
+    /* exactly the requested permissions, not narrowed by the umask; set before any data, on
+     * the descriptor: the name could have been replaced meanwhile */
     step = "setting permissions of the temporary file for";
-    if ((rv = apr_file_perms_set(tmp_path, perms)) != APR_SUCCESS) {
+    if ((rv = apr_os_file_get(&fd, f)) != APR_SUCCESS ||
+        (rv = fchmod(fd, md_perms_mode(perms)) == 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(errno)) !=
+            APR_SUCCESS) {
         goto fail;
     }
     step = "writing";

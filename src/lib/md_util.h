@@ -86,6 +86,9 @@ const char *md_array_str_join(const apr_array_header_t *a, const char *sep, apr_
 apr_status_t md_file_write_atomic(const char *path, const void *data, apr_size_t len,
                                   apr_fileperms_t perms, apr_pool_t *p);
 
+/* APR's permission bits (APR_FPROT_*) as a mode for chmod and friends. */
+mode_t md_perms_mode(apr_fileperms_t perms);
+
 /* The same without fsync of file and directory (durable 0), for files that are made again or
  * verified before use when a crash loses or tears them: readers still see old or new
  * content while the system runs. */

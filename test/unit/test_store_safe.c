@@ -152,6 +152,89 @@ static void test_purge_removes_links_never_what_they_point_to(void **state)
     assert_string_equal(unit_slurp(inside, f->pool), DECOY_TEXT);
 }
 
+static void test_writes_never_go_through_a_linked_entry_directory(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    const char *dir = apr_pstrcat(f->pool, f->base, "/decoy-dir", NULL);
+
+    assert_int_equal(mkdir(dir, 0700), 0);
+    unit_spit(apr_pstrcat(f->pool, dir, "/", MD_FN_JOB, NULL), DECOY_TEXT);
+    assert_int_equal(
+        md_store_save_text(store, MD_SG_STAGING, "other.org", MD_FN_JOB, "{}", f->pool),
+        APR_SUCCESS); /* the group directory exists */
+    assert_int_equal(symlink(dir, md_store_path(store, MD_SG_STAGING, NAME, NULL, f->pool)), 0);
+    unit_log_clear();
+    assert_int_equal(md_store_save_text(store, MD_SG_STAGING, NAME, MD_FN_JOB, "{}", f->pool),
+                     APR_EINVAL);
+    assert_non_null(strstr(unit_log_last_error(), "not a directory"));
+    assert_int_equal(md_store_remove(store, MD_SG_STAGING, NAME, MD_FN_JOB, f->pool), APR_EINVAL);
+    /* the decoy directory holds what it held, and only that */
+    assert_string_equal(unit_slurp(apr_pstrcat(f->pool, dir, "/", MD_FN_JOB, NULL), f->pool),
+                        DECOY_TEXT);
+    assert_int_equal(unit_dir_count(dir, f->pool), 1);
+}
+
+static void test_a_write_replaces_a_planted_link_and_never_writes_through_it(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    const char *decoy = decoy_and_entry(f, store);
+    struct stat st;
+
+    assert_int_equal(symlink(decoy, entry_path(f, store, MD_FN_JOB)), 0);
+    assert_int_equal(md_store_save_text(store, MD_SG_STAGING, NAME, MD_FN_JOB, "{}", f->pool),
+                     APR_SUCCESS);
+    assert_string_equal(unit_slurp(decoy, f->pool), DECOY_TEXT);
+    assert_int_equal(lstat(entry_path(f, store, MD_FN_JOB), &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_string_equal(unit_slurp(entry_path(f, store, MD_FN_JOB), f->pool), "{}");
+}
+
+static void test_remove_takes_a_planted_link_never_its_target(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    const char *decoy = decoy_and_entry(f, store);
+    struct stat st;
+
+    assert_int_equal(symlink(decoy, entry_path(f, store, UNIT_CERT_FILE)), 0);
+    assert_int_equal(md_store_remove(store, MD_SG_STAGING, NAME, UNIT_CERT_FILE, f->pool),
+                     APR_SUCCESS);
+    assert_int_not_equal(lstat(entry_path(f, store, UNIT_CERT_FILE), &st), 0);
+    assert_string_equal(unit_slurp(decoy, f->pool), DECOY_TEXT);
+    /* nothing there is no failure */
+    assert_int_equal(md_store_remove(store, MD_SG_STAGING, NAME, UNIT_CERT_FILE, f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(md_store_remove(store, MD_SG_STAGING, "none.org", UNIT_CERT_FILE, f->pool),
+                     APR_SUCCESS);
+}
+
+static void test_writes_have_their_exact_modes_whatever_the_umask(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    mode_t old = umask(0077);
+    md_pkey_t *key;
+    struct stat st;
+
+    assert_int_equal(
+        md_store_save_text(store, MD_SG_CHALLENGES, NAME, "acme-http-01.txt", "t", f->pool),
+        APR_SUCCESS);
+    assert_int_equal(md_pkey_gen(&key, &unit_spec_p256, f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_save_pkey(store, MD_SG_STAGING, NAME, UNIT_KEY_FILE, key, f->pool),
+                     APR_SUCCESS);
+    umask(old);
+    /* challenge answers are for the workers to read, keys for their owner only */
+    assert_int_equal(
+        stat(md_store_path(store, MD_SG_CHALLENGES, NAME, "acme-http-01.txt", f->pool), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0644);
+    assert_int_equal(stat(md_store_path(store, MD_SG_CHALLENGES, NAME, NULL, f->pool), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0755);
+    assert_int_equal(stat(entry_path(f, store, UNIT_KEY_FILE), &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -164,6 +247,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hard_link_is_refused, unit_store_setup,
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_plain_key_where_keys_are_encrypted_is_refused,
+                                        unit_store_setup, unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_writes_never_go_through_a_linked_entry_directory,
+                                        unit_store_setup, unit_store_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_write_replaces_a_planted_link_and_never_writes_through_it, unit_store_setup,
+            unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_remove_takes_a_planted_link_never_its_target,
+                                        unit_store_setup, unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_writes_have_their_exact_modes_whatever_the_umask,
                                         unit_store_setup, unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_purge_removes_links_never_what_they_point_to,
                                         unit_store_setup, unit_store_teardown),

@@ -106,6 +106,20 @@ const char *unit_slurp(const char *path, apr_pool_t *p)
     return data;
 }
 
+int unit_dir_count(const char *path, apr_pool_t *p)
+{
+    apr_finfo_t fi;
+    apr_dir_t *dir;
+    int n = 0;
+
+    assert_int_equal(apr_dir_open(&dir, path, p), APR_SUCCESS);
+    while (apr_dir_read(&fi, APR_FINFO_NAME, dir) == APR_SUCCESS) {
+        n += strcmp(fi.name, ".") && strcmp(fi.name, "..");
+    }
+    apr_dir_close(dir);
+    return n;
+}
+
 void unit_spit(const char *path, const char *text)
 {
     FILE *fp = fopen(path, "w");

@@ -50,6 +50,10 @@ mode_t unit_mode_of(const char *path);
 /* The content of the file at path; fails the test when it cannot be read. */
 const char *unit_slurp(const char *path, apr_pool_t *p);
 
+/* How many entries (but "." and "..") the directory at path holds; fails the test when it
+ * cannot be read. */
+int unit_dir_count(const char *path, apr_pool_t *p);
+
 /* Writes text to a new file at path (replacing one there); fails the test when it cannot. */
 void unit_spit(const char *path, const char *text);
 
