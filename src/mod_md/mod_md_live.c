@@ -232,7 +232,8 @@ static int live_cert_cb(SSL *ssl, void *arg)
     if (apr_atomic_read32(&live->gens[i]) != apr_atomic_read32(&m->loaded)) {
         live_load(live, i);
     }
-    if ((set = (const md_mod_live_set_t *) apr_atomic_casptr(&m->set, NULL, NULL)) != NULL) {
+    /* a plain acquire load: the set was published by apr_atomic_xchgptr (a full barrier) */
+    if ((set = (const md_mod_live_set_t *) __atomic_load_n(&m->set, __ATOMIC_ACQUIRE)) != NULL) {
         /* the static ones go first: a key type the live set lacks (an EC temporary certificate
          * beside a live RSA one) would otherwise still be chosen by clients that prefer it */
         SSL_certs_clear(ssl);
