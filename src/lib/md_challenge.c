@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <apr_atomic.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
@@ -33,6 +34,11 @@
 #define MD_SERIAL_BYTES 16
 /* A dns-01 command may wait for DNS propagation; one that runs longer than this is stuck. */
 #define MD_DNS01_CMD_TIMEOUT apr_time_from_sec(300)
+/* How soon a running command notices that the drive is cancelled (as md_drive.c's waits do):
+ * the server's stop waits only seconds for a drive (mod_md_drive.c). */
+#define MD_DNS01_CANCEL_SLICE apr_time_from_msec(100)
+/* Once a command closed its output, how often to look whether it exited. */
+#define MD_DNS01_EXIT_POLL apr_time_from_msec(5)
 /* The tail of a command's output that goes into messages. */
 #define MD_DNS01_OUTPUT_MAX 512
 #define MD_DNS01_READ_CHUNK 256
@@ -306,36 +312,60 @@ static const char *output_line(const char *out, apr_size_t len, apr_pool_t *p)
     return *s ? s : "(no output)";
 }
 
-/* Reads the child's output until it closes it or the deadline passes (APR_TIMEUP). */
-static apr_status_t read_output(char *out, apr_size_t *plen, apr_file_t *rd, apr_time_t deadline)
+static int cancelled(volatile apr_uint32_t *cancel)
+{
+    return cancel && apr_atomic_read32(cancel);
+}
+
+/* Follows the running command: reads its output until it closes it, then waits for its exit.
+ * APR_CHILD_DONE when it exited (*pcode, *pwhy); otherwise it may still run: APR_TIMEUP at
+ * the deadline, APR_EINTR when the drive is cancelled (looked at every MD_DNS01_CANCEL_SLICE),
+ * or the failure of reading or waiting. */
+static apr_status_t await_command(apr_proc_t *proc, int *pcode, apr_exit_why_e *pwhy, char *out,
+                                  apr_size_t *plen, apr_file_t *rd, apr_time_t deadline,
+                                  volatile apr_uint32_t *cancel)
 {
     char chunk[MD_DNS01_READ_CHUNK];
+    apr_interval_time_t left;
     apr_size_t n;
     apr_status_t rv;
+    int eof = 0;
 
     for (;;) {
-        apr_interval_time_t left = deadline - apr_time_now();
-        if (left <= 0) {
+        if (cancelled(cancel)) {
+            return APR_EINTR;
+        }
+        if ((left = deadline - apr_time_now()) <= 0) {
             return APR_TIMEUP;
         }
-        apr_file_pipe_timeout_set(rd, left);
+        if (eof) {
+            /* the output is closed; the exit follows at once for almost every command */
+            if ((rv = apr_proc_wait(proc, pcode, pwhy, APR_NOWAIT)) != APR_CHILD_NOTDONE) {
+                return rv;
+            }
+            apr_sleep(left < MD_DNS01_EXIT_POLL ? left : MD_DNS01_EXIT_POLL);
+            continue;
+        }
+        apr_file_pipe_timeout_set(rd, left < MD_DNS01_CANCEL_SLICE ? left : MD_DNS01_CANCEL_SLICE);
         n = sizeof(chunk);
         rv = apr_file_read(rd, chunk, &n);
         if (n > 0) {
             tail_append(out, plen, chunk, n);
         }
         if (APR_STATUS_IS_EOF(rv)) {
-            return APR_SUCCESS;
-        }
-        if (rv != APR_SUCCESS) {
-            return APR_STATUS_IS_TIMEUP(rv) ? APR_TIMEUP : rv;
+            eof = 1;
+        } else if (rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv)) {
+            return rv;
         }
     }
 }
 
 /* Runs cmd with args (no shell), its stdout and stderr captured, and waits for it. An exit
- * other than 0 is APR_EGENERAL, logged with the command line, the exit and the output. */
-static apr_status_t dns01_run(const char *cmd, const char *const *args, apr_pool_t *p)
+ * other than 0 is APR_EGENERAL, logged with the command line, the exit and the output. A
+ * command still running at MD_DNS01_CMD_TIMEOUT (APR_TIMEUP) or when the drive is cancelled
+ * (APR_EINTR; then none is started either) is killed and reaped. */
+static apr_status_t dns01_run(const char *cmd, const char *const *args,
+                              volatile apr_uint32_t *cancel, apr_pool_t *p)
 {
     const char *argv[8], *line = cmd;
     char out[MD_DNS01_OUTPUT_MAX];
@@ -345,7 +375,7 @@ static apr_status_t dns01_run(const char *cmd, const char *const *args, apr_pool
     apr_exit_why_e why = APR_PROC_EXIT;
     apr_proc_t proc;
     apr_pool_t *ptemp;
-    apr_status_t rv, read_rv;
+    apr_status_t rv;
     int n = 0, code = 0;
 
     argv[n++] = cmd;
@@ -354,6 +384,11 @@ static apr_status_t dns01_run(const char *cmd, const char *const *args, apr_pool
         line = apr_pstrcat(p, line, " ", *args, NULL);
     }
     argv[n] = NULL;
+    if (cancelled(cancel)) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_NOTICE, APR_EINTR,
+                      "dns-01: '%s' not run: the drive is cancelled (server stopping)", line);
+        return APR_EINTR;
+    }
 
     apr_pool_create(&ptemp, p);
     /* One pipe for stdout and stderr: no deadlock between two of them. */
@@ -375,15 +410,24 @@ static apr_status_t dns01_run(const char *cmd, const char *const *args, apr_pool
         apr_pool_destroy(ptemp);
         return rv;
     }
+    md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "dns-01: running '%s' (pid %ld)", line,
+                  (long) proc.pid);
 
-    read_rv = read_output(out, &out_len, rd, apr_time_now() + MD_DNS01_CMD_TIMEOUT);
-    if (read_rv != APR_SUCCESS) {
+    rv = await_command(&proc, &code, &why, out, &out_len, rd, apr_time_now() + MD_DNS01_CMD_TIMEOUT,
+                       cancel);
+    if (rv != APR_CHILD_DONE) {
         apr_proc_kill(&proc, SIGKILL);
+        apr_proc_wait(&proc, &code, &why, APR_WAIT); /* reaped: no zombie stays behind */
     }
-    rv = apr_proc_wait(&proc, &code, &why, APR_WAIT);
     apr_pool_destroy(ptemp);
 
-    if (read_rv == APR_TIMEUP) {
+    if (rv == APR_EINTR) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_NOTICE, rv,
+                      "dns-01: '%s' killed: the drive is cancelled (server stopping): %s", line,
+                      output_line(out, out_len, p));
+        return APR_EINTR;
+    }
+    if (APR_STATUS_IS_TIMEUP(rv)) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_TIMEUP,
                       "dns-01: '%s' did not finish within %s and was killed: %s", line,
                       md_duration_format(MD_DNS01_CMD_TIMEOUT, p), output_line(out, out_len, p));
@@ -440,7 +484,7 @@ apr_status_t md_chall_setup(md_store_t *store, md_acme_t *acme, const md_acme_au
             args[1] = domain;
             args[2] = md_base64url_encode(digest, sizeof(digest), p);
             args[3] = NULL;
-            rv = dns01_run(env->dns01_cmd, args, p);
+            rv = dns01_run(env->dns01_cmd, args, env->cancel, p);
         }
     } else {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_ENOTIMPL, "%s: cannot set up a %s challenge",
@@ -471,7 +515,7 @@ apr_status_t md_chall_teardown(md_store_t *store, const md_acme_authz_t *authz,
         args[0] = "teardown";
         args[1] = domain;
         args[2] = NULL;
-        return dns01_run(env->dns01_cmd, args, p);
+        return dns01_run(env->dns01_cmd, args, env->cancel, p);
     }
     md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_ENOTIMPL, "%s: cannot tear down a %s challenge",
                   authz->domain, chall->type);

@@ -1,6 +1,8 @@
 /* test_challenge.c: unit tests of md_challenge.c -- choosing a challenge type, http-01 and
  * tls-alpn-01 answers in the store, the acmeIdentifier certificate, dns-01 via a command. */
+#include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -11,8 +13,10 @@
 
 #include <cmocka.h>
 
+#include <apr_atomic.h>
 #include <apr_general.h>
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
 
 #include <openssl/objects.h>
 #include <openssl/x509.h>
@@ -39,6 +43,12 @@
 /* A directory URL that is never contacted: key authorizations need no request. */
 #define CA_URL "https://127.0.0.1:1/dir"
 #define ACCOUNT_URL "https://127.0.0.1:1/acct/1"
+/* A dns-01 command that hangs sleeps this long; a cancelled one must be gone long before. */
+#define HANG_SECONDS 30
+#define CANCELLED_WITHIN apr_time_from_sec(10)
+/* How long the test waits for a command to start (it writes its pid). */
+#define START_TIMEOUT apr_time_from_sec(10)
+#define POLL_STEP apr_time_from_msec(10)
 
 typedef struct {
     apr_pool_t *pool;
@@ -210,7 +220,7 @@ static void test_choose_default_preference(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, MD_CHALL_DNS01,
                                     MD_CHALL_TLSALPN01, NULL);
-    md_chall_env_t env = {NULL, 1, 1, "/bin/true"};
+    md_chall_env_t env = {NULL, 1, 1, "/bin/true", NULL};
 
     assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_TLSALPN01);
     env.tlsalpn01_possible = 0;
@@ -228,7 +238,7 @@ static void test_choose_allowed_order(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_TLSALPN01, MD_CHALL_HTTP01,
                                     MD_CHALL_DNS01, NULL);
-    md_chall_env_t env = {NULL, 1, 1, NULL};
+    md_chall_env_t env = {NULL, 1, 1, NULL, NULL};
 
     env.allowed = strs(f->pool, MD_CHALL_HTTP01, MD_CHALL_TLSALPN01);
     assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_HTTP01);
@@ -252,7 +262,7 @@ static void test_choose_only_offered(void **state)
 {
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, NULL);
-    md_chall_env_t env = {NULL, 1, 1, "/bin/true"};
+    md_chall_env_t env = {NULL, 1, 1, "/bin/true", NULL};
 
     assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_HTTP01);
     env.http01_possible = 0;
@@ -267,7 +277,7 @@ static void test_choose_wildcard(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "*.example.org", MD_CHALL_HTTP01, MD_CHALL_DNS01,
                                     MD_CHALL_TLSALPN01, NULL);
-    md_chall_env_t env = {NULL, 1, 1, "/bin/true"};
+    md_chall_env_t env = {NULL, 1, 1, "/bin/true", NULL};
 
     assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_DNS01);
     env.allowed = strs(f->pool, MD_CHALL_HTTP01, MD_CHALL_DNS01);
@@ -284,7 +294,7 @@ static void test_choose_nothing_possible(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "www.example.org", MD_CHALL_HTTP01, MD_CHALL_TLSALPN01,
                                     MD_CHALL_DNS01, NULL);
-    md_chall_env_t env = {NULL, 0, 0, NULL};
+    md_chall_env_t env = {NULL, 0, 0, NULL, NULL};
     const md_acme_chall_t *c;
 
     assert_int_equal(md_chall_choose(&c, a, &env, f->pool), APR_ENOTIMPL);
@@ -323,7 +333,7 @@ static void test_tlsalpn01_setup_teardown(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_TLSALPN01, NULL);
     const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 0, 1, NULL};
+    md_chall_env_t env = {NULL, 0, 1, NULL, NULL};
     const char *keyauthz, *perr;
     apr_array_header_t *chain;
     md_pkey_t *key;
@@ -362,7 +372,7 @@ static void test_http01_setup_answer_teardown(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, NULL);
     const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 1, 0, NULL};
+    md_chall_env_t env = {NULL, 1, 0, NULL, NULL};
     const char *keyauthz, *answer, *path;
     struct stat st;
 
@@ -411,7 +421,7 @@ static void test_setup_refuses_bad_token(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, NULL);
     md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 1, 0, NULL};
+    md_chall_env_t env = {NULL, 1, 0, NULL, NULL};
 
     c->token = "../../md_store.json";
     assert_int_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_EINVAL);
@@ -426,7 +436,7 @@ static void test_dns01_setup_teardown(void **state)
     const char *record = apr_pstrcat(f->pool, f->base, "/args.txt", NULL);
     md_acme_authz_t *a = authz_make(f->pool, "*.example.org", MD_CHALL_DNS01, NULL);
     const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 0, 0, NULL};
+    md_chall_env_t env = {NULL, 0, 0, NULL, NULL};
     const char *keyauthz, *expected;
 
     env.dns01_cmd = script(f, "dns.sh",
@@ -450,7 +460,7 @@ static void test_dns01_failing_command(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_DNS01, NULL);
     const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 0, 0, NULL};
+    md_chall_env_t env = {NULL, 0, 0, NULL, NULL};
 
     env.dns01_cmd = script(f, "fail.sh", "echo 'no API key for example.org' >&2; exit 3");
     assert_int_not_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
@@ -469,6 +479,97 @@ static void test_dns01_failing_command(void **state)
     assert_non_null(strstr(unit_log_text(), env.dns01_cmd));
 }
 
+/* The pid a script wrote into path, waiting up to START_TIMEOUT for it; 0 when none came. */
+static pid_t pid_from(const char *path, apr_pool_t *p)
+{
+    apr_time_t until = apr_time_now() + START_TIMEOUT;
+    const char *text;
+    long pid = 0;
+
+    while (pid <= 0 && apr_time_now() < until) {
+        if ((text = slurp(path, p)) != NULL) {
+            pid = strtol(text, NULL, 10);
+        }
+        if (pid <= 0) {
+            apr_sleep(POLL_STEP);
+        }
+    }
+    return (pid_t) pid;
+}
+
+/* Cancels the drive as the server's stop does (mod_md_drive.c cancel_drives), from another
+ * thread, once the command is running: it has written its pid. */
+typedef struct {
+    const char *pid_file;
+    volatile apr_uint32_t cancel;
+    apr_time_t cancelled_at;
+    apr_pool_t *p;
+} canceller_t;
+
+static void *APR_THREAD_FUNC cancel_when_started(apr_thread_t *thread, void *baton)
+{
+    canceller_t *c = baton;
+
+    pid_from(c->pid_file, c->p);
+    c->cancelled_at = apr_time_now();
+    apr_atomic_set32(&c->cancel, 1);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static void test_dns01_cancel_kills_command(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_DNS01, NULL);
+    const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
+    md_chall_env_t env = {NULL, 0, 0, NULL, NULL};
+    canceller_t canceller = {NULL, 0, 0, NULL};
+    apr_thread_t *thread;
+    apr_status_t rv, trv;
+    apr_time_t started;
+    pid_t pid;
+
+    canceller.pid_file = apr_pstrcat(f->pool, f->base, "/cmd.pid", NULL);
+    canceller.p = f->pool;
+    env.dns01_cmd = script(f, "hang.sh",
+                           apr_psprintf(f->pool, "echo $$ > '%s'\necho waiting\nsleep %d",
+                                        canceller.pid_file, HANG_SECONDS));
+    env.cancel = &canceller.cancel;
+    assert_int_equal(apr_thread_create(&thread, NULL, cancel_when_started, &canceller, f->pool),
+                     APR_SUCCESS);
+    started = apr_time_now();
+    rv = md_chall_setup(f->store, f->acme, a, c, &env, f->pool);
+    apr_thread_join(&trv, thread);
+
+    assert_int_equal(rv, APR_EINTR);
+    assert_true(canceller.cancelled_at > 0);
+    assert_true(apr_time_now() - started < CANCELLED_WITHIN);
+    /* killed and reaped: not even a zombie is left */
+    pid = pid_from(canceller.pid_file, f->pool);
+    assert_true(pid > 0);
+    assert_int_equal(kill(pid, 0), -1);
+    assert_int_equal(errno, ESRCH);
+    assert_string_equal(unit_log_text(), ""); /* a stop is no error */
+}
+
+static void test_dns01_not_run_once_cancelled(void **state)
+{
+    fixture_t *f = *state;
+    const char *record = apr_pstrcat(f->pool, f->base, "/args.txt", NULL);
+    md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_DNS01, NULL);
+    const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
+    volatile apr_uint32_t cancel = 1;
+    md_chall_env_t env = {NULL, 0, 0, NULL, &cancel};
+
+    env.dns01_cmd =
+        script(f, "dns.sh", apr_pstrcat(f->pool, "echo \"$*\" >> '", record, "'", NULL));
+    /* a stopping server waits for no command: neither setup nor the teardown after it */
+    assert_int_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_EINTR);
+    assert_int_equal(md_chall_teardown(f->store, a, c, &env, f->pool), APR_EINTR);
+    assert_null(slurp(record, f->pool));
+    assert_string_equal(unit_log_text(), "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +584,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_setup_refuses_bad_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dns01_setup_teardown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dns01_failing_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dns01_cancel_kills_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dns01_not_run_once_cancelled, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
