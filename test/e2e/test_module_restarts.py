@@ -141,6 +141,11 @@ def alive(pid):
         return False
 
 
+def child_pid(h, pid):
+    """The pid of the program the hanging command started (it waits for it)."""
+    return int((h.shared / f"child-of.{pid}").read_text())
+
+
 def command_pid(h, other_than=None):
     """The pid the hanging dns-01 command wrote, once it runs (a new one when other_than)."""
     def started():
@@ -163,6 +168,8 @@ def test_restart_and_stop_kill_a_hanging_dns01_command(dns_site):
     assert second, site.error_log_tail()
     # (the new driver may start before the old child has finished exiting)
     assert wait_until(lambda: not alive(first), PROMPT_STOP_SECONDS), site.error_log_tail()
+    # with what it started
+    assert wait_until(lambda: not alive(child_pid(site, first)), PROMPT_STOP_SECONDS)
     assert f"{HANG_NAME}: drive cancelled, resumes next time" in site.error_log_text()
     # and a stop does not wait for the command either
     started = time.monotonic()
@@ -170,5 +177,6 @@ def test_restart_and_stop_kill_a_hanging_dns01_command(dns_site):
     took = time.monotonic() - started
     assert took < PROMPT_STOP_SECONDS, site.error_log_tail(80)
     assert not alive(second)
+    assert wait_until(lambda: not alive(child_pid(site, second)), PROMPT_STOP_SECONDS)
     assert CRASH not in site.error_log_text(), site.error_log_tail(80)
     assert sanitizer_reports(site) == {}

@@ -46,8 +46,8 @@
 /* A dns-01 command that hangs sleeps this long; a cancelled one must be gone long before. */
 #define HANG_SECONDS 30
 #define CANCELLED_WITHIN apr_time_from_sec(10)
-/* How long the test waits for a command to start (it writes its pid). */
-#define START_TIMEOUT apr_time_from_sec(10)
+/* How long the test waits for a command to start (it writes its pid) or to end. */
+#define EVENT_TIMEOUT apr_time_from_sec(10)
 #define POLL_STEP apr_time_from_msec(10)
 
 typedef struct {
@@ -479,10 +479,10 @@ static void test_dns01_failing_command(void **state)
     assert_non_null(strstr(unit_log_text(), env.dns01_cmd));
 }
 
-/* The pid a script wrote into path, waiting up to START_TIMEOUT for it; 0 when none came. */
+/* The pid a script wrote into path, waiting up to EVENT_TIMEOUT for it; 0 when none came. */
 static pid_t pid_from(const char *path, apr_pool_t *p)
 {
-    apr_time_t until = apr_time_now() + START_TIMEOUT;
+    apr_time_t until = apr_time_now() + EVENT_TIMEOUT;
     const char *text;
     long pid = 0;
 
@@ -495,6 +495,37 @@ static pid_t pid_from(const char *path, apr_pool_t *p)
         }
     }
     return (pid_t) pid;
+}
+
+/* pid has ended: there is no such process, or a zombie that its new parent (not us) has not
+ * reaped yet. */
+static int ended(pid_t pid)
+{
+    char path[64], buf[512];
+    const char *state;
+    size_t n;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long) pid);
+    if (!(fp = fopen(path, "r"))) {
+        return 1;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    state = strrchr(buf, ')'); /* "pid (comm) state ...", comm may hold anything */
+    return !state || state[1] == '\0' || state[2] == 'Z' || state[2] == 'X';
+}
+
+/* Waits up to EVENT_TIMEOUT for pid to end (a SIGKILL takes effect when it is next scheduled). */
+static int ends_soon(pid_t pid)
+{
+    apr_time_t until = apr_time_now() + EVENT_TIMEOUT;
+
+    while (!ended(pid) && apr_time_now() < until) {
+        apr_sleep(POLL_STEP);
+    }
+    return ended(pid);
 }
 
 /* Cancels the drive as the server's stop does (mod_md_drive.c cancel_drives), from another
@@ -527,13 +558,18 @@ static void test_dns01_cancel_kills_command(void **state)
     apr_thread_t *thread;
     apr_status_t rv, trv;
     apr_time_t started;
-    pid_t pid;
+    const char *child_file;
+    pid_t pid, child;
 
     canceller.pid_file = apr_pstrcat(f->pool, f->base, "/cmd.pid", NULL);
     canceller.p = f->pool;
+    child_file = apr_pstrcat(f->pool, f->base, "/child.pid", NULL);
+    /* as hooks often are: a script that waits for what it started */
     env.dns01_cmd = script(f, "hang.sh",
-                           apr_psprintf(f->pool, "echo $$ > '%s'\necho waiting\nsleep %d",
-                                        canceller.pid_file, HANG_SECONDS));
+                           apr_psprintf(f->pool,
+                                        "sleep %d &\necho $! > '%s'\necho $$ > '%s'\n"
+                                        "echo waiting\nwait",
+                                        HANG_SECONDS, child_file, canceller.pid_file));
     env.cancel = &canceller.cancel;
     assert_int_equal(apr_thread_create(&thread, NULL, cancel_when_started, &canceller, f->pool),
                      APR_SUCCESS);
@@ -549,6 +585,10 @@ static void test_dns01_cancel_kills_command(void **state)
     assert_true(pid > 0);
     assert_int_equal(kill(pid, 0), -1);
     assert_int_equal(errno, ESRCH);
+    /* and what it started is killed with it */
+    child = pid_from(child_file, f->pool);
+    assert_true(child > 0);
+    assert_true(ends_soon(child));
     assert_string_equal(unit_log_text(), ""); /* a stop is no error */
 }
 
