@@ -430,26 +430,53 @@ static void test_setup_refuses_bad_token(void **state)
 
 /* ---- dns-01 ---- */
 
+/* A dns-01 challenge of an authorization for domain, answered by the script base/name. */
+typedef struct {
+    fixture_t *f;
+    md_acme_authz_t *authz;
+    md_chall_env_t env;
+} dns01_case_t;
+
+static dns01_case_t dns01_case(fixture_t *f, const char *domain, const char *name, const char *body)
+{
+    dns01_case_t dc = {
+        f, authz_make(f->pool, domain, MD_CHALL_DNS01, NULL), {NULL, 0, 0, NULL, NULL}};
+
+    dc.env.dns01_cmd = script(f, name, body);
+    return dc;
+}
+
+static apr_status_t dns01_setup(dns01_case_t *dc)
+{
+    return md_chall_setup(dc->f->store, dc->f->acme, dc->authz,
+                          APR_ARRAY_IDX(dc->authz->challenges, 0, const md_acme_chall_t *),
+                          &dc->env, dc->f->pool);
+}
+
+static apr_status_t dns01_teardown(dns01_case_t *dc)
+{
+    return md_chall_teardown(dc->f->store, dc->authz,
+                             APR_ARRAY_IDX(dc->authz->challenges, 0, const md_acme_chall_t *),
+                             &dc->env, dc->f->pool);
+}
+
 static void test_dns01_setup_teardown(void **state)
 {
     fixture_t *f = *state;
     const char *record = apr_pstrcat(f->pool, f->base, "/args.txt", NULL);
-    md_acme_authz_t *a = authz_make(f->pool, "*.example.org", MD_CHALL_DNS01, NULL);
-    const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 0, 0, NULL, NULL};
+    dns01_case_t dc = dns01_case(f, "*.example.org", "dns.sh",
+                                 apr_pstrcat(f->pool, "echo \"$#:$*\" >> '", record,
+                                             "'\necho some chatter; echo more >&2", NULL));
     const char *keyauthz, *expected;
 
-    env.dns01_cmd = script(f, "dns.sh",
-                           apr_pstrcat(f->pool, "echo \"$#:$*\" >> '", record,
-                                       "'\necho some chatter; echo more >&2", NULL));
     assert_int_equal(md_acme_key_authz(&keyauthz, f->acme, TOKEN, f->pool), APR_SUCCESS);
-    assert_int_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
+    assert_int_equal(dns01_setup(&dc), APR_SUCCESS);
     /* the base name of the wildcard, and base64url(SHA-256(key authorization)) */
     expected =
         apr_pstrcat(f->pool, "3:setup example.org ", expected_txt(keyauthz, f->pool), "\n", NULL);
     assert_string_equal(slurp(record, f->pool), expected);
 
-    assert_int_equal(md_chall_teardown(f->store, a, c, &env, f->pool), APR_SUCCESS);
+    assert_int_equal(dns01_teardown(&dc), APR_SUCCESS);
     expected = apr_pstrcat(f->pool, expected, "2:teardown example.org\n", NULL);
     assert_string_equal(slurp(record, f->pool), expected);
     assert_string_equal(unit_log_text(), "");
@@ -458,25 +485,23 @@ static void test_dns01_setup_teardown(void **state)
 static void test_dns01_failing_command(void **state)
 {
     fixture_t *f = *state;
-    md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_DNS01, NULL);
-    const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 0, 0, NULL, NULL};
+    dns01_case_t dc =
+        dns01_case(f, "example.org", "fail.sh", "echo 'no API key for example.org' >&2; exit 3");
 
-    env.dns01_cmd = script(f, "fail.sh", "echo 'no API key for example.org' >&2; exit 3");
-    assert_int_not_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
-    assert_non_null(strstr(unit_log_text(), env.dns01_cmd));
+    assert_int_not_equal(dns01_setup(&dc), APR_SUCCESS);
+    assert_non_null(strstr(unit_log_text(), dc.env.dns01_cmd));
     assert_non_null(strstr(unit_log_text(), "exited with 3"));
     assert_non_null(strstr(unit_log_text(), "no API key for example.org"));
     assert_non_null(strstr(unit_log_text(), "setup example.org"));
 
     unit_log_clear();
-    assert_int_not_equal(md_chall_teardown(f->store, a, c, &env, f->pool), APR_SUCCESS);
+    assert_int_not_equal(dns01_teardown(&dc), APR_SUCCESS);
     assert_non_null(strstr(unit_log_text(), "teardown example.org"));
 
     unit_log_clear();
-    env.dns01_cmd = apr_pstrcat(f->pool, f->base, "/no-such-command", NULL);
-    assert_int_not_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
-    assert_non_null(strstr(unit_log_text(), env.dns01_cmd));
+    dc.env.dns01_cmd = apr_pstrcat(f->pool, f->base, "/no-such-command", NULL);
+    assert_int_not_equal(dns01_setup(&dc), APR_SUCCESS);
+    assert_non_null(strstr(unit_log_text(), dc.env.dns01_cmd));
 }
 
 /* The pid a script wrote into path, waiting up to EVENT_TIMEOUT for it; 0 when none came. */
@@ -551,30 +576,24 @@ static void *APR_THREAD_FUNC cancel_when_started(apr_thread_t *thread, void *bat
 static void test_dns01_cancel_kills_command(void **state)
 {
     fixture_t *f = *state;
-    md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_DNS01, NULL);
-    const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 0, 0, NULL, NULL};
-    canceller_t canceller = {NULL, 0, 0, NULL};
+    const char *child_file = apr_pstrcat(f->pool, f->base, "/child.pid", NULL);
+    canceller_t canceller = {apr_pstrcat(f->pool, f->base, "/cmd.pid", NULL), 0, 0, f->pool};
+    /* as hooks often are: a script that waits for what it started */
+    dns01_case_t dc = dns01_case(f, "example.org", "hang.sh",
+                                 apr_psprintf(f->pool,
+                                              "sleep %d &\necho $! > '%s'\necho $$ > '%s'\n"
+                                              "echo waiting\nwait",
+                                              HANG_SECONDS, child_file, canceller.pid_file));
     apr_thread_t *thread;
     apr_status_t rv, trv;
     apr_time_t started;
-    const char *child_file;
     pid_t pid, child;
 
-    canceller.pid_file = apr_pstrcat(f->pool, f->base, "/cmd.pid", NULL);
-    canceller.p = f->pool;
-    child_file = apr_pstrcat(f->pool, f->base, "/child.pid", NULL);
-    /* as hooks often are: a script that waits for what it started */
-    env.dns01_cmd = script(f, "hang.sh",
-                           apr_psprintf(f->pool,
-                                        "sleep %d &\necho $! > '%s'\necho $$ > '%s'\n"
-                                        "echo waiting\nwait",
-                                        HANG_SECONDS, child_file, canceller.pid_file));
-    env.cancel = &canceller.cancel;
+    dc.env.cancel = &canceller.cancel;
     assert_int_equal(apr_thread_create(&thread, NULL, cancel_when_started, &canceller, f->pool),
                      APR_SUCCESS);
     started = apr_time_now();
-    rv = md_chall_setup(f->store, f->acme, a, c, &env, f->pool);
+    rv = dns01_setup(&dc);
     apr_thread_join(&trv, thread);
 
     assert_int_equal(rv, APR_EINTR);
@@ -596,16 +615,14 @@ static void test_dns01_not_run_once_cancelled(void **state)
 {
     fixture_t *f = *state;
     const char *record = apr_pstrcat(f->pool, f->base, "/args.txt", NULL);
-    md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_DNS01, NULL);
-    const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
+    dns01_case_t dc = dns01_case(f, "example.org", "dns.sh",
+                                 apr_pstrcat(f->pool, "echo \"$*\" >> '", record, "'", NULL));
     volatile apr_uint32_t cancel = 1;
-    md_chall_env_t env = {NULL, 0, 0, NULL, &cancel};
 
-    env.dns01_cmd =
-        script(f, "dns.sh", apr_pstrcat(f->pool, "echo \"$*\" >> '", record, "'", NULL));
+    dc.env.cancel = &cancel;
     /* a stopping server waits for no command: neither setup nor the teardown after it */
-    assert_int_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_EINTR);
-    assert_int_equal(md_chall_teardown(f->store, a, c, &env, f->pool), APR_EINTR);
+    assert_int_equal(dns01_setup(&dc), APR_EINTR);
+    assert_int_equal(dns01_teardown(&dc), APR_EINTR);
     assert_null(slurp(record, f->pool));
     assert_string_equal(unit_log_text(), "");
 }
