@@ -367,12 +367,15 @@ extern char **environ; /* POSIX: declared by the program that uses it */
  * into one pipe (no deadlock between two of them) whose read end comes back in *prd, stdin
  * /dev/null. It leads a process group of its own, so that a kill reaches what it started too
  * (a script's sleep or curl). The pipe is close-on-exec until it becomes the command's
- * stdout: commands of concurrent drives never hold each other's pipes open. */
+ * stdout: commands of concurrent drives never hold each other's pipes open. No signal is
+ * blocked or ignored in it: httpd blocks them in its threads and ignores SIGPIPE, and an exec
+ * keeps both -- a hook's kill or timeout(1) would not end its curl, nor 'cmd | head' end. */
 static apr_status_t dns01_spawn(apr_proc_t *proc, apr_file_t **prd, const char *cmd,
                                 const char *const *argv, apr_pool_t *p)
 {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
+    sigset_t none, all;
     char *const *args = (char *const *) argv; /* posix_spawn's type; it does not change them */
     int fds[2], err;
     pid_t pid;
@@ -382,11 +385,17 @@ static apr_status_t dns01_spawn(apr_proc_t *proc, apr_file_t **prd, const char *
     }
     posix_spawn_file_actions_init(&actions);
     posix_spawnattr_init(&attr);
+    sigemptyset(&none);
+    sigfillset(&all);
     err = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     err = err ? err : posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
     err = err ? err : posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-    err = err ? err : posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    err = err ? err
+              : posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                    POSIX_SPAWN_SETSIGDEF);
     err = err ? err : posix_spawnattr_setpgroup(&attr, 0);
+    err = err ? err : posix_spawnattr_setsigmask(&attr, &none);
+    err = err ? err : posix_spawnattr_setsigdefault(&attr, &all);
     if (!err) {
         err = strchr(cmd, '/') ? posix_spawn(&pid, cmd, &actions, &attr, args, environ)
                                : posix_spawnp(&pid, cmd, &actions, &attr, args, environ);

@@ -2,6 +2,7 @@
  * tls-alpn-01 answers in the store, the acmeIdentifier certificate, dns-01 via a command. */
 #include <errno.h>
 #include <setjmp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -49,6 +50,8 @@
 /* How long the test waits for a command to start (it writes its pid) or to end. */
 #define EVENT_TIMEOUT apr_time_from_sec(10)
 #define POLL_STEP apr_time_from_msec(10)
+/* Signals 1 to 31 in the masks of /proc/<pid>/status (bit n-1 for signal n). */
+#define STANDARD_SIGNALS_MASK 0x7fffffffULL
 
 typedef struct {
     apr_pool_t *pool;
@@ -627,6 +630,42 @@ static void test_dns01_not_run_once_cancelled(void **state)
     assert_string_equal(unit_log_text(), "");
 }
 
+static void test_dns01_command_has_no_signal_blocked_or_ignored(void **state)
+{
+    fixture_t *f = *state;
+    const char *record = apr_pstrcat(f->pool, f->base, "/signals.txt", NULL);
+    /* what the command itself has (exec: a shell blocks signals while it waits for a child) */
+    dns01_case_t dc =
+        dns01_case(f, "example.org", "signals.sh",
+                   apr_pstrcat(f->pool, "exec grep -E '^Sig(Blk|Ign)' /proc/self/status > '",
+                               record, "'", NULL));
+    unsigned long long blocked = 0, ignored = 0;
+    struct sigaction ignore, old_pipe;
+    sigset_t term, old_mask;
+    const char *text;
+    apr_status_t rv;
+
+    /* as in httpd's children: SIGTERM blocked in the driver's thread, SIGPIPE ignored */
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    memset(&ignore, 0, sizeof(ignore));
+    ignore.sa_handler = SIG_IGN;
+    assert_int_equal(pthread_sigmask(SIG_BLOCK, &term, &old_mask), 0);
+    assert_int_equal(sigaction(SIGPIPE, &ignore, &old_pipe), 0);
+    rv = dns01_setup(&dc);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    sigaction(SIGPIPE, &old_pipe, NULL);
+
+    assert_int_equal(rv, APR_SUCCESS);
+    /* a hook's kill and timeout(1) work, and so do pipes into head: nothing blocked, none of
+     * the standard signals ignored (glibc's posix_spawn leaves its own two, 32 and 33, so) */
+    text = slurp(record, f->pool);
+    assert_non_null(text);
+    assert_int_equal(sscanf(text, "SigBlk: %llx SigIgn: %llx", &blocked, &ignored), 2);
+    assert_int_equal(blocked, 0);
+    assert_int_equal(ignored & STANDARD_SIGNALS_MASK, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -643,6 +682,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dns01_failing_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dns01_cancel_kills_command, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dns01_not_run_once_cancelled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dns01_command_has_no_signal_blocked_or_ignored, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
