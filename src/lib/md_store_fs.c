@@ -545,16 +545,14 @@ int md_store_exists(md_store_t *store, md_store_group_t group, const char *name,
 apr_status_t md_store_remove(md_store_t *store, md_store_group_t group, const char *name,
                              const char *aspect, apr_pool_t *p)
 {
-    const char *path;
+    const char *path, *err;
     apr_status_t rv = path_for_read(&path, store, group, name, aspect, p);
 
-    if (rv == APR_SUCCESS) {
-        rv = apr_file_remove(path, p);
-        if (APR_STATUS_IS_ENOENT(rv) || APR_STATUS_IS_ENOTDIR(rv)) {
-            rv = APR_SUCCESS;
-        } else if (rv != APR_SUCCESS) {
-            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "cannot remove %s", path);
-        }
+    /* by descriptors: root (a2md) removes in directories the server's User writes */
+    if (rv == APR_SUCCESS &&
+        (rv = md_store_fs_unlink(&err, store, group, name, aspect, p)) != APR_SUCCESS &&
+        !APR_STATUS_IS_EINVAL(rv)) { /* refusals are told where they happen */
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "cannot remove %s", err ? err : path);
     }
     return rv;
 }

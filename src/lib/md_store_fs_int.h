@@ -82,6 +82,12 @@ apr_status_t md_store_fs_read(char **pdata, apr_size_t *plen, const char **perr,
                               md_store_group_t group, const char *name, const char *aspect,
                               apr_pool_t *p);
 
+/* Removes file 'aspect' of an entry relative to its group's and entry's descriptors: a link
+ * in the entry's place is refused (APR_EINVAL, logged naming it), a link or FIFO in the file's
+ * place is removed itself. A missing entry or file is success; other failures come with *perr. */
+apr_status_t md_store_fs_unlink(const char **perr, md_store_t *store, md_store_group_t group,
+                                const char *name, const char *aspect, apr_pool_t *p);
+
 /* The passphrase for keys of 'group': the store secret, or NULL/0 for plain groups. */
 void md_store_fs_passphrase(const char **ppass, apr_size_t *plen, const md_store_t *store,
                             md_store_group_t group);

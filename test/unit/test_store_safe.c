@@ -13,6 +13,7 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 
+#include "md_challenge.h"
 #include "md_crypt.h"
 #include "md_store.h"
 #include "unit_fixture.h"
@@ -152,6 +153,46 @@ static void test_purge_removes_links_never_what_they_point_to(void **state)
     assert_string_equal(unit_slurp(inside, f->pool), DECOY_TEXT);
 }
 
+static void test_remove_never_follows_a_linked_entry(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    const char *decoy = apr_pstrcat(f->pool, f->base, "/decoy", NULL);
+    const char *dir = apr_pstrcat(f->pool, f->base, "/decoy-dir", NULL);
+    const char *inside = apr_pstrcat(f->pool, dir, "/", MD_FN_HTTP01, NULL);
+    const char *entry = md_store_path(store, MD_SG_CHALLENGES, NAME, NULL, f->pool);
+    const char *file = md_store_path(store, MD_SG_CHALLENGES, NAME, MD_FN_HTTP01, f->pool);
+    struct stat st;
+
+    assert_int_equal(mkdir(dir, 0700), 0);
+    unit_spit(inside, DECOY_TEXT);
+    unit_spit(decoy, DECOY_TEXT);
+    assert_int_equal(symlink(dir, entry), 0);
+    /* as a challenge's teardown by a2md (root) does: refused by name, nothing removed */
+    assert_int_equal(md_store_remove(store, MD_SG_CHALLENGES, NAME, MD_FN_HTTP01, f->pool),
+                     APR_EINVAL);
+    assert_non_null(strstr(unit_log_last_error(), entry));
+    assert_non_null(strstr(unit_log_last_error(), "not a directory"));
+    assert_string_equal(unit_slurp(inside, f->pool), DECOY_TEXT);
+    /* in a real entry a link or a FIFO in the file's place goes itself, never its target */
+    assert_int_equal(unlink(entry), 0);
+    assert_int_equal(md_store_create_entry(store, MD_SG_CHALLENGES, NAME, f->pool), APR_SUCCESS);
+    assert_int_equal(symlink(decoy, file), 0);
+    assert_int_equal(md_store_remove(store, MD_SG_CHALLENGES, NAME, MD_FN_HTTP01, f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(lstat(file, &st), -1);
+    assert_string_equal(unit_slurp(decoy, f->pool), DECOY_TEXT);
+    assert_int_equal(mkfifo(file, 0600), 0);
+    assert_int_equal(md_store_remove(store, MD_SG_CHALLENGES, NAME, MD_FN_HTTP01, f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(lstat(file, &st), -1);
+    /* nothing there: nothing to do */
+    assert_int_equal(md_store_remove(store, MD_SG_CHALLENGES, NAME, MD_FN_HTTP01, f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(md_store_remove(store, MD_SG_CHALLENGES, "other.org", MD_FN_HTTP01, f->pool),
+                     APR_SUCCESS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +206,8 @@ int main(void)
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_plain_key_where_keys_are_encrypted_is_refused,
                                         unit_store_setup, unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_remove_never_follows_a_linked_entry, unit_store_setup,
+                                        unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_purge_removes_links_never_what_they_point_to,
                                         unit_store_setup, unit_store_teardown),
     };
