@@ -216,7 +216,7 @@ static apr_status_t copy_md_json(md_store_t *store, md_store_group_t source, con
                                  const char *dir, apr_pool_t *p)
 {
     md_store_group_t from = MD_SG_DOMAINS;
-    const char *src, *dst = apr_pstrcat(p, dir, "/", MD_FN_MD, NULL);
+    const char *err, *dst = apr_pstrcat(p, dir, "/", MD_FN_MD, NULL);
     char *data;
     apr_size_t len;
     apr_status_t rv;
@@ -229,9 +229,11 @@ static apr_status_t copy_md_json(md_store_t *store, md_store_group_t source, con
             return APR_SUCCESS;
         }
     }
-    src = md_store_path(store, from, name, MD_FN_MD, p);
-    if ((rv = md_file_read(&data, &len, src, 0, p)) != APR_SUCCESS) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: cannot read %s", name, src);
+    /* staging/ and live/ are the User's: read as the keys and chains there, by descriptors */
+    if ((rv = md_store_fs_read(&data, &len, &err, store, from, name, MD_FN_MD, p)) != APR_SUCCESS) {
+        if (!APR_STATUS_IS_EINVAL(rv)) { /* refusals are told where they happen */
+            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: cannot read %s", name, err);
+        }
         return rv;
     }
     if ((rv = md_file_write_atomic(dst, data, len, MD_FS_FILE_PRIVATE, p)) != APR_SUCCESS) {

@@ -193,6 +193,33 @@ static void test_remove_never_follows_a_linked_entry(void **state)
                      APR_SUCCESS);
 }
 
+static void test_promote_refuses_a_linked_or_fifo_md_json_of_the_staged_set(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    const char *decoy = decoy_and_entry(f, store), *archived;
+    const char *md_json = entry_path(f, store, MD_FN_MD);
+    apr_array_header_t *chain;
+    md_pkey_t *key;
+
+    /* a complete staged set, and no md.json in domains/ to take instead of the staged one */
+    unit_key_and_chain(&key, &chain, NAME, apr_time_from_sec(3600), f->pool);
+    unit_save_key_chain(store, MD_SG_STAGING, NAME, key, chain, f->pool);
+    assert_int_equal(symlink(decoy, md_json), 0);
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, NAME, f->pool), APR_EINVAL);
+    assert_non_null(
+        strstr(unit_log_text(), apr_pstrcat(f->pool, md_json, ": a symbolic link: refused", NULL)));
+    assert_false(md_store_exists(store, MD_SG_DOMAINS, NAME, NULL, f->pool));
+    /* a FIFO neither blocks nor gets in */
+    assert_int_equal(unlink(md_json), 0);
+    assert_int_equal(mkfifo(md_json, 0600), 0);
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, NAME, f->pool), APR_EINVAL);
+    assert_non_null(strstr(unit_log_text(),
+                           apr_pstrcat(f->pool, md_json, ": not a regular file: refused", NULL)));
+    assert_false(md_store_exists(store, MD_SG_DOMAINS, NAME, NULL, f->pool));
+    assert_string_equal(unit_slurp(decoy, f->pool), DECOY_TEXT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +235,9 @@ int main(void)
                                         unit_store_setup, unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_remove_never_follows_a_linked_entry, unit_store_setup,
                                         unit_store_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_promote_refuses_a_linked_or_fifo_md_json_of_the_staged_set, unit_store_setup,
+            unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_purge_removes_links_never_what_they_point_to,
                                         unit_store_setup, unit_store_teardown),
     };
