@@ -1,10 +1,16 @@
 /* md_challenge.c: answering ACME challenges -- choosing a type per authorization, http-01 and
  * tls-alpn-01 (RFC 8737) answers in challenges/<domain>/, dns-01 through the operator's command. */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
+#include <apr_atomic.h>
 #include <apr_lib.h>
+#include <apr_portable.h>
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 
@@ -33,6 +39,11 @@
 #define MD_SERIAL_BYTES 16
 /* A dns-01 command may wait for DNS propagation; one that runs longer than this is stuck. */
 #define MD_DNS01_CMD_TIMEOUT apr_time_from_sec(300)
+/* How soon a running command notices that the drive is cancelled (as md_drive.c's waits do):
+ * the server's stop waits only seconds for a drive (mod_md_drive.c). */
+#define MD_DNS01_CANCEL_SLICE apr_time_from_msec(100)
+/* Once a command closed its output, how often to look whether it exited. */
+#define MD_DNS01_EXIT_POLL apr_time_from_msec(5)
 /* The tail of a command's output that goes into messages. */
 #define MD_DNS01_OUTPUT_MAX 512
 #define MD_DNS01_READ_CHUNK 256
@@ -306,46 +317,116 @@ static const char *output_line(const char *out, apr_size_t len, apr_pool_t *p)
     return *s ? s : "(no output)";
 }
 
-/* Reads the child's output until it closes it or the deadline passes (APR_TIMEUP). */
-static apr_status_t read_output(char *out, apr_size_t *plen, apr_file_t *rd, apr_time_t deadline)
+static int cancelled(volatile apr_uint32_t *cancel)
+{
+    return cancel && apr_atomic_read32(cancel);
+}
+
+/* Follows the running command: reads its output until it closes it, then waits for its exit.
+ * APR_CHILD_DONE when it exited and is reaped (*pcode, *pwhy); APR_TIMEUP at the deadline
+ * and APR_EINTR when the drive is cancelled (looked at every MD_DNS01_CANCEL_SLICE): it still
+ * runs then; else the failure of waiting for it. Output that cannot be read is not waited for. */
+static apr_status_t await_command(apr_proc_t *proc, int *pcode, apr_exit_why_e *pwhy, char *out,
+                                  apr_size_t *plen, apr_file_t *rd, apr_time_t deadline,
+                                  volatile apr_uint32_t *cancel)
 {
     char chunk[MD_DNS01_READ_CHUNK];
+    apr_interval_time_t left;
     apr_size_t n;
     apr_status_t rv;
+    int eof = 0;
 
     for (;;) {
-        apr_interval_time_t left = deadline - apr_time_now();
-        if (left <= 0) {
+        if (cancelled(cancel)) {
+            return APR_EINTR;
+        }
+        if ((left = deadline - apr_time_now()) <= 0) {
             return APR_TIMEUP;
         }
-        apr_file_pipe_timeout_set(rd, left);
+        if (eof) {
+            /* the output is closed; the exit follows at once for almost every command */
+            if ((rv = apr_proc_wait(proc, pcode, pwhy, APR_NOWAIT)) != APR_CHILD_NOTDONE) {
+                return rv;
+            }
+            apr_sleep(left < MD_DNS01_EXIT_POLL ? left : MD_DNS01_EXIT_POLL);
+            continue;
+        }
+        apr_file_pipe_timeout_set(rd, left < MD_DNS01_CANCEL_SLICE ? left : MD_DNS01_CANCEL_SLICE);
         n = sizeof(chunk);
         rv = apr_file_read(rd, chunk, &n);
         if (n > 0) {
             tail_append(out, plen, chunk, n);
         }
-        if (APR_STATUS_IS_EOF(rv)) {
-            return APR_SUCCESS;
-        }
-        if (rv != APR_SUCCESS) {
-            return APR_STATUS_IS_TIMEUP(rv) ? APR_TIMEUP : rv;
-        }
+        eof = rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv); /* at its end, or broken */
     }
 }
 
+extern char **environ; /* POSIX: declared by the program that uses it */
+
+/* Starts cmd (a path as it is, a bare name looked up in PATH) with argv, its stdout and stderr
+ * into one pipe (no deadlock between two of them) whose read end comes back in *prd, stdin
+ * /dev/null. It leads a process group of its own, so that a kill reaches what it started too
+ * (a script's sleep or curl). The pipe is close-on-exec until it becomes the command's
+ * stdout: commands of concurrent drives never hold each other's pipes open. No signal is
+ * blocked or ignored in it: httpd blocks them in its threads and ignores SIGPIPE, and an exec
+ * keeps both -- a hook's kill or timeout(1) would not end its curl, nor 'cmd | head' end. */
+static apr_status_t dns01_spawn(apr_proc_t *proc, apr_file_t **prd, const char *cmd,
+                                const char *const *argv, apr_pool_t *p)
+{
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    sigset_t none, all;
+    char *const *args = (char *const *) argv; /* posix_spawn's type; it does not change them */
+    int fds[2], err;
+    pid_t pid;
+
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        return APR_FROM_OS_ERROR(errno);
+    }
+    posix_spawn_file_actions_init(&actions);
+    posix_spawnattr_init(&attr);
+    sigemptyset(&none);
+    sigfillset(&all);
+    err = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    err = err ? err : posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    err = err ? err : posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
+    err = err ? err
+              : posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                    POSIX_SPAWN_SETSIGDEF);
+    err = err ? err : posix_spawnattr_setpgroup(&attr, 0);
+    err = err ? err : posix_spawnattr_setsigmask(&attr, &none);
+    err = err ? err : posix_spawnattr_setsigdefault(&attr, &all);
+    if (!err) {
+        err = strchr(cmd, '/') ? posix_spawn(&pid, cmd, &actions, &attr, args, environ)
+                               : posix_spawnp(&pid, cmd, &actions, &attr, args, environ);
+    }
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+    close(fds[1]); /* the child has its own copies: EOF comes when it is done */
+    if (err) {
+        close(fds[0]);
+        return APR_FROM_OS_ERROR(err);
+    }
+    memset(proc, 0, sizeof(*proc));
+    proc->pid = pid;
+    return apr_os_pipe_put_ex(prd, &fds[0], 1, p); /* closed with p */
+}
+
 /* Runs cmd with args (no shell), its stdout and stderr captured, and waits for it. An exit
- * other than 0 is APR_EGENERAL, logged with the command line, the exit and the output. */
-static apr_status_t dns01_run(const char *cmd, const char *const *args, apr_pool_t *p)
+ * other than 0 is APR_EGENERAL, logged with the command line, the exit and the output. A
+ * command still running at MD_DNS01_CMD_TIMEOUT (APR_TIMEUP) or when the drive is cancelled
+ * (APR_EINTR; then none is started either) is killed with all it started, and reaped. */
+static apr_status_t dns01_run(const char *cmd, const char *const *args,
+                              volatile apr_uint32_t *cancel, apr_pool_t *p)
 {
     const char *argv[8], *line = cmd;
     char out[MD_DNS01_OUTPUT_MAX];
     apr_size_t out_len = 0;
-    apr_file_t *rd = NULL, *wr = NULL;
-    apr_procattr_t *attr = NULL;
+    apr_file_t *rd = NULL;
     apr_exit_why_e why = APR_PROC_EXIT;
     apr_proc_t proc;
     apr_pool_t *ptemp;
-    apr_status_t rv, read_rv;
+    apr_status_t rv;
     int n = 0, code = 0;
 
     argv[n++] = cmd;
@@ -354,36 +435,38 @@ static apr_status_t dns01_run(const char *cmd, const char *const *args, apr_pool
         line = apr_pstrcat(p, line, " ", *args, NULL);
     }
     argv[n] = NULL;
+    if (cancelled(cancel)) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_NOTICE, APR_EINTR,
+                      "dns-01: '%s' not run: the drive is cancelled (server stopping)", line);
+        return APR_EINTR;
+    }
 
     apr_pool_create(&ptemp, p);
-    /* One pipe for stdout and stderr: no deadlock between two of them. */
-    rv = apr_file_pipe_create_ex(&rd, &wr, APR_FULL_BLOCK, ptemp);
-    if (rv == APR_SUCCESS && (rv = apr_procattr_create(&attr, ptemp)) == APR_SUCCESS) {
-        /* A path is run as it is (and checked here); a bare name is looked up in PATH. */
-        apr_procattr_cmdtype_set(attr, strchr(cmd, '/') ? APR_PROGRAM_ENV : APR_PROGRAM_PATH);
-        apr_procattr_error_check_set(attr, 1);
-        if ((rv = apr_procattr_child_out_set(attr, wr, NULL)) == APR_SUCCESS &&
-            (rv = apr_procattr_child_err_set(attr, wr, NULL)) == APR_SUCCESS) {
-            rv = apr_proc_create(&proc, cmd, argv, NULL, attr, ptemp);
-        }
-    }
-    if (wr) {
-        apr_file_close(wr); /* the child has its own copies: EOF comes when it is done */
-    }
+    rv = dns01_spawn(&proc, &rd, cmd, argv, ptemp);
     if (rv != APR_SUCCESS) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "dns-01: cannot run '%s'", line);
         apr_pool_destroy(ptemp);
         return rv;
     }
+    md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "dns-01: running '%s' (pid %ld)", line,
+                  (long) proc.pid);
 
-    read_rv = read_output(out, &out_len, rd, apr_time_now() + MD_DNS01_CMD_TIMEOUT);
-    if (read_rv != APR_SUCCESS) {
-        apr_proc_kill(&proc, SIGKILL);
+    rv = await_command(&proc, &code, &why, out, &out_len, rd, apr_time_now() + MD_DNS01_CMD_TIMEOUT,
+                       cancel);
+    if (rv == APR_EINTR || APR_STATUS_IS_TIMEUP(rv)) {
+        /* with its whole group: not reaped yet, its pid (the group's id) is still ours */
+        kill(-proc.pid, SIGKILL);
+        apr_proc_wait(&proc, &code, &why, APR_WAIT); /* reaped: no zombie stays behind */
     }
-    rv = apr_proc_wait(&proc, &code, &why, APR_WAIT);
     apr_pool_destroy(ptemp);
 
-    if (read_rv == APR_TIMEUP) {
+    if (rv == APR_EINTR) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_NOTICE, rv,
+                      "dns-01: '%s' killed: the drive is cancelled (server stopping): %s", line,
+                      output_line(out, out_len, p));
+        return APR_EINTR;
+    }
+    if (APR_STATUS_IS_TIMEUP(rv)) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_TIMEUP,
                       "dns-01: '%s' did not finish within %s and was killed: %s", line,
                       md_duration_format(MD_DNS01_CMD_TIMEOUT, p), output_line(out, out_len, p));
@@ -440,7 +523,7 @@ apr_status_t md_chall_setup(md_store_t *store, md_acme_t *acme, const md_acme_au
             args[1] = domain;
             args[2] = md_base64url_encode(digest, sizeof(digest), p);
             args[3] = NULL;
-            rv = dns01_run(env->dns01_cmd, args, p);
+            rv = dns01_run(env->dns01_cmd, args, env->cancel, p);
         }
     } else {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_ENOTIMPL, "%s: cannot set up a %s challenge",
@@ -471,7 +554,7 @@ apr_status_t md_chall_teardown(md_store_t *store, const md_acme_authz_t *authz,
         args[0] = "teardown";
         args[1] = domain;
         args[2] = NULL;
-        return dns01_run(env->dns01_cmd, args, p);
+        return dns01_run(env->dns01_cmd, args, env->cancel, p);
     }
     md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_ENOTIMPL, "%s: cannot tear down a %s challenge",
                   authz->domain, chall->type);

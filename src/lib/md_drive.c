@@ -717,6 +717,7 @@ static apr_status_t drive_md(md_reg_t *reg, const md_t *md, const md_drive_opts_
     d->opts = opts;
     d->p = p;
     d->chall = opts->chall;
+    d->chall.cancel = opts->cancel; /* a dns-01 command is stopped with the drive */
     if (!d->chall.allowed || d->chall.allowed->nelts == 0) {
         d->chall.allowed = md->ca_challenges;
     }

@@ -48,6 +48,27 @@ static apr_status_t open_error(const char **perr, const char *path, int err, int
     return APR_FROM_OS_ERROR(err);
 }
 
+/* The descriptors of the group's directory and of entry 'name' in it, both opened as
+ * directories without following a link. A link in place of either is refused (logged,
+ * APR_EINVAL); other failures are returned with *perr. */
+static apr_status_t open_entry(int *pgfd, int *pefd, const char **perr, md_store_t *store,
+                               md_store_group_t group, const char *name, apr_pool_t *p)
+{
+    const char *gdir = md_store_fs_group_dir(&(apr_status_t){0}, store, group, 0, p);
+    int err;
+
+    *pefd = -1;
+    if ((*pgfd = md_store_fs_open_dir(gdir)) < 0) {
+        err = errno;
+        return open_error(perr, gdir, err, 1, p);
+    }
+    if ((*pefd = openat(*pgfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+        err = errno;
+        return open_error(perr, md_store_path(store, group, name, NULL, p), err, 1, p);
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t md_store_fs_read(char **pdata, apr_size_t *plen, const char **perr, md_store_t *store,
                               md_store_group_t group, const char *name, const char *aspect,
                               apr_pool_t *p)
@@ -67,12 +88,7 @@ apr_status_t md_store_fs_read(char **pdata, apr_size_t *plen, const char **perr,
         *perr = "invalid store name";
         return APR_EINVAL;
     }
-    if ((gfd = md_store_fs_open_dir(gdir)) < 0) {
-        rv = open_error(perr, gdir, errno, 1, p);
-        goto out;
-    }
-    if ((efd = openat(gfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
-        rv = open_error(perr, md_store_path(store, group, name, NULL, p), errno, 1, p);
+    if ((rv = open_entry(&gfd, &efd, perr, store, group, name, p)) != APR_SUCCESS) {
         goto out;
     }
     /* O_NONBLOCK: a FIFO planted in place of a file must not hang the reader */

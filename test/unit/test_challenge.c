@@ -1,6 +1,9 @@
 /* test_challenge.c: unit tests of md_challenge.c -- choosing a challenge type, http-01 and
  * tls-alpn-01 answers in the store, the acmeIdentifier certificate, dns-01 via a command. */
+#include <errno.h>
 #include <setjmp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -11,8 +14,10 @@
 
 #include <cmocka.h>
 
+#include <apr_atomic.h>
 #include <apr_general.h>
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
 
 #include <openssl/objects.h>
 #include <openssl/x509.h>
@@ -39,6 +44,14 @@
 /* A directory URL that is never contacted: key authorizations need no request. */
 #define CA_URL "https://127.0.0.1:1/dir"
 #define ACCOUNT_URL "https://127.0.0.1:1/acct/1"
+/* A dns-01 command that hangs sleeps this long; a cancelled one must be gone long before. */
+#define HANG_SECONDS 30
+#define CANCELLED_WITHIN apr_time_from_sec(10)
+/* How long the test waits for a command to start (it writes its pid) or to end. */
+#define EVENT_TIMEOUT apr_time_from_sec(10)
+#define POLL_STEP apr_time_from_msec(10)
+/* Signals 1 to 31 in the masks of /proc/<pid>/status (bit n-1 for signal n). */
+#define STANDARD_SIGNALS_MASK 0x7fffffffULL
 
 typedef struct {
     apr_pool_t *pool;
@@ -210,7 +223,7 @@ static void test_choose_default_preference(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, MD_CHALL_DNS01,
                                     MD_CHALL_TLSALPN01, NULL);
-    md_chall_env_t env = {NULL, 1, 1, "/bin/true"};
+    md_chall_env_t env = {NULL, 1, 1, "/bin/true", NULL};
 
     assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_TLSALPN01);
     env.tlsalpn01_possible = 0;
@@ -228,7 +241,7 @@ static void test_choose_allowed_order(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_TLSALPN01, MD_CHALL_HTTP01,
                                     MD_CHALL_DNS01, NULL);
-    md_chall_env_t env = {NULL, 1, 1, NULL};
+    md_chall_env_t env = {NULL, 1, 1, NULL, NULL};
 
     env.allowed = strs(f->pool, MD_CHALL_HTTP01, MD_CHALL_TLSALPN01);
     assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_HTTP01);
@@ -252,7 +265,7 @@ static void test_choose_only_offered(void **state)
 {
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, NULL);
-    md_chall_env_t env = {NULL, 1, 1, "/bin/true"};
+    md_chall_env_t env = {NULL, 1, 1, "/bin/true", NULL};
 
     assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_HTTP01);
     env.http01_possible = 0;
@@ -267,7 +280,7 @@ static void test_choose_wildcard(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "*.example.org", MD_CHALL_HTTP01, MD_CHALL_DNS01,
                                     MD_CHALL_TLSALPN01, NULL);
-    md_chall_env_t env = {NULL, 1, 1, "/bin/true"};
+    md_chall_env_t env = {NULL, 1, 1, "/bin/true", NULL};
 
     assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_DNS01);
     env.allowed = strs(f->pool, MD_CHALL_HTTP01, MD_CHALL_DNS01);
@@ -284,7 +297,7 @@ static void test_choose_nothing_possible(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "www.example.org", MD_CHALL_HTTP01, MD_CHALL_TLSALPN01,
                                     MD_CHALL_DNS01, NULL);
-    md_chall_env_t env = {NULL, 0, 0, NULL};
+    md_chall_env_t env = {NULL, 0, 0, NULL, NULL};
     const md_acme_chall_t *c;
 
     assert_int_equal(md_chall_choose(&c, a, &env, f->pool), APR_ENOTIMPL);
@@ -323,7 +336,7 @@ static void test_tlsalpn01_setup_teardown(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_TLSALPN01, NULL);
     const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 0, 1, NULL};
+    md_chall_env_t env = {NULL, 0, 1, NULL, NULL};
     const char *keyauthz, *perr;
     apr_array_header_t *chain;
     md_pkey_t *key;
@@ -362,7 +375,7 @@ static void test_http01_setup_answer_teardown(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, NULL);
     const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 1, 0, NULL};
+    md_chall_env_t env = {NULL, 1, 0, NULL, NULL};
     const char *keyauthz, *answer, *path;
     struct stat st;
 
@@ -411,7 +424,7 @@ static void test_setup_refuses_bad_token(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, NULL);
     md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 1, 0, NULL};
+    md_chall_env_t env = {NULL, 1, 0, NULL, NULL};
 
     c->token = "../../md_store.json";
     assert_int_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_EINVAL);
@@ -420,26 +433,53 @@ static void test_setup_refuses_bad_token(void **state)
 
 /* ---- dns-01 ---- */
 
+/* A dns-01 challenge of an authorization for domain, answered by the script base/name. */
+typedef struct {
+    fixture_t *f;
+    md_acme_authz_t *authz;
+    md_chall_env_t env;
+} dns01_case_t;
+
+static dns01_case_t dns01_case(fixture_t *f, const char *domain, const char *name, const char *body)
+{
+    dns01_case_t dc = {
+        f, authz_make(f->pool, domain, MD_CHALL_DNS01, NULL), {NULL, 0, 0, NULL, NULL}};
+
+    dc.env.dns01_cmd = script(f, name, body);
+    return dc;
+}
+
+static apr_status_t dns01_setup(dns01_case_t *dc)
+{
+    return md_chall_setup(dc->f->store, dc->f->acme, dc->authz,
+                          APR_ARRAY_IDX(dc->authz->challenges, 0, const md_acme_chall_t *),
+                          &dc->env, dc->f->pool);
+}
+
+static apr_status_t dns01_teardown(dns01_case_t *dc)
+{
+    return md_chall_teardown(dc->f->store, dc->authz,
+                             APR_ARRAY_IDX(dc->authz->challenges, 0, const md_acme_chall_t *),
+                             &dc->env, dc->f->pool);
+}
+
 static void test_dns01_setup_teardown(void **state)
 {
     fixture_t *f = *state;
     const char *record = apr_pstrcat(f->pool, f->base, "/args.txt", NULL);
-    md_acme_authz_t *a = authz_make(f->pool, "*.example.org", MD_CHALL_DNS01, NULL);
-    const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 0, 0, NULL};
+    dns01_case_t dc = dns01_case(f, "*.example.org", "dns.sh",
+                                 apr_pstrcat(f->pool, "echo \"$#:$*\" >> '", record,
+                                             "'\necho some chatter; echo more >&2", NULL));
     const char *keyauthz, *expected;
 
-    env.dns01_cmd = script(f, "dns.sh",
-                           apr_pstrcat(f->pool, "echo \"$#:$*\" >> '", record,
-                                       "'\necho some chatter; echo more >&2", NULL));
     assert_int_equal(md_acme_key_authz(&keyauthz, f->acme, TOKEN, f->pool), APR_SUCCESS);
-    assert_int_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
+    assert_int_equal(dns01_setup(&dc), APR_SUCCESS);
     /* the base name of the wildcard, and base64url(SHA-256(key authorization)) */
     expected =
         apr_pstrcat(f->pool, "3:setup example.org ", expected_txt(keyauthz, f->pool), "\n", NULL);
     assert_string_equal(slurp(record, f->pool), expected);
 
-    assert_int_equal(md_chall_teardown(f->store, a, c, &env, f->pool), APR_SUCCESS);
+    assert_int_equal(dns01_teardown(&dc), APR_SUCCESS);
     expected = apr_pstrcat(f->pool, expected, "2:teardown example.org\n", NULL);
     assert_string_equal(slurp(record, f->pool), expected);
     assert_string_equal(unit_log_text(), "");
@@ -448,25 +488,182 @@ static void test_dns01_setup_teardown(void **state)
 static void test_dns01_failing_command(void **state)
 {
     fixture_t *f = *state;
-    md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_DNS01, NULL);
-    const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 0, 0, NULL};
+    dns01_case_t dc =
+        dns01_case(f, "example.org", "fail.sh", "echo 'no API key for example.org' >&2; exit 3");
 
-    env.dns01_cmd = script(f, "fail.sh", "echo 'no API key for example.org' >&2; exit 3");
-    assert_int_not_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
-    assert_non_null(strstr(unit_log_text(), env.dns01_cmd));
+    assert_int_not_equal(dns01_setup(&dc), APR_SUCCESS);
+    assert_non_null(strstr(unit_log_text(), dc.env.dns01_cmd));
     assert_non_null(strstr(unit_log_text(), "exited with 3"));
     assert_non_null(strstr(unit_log_text(), "no API key for example.org"));
     assert_non_null(strstr(unit_log_text(), "setup example.org"));
 
     unit_log_clear();
-    assert_int_not_equal(md_chall_teardown(f->store, a, c, &env, f->pool), APR_SUCCESS);
+    assert_int_not_equal(dns01_teardown(&dc), APR_SUCCESS);
     assert_non_null(strstr(unit_log_text(), "teardown example.org"));
 
     unit_log_clear();
-    env.dns01_cmd = apr_pstrcat(f->pool, f->base, "/no-such-command", NULL);
-    assert_int_not_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
-    assert_non_null(strstr(unit_log_text(), env.dns01_cmd));
+    dc.env.dns01_cmd = apr_pstrcat(f->pool, f->base, "/no-such-command", NULL);
+    assert_int_not_equal(dns01_setup(&dc), APR_SUCCESS);
+    assert_non_null(strstr(unit_log_text(), dc.env.dns01_cmd));
+}
+
+/* The pid a script wrote into path, waiting up to EVENT_TIMEOUT for it; 0 when none came. */
+static pid_t pid_from(const char *path, apr_pool_t *p)
+{
+    apr_time_t until = apr_time_now() + EVENT_TIMEOUT;
+    const char *text;
+    long pid = 0;
+
+    while (pid <= 0 && apr_time_now() < until) {
+        if ((text = slurp(path, p)) != NULL) {
+            pid = strtol(text, NULL, 10);
+        }
+        if (pid <= 0) {
+            apr_sleep(POLL_STEP);
+        }
+    }
+    return (pid_t) pid;
+}
+
+/* pid has ended: there is no such process, or a zombie that its new parent (not us) has not
+ * reaped yet. */
+static int ended(pid_t pid)
+{
+    char path[64], buf[512];
+    const char *state;
+    size_t n;
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long) pid);
+    if (!(fp = fopen(path, "r"))) {
+        return 1;
+    }
+    n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    state = strrchr(buf, ')'); /* "pid (comm) state ...", comm may hold anything */
+    return !state || state[1] == '\0' || state[2] == 'Z' || state[2] == 'X';
+}
+
+/* Waits up to EVENT_TIMEOUT for pid to end (a SIGKILL takes effect when it is next scheduled). */
+static int ends_soon(pid_t pid)
+{
+    apr_time_t until = apr_time_now() + EVENT_TIMEOUT;
+
+    while (!ended(pid) && apr_time_now() < until) {
+        apr_sleep(POLL_STEP);
+    }
+    return ended(pid);
+}
+
+/* Cancels the drive as the server's stop does (mod_md_drive.c cancel_drives), from another
+ * thread, once the command is running: it has written its pid. */
+typedef struct {
+    const char *pid_file;
+    volatile apr_uint32_t cancel;
+    apr_time_t cancelled_at;
+    apr_pool_t *p;
+} canceller_t;
+
+static void *APR_THREAD_FUNC cancel_when_started(apr_thread_t *thread, void *baton)
+{
+    canceller_t *c = baton;
+
+    pid_from(c->pid_file, c->p);
+    c->cancelled_at = apr_time_now();
+    apr_atomic_set32(&c->cancel, 1);
+    apr_thread_exit(thread, APR_SUCCESS);
+    return NULL;
+}
+
+static void test_dns01_cancel_kills_command(void **state)
+{
+    fixture_t *f = *state;
+    const char *child_file = apr_pstrcat(f->pool, f->base, "/child.pid", NULL);
+    canceller_t canceller = {apr_pstrcat(f->pool, f->base, "/cmd.pid", NULL), 0, 0, f->pool};
+    /* as hooks often are: a script that waits for what it started */
+    dns01_case_t dc = dns01_case(f, "example.org", "hang.sh",
+                                 apr_psprintf(f->pool,
+                                              "sleep %d &\necho $! > '%s'\necho $$ > '%s'\n"
+                                              "echo waiting\nwait",
+                                              HANG_SECONDS, child_file, canceller.pid_file));
+    apr_thread_t *thread;
+    apr_status_t rv, trv;
+    apr_time_t started;
+    pid_t pid, child;
+
+    dc.env.cancel = &canceller.cancel;
+    assert_int_equal(apr_thread_create(&thread, NULL, cancel_when_started, &canceller, f->pool),
+                     APR_SUCCESS);
+    started = apr_time_now();
+    rv = dns01_setup(&dc);
+    apr_thread_join(&trv, thread);
+
+    assert_int_equal(rv, APR_EINTR);
+    assert_true(canceller.cancelled_at > 0);
+    assert_true(apr_time_now() - started < CANCELLED_WITHIN);
+    /* killed and reaped: not even a zombie is left */
+    pid = pid_from(canceller.pid_file, f->pool);
+    assert_true(pid > 0);
+    assert_int_equal(kill(pid, 0), -1);
+    assert_int_equal(errno, ESRCH);
+    /* and what it started is killed with it */
+    child = pid_from(child_file, f->pool);
+    assert_true(child > 0);
+    assert_true(ends_soon(child));
+    assert_string_equal(unit_log_text(), ""); /* a stop is no error */
+}
+
+static void test_dns01_not_run_once_cancelled(void **state)
+{
+    fixture_t *f = *state;
+    const char *record = apr_pstrcat(f->pool, f->base, "/args.txt", NULL);
+    dns01_case_t dc = dns01_case(f, "example.org", "dns.sh",
+                                 apr_pstrcat(f->pool, "echo \"$*\" >> '", record, "'", NULL));
+    volatile apr_uint32_t cancel = 1;
+
+    dc.env.cancel = &cancel;
+    /* a stopping server waits for no command: neither setup nor the teardown after it */
+    assert_int_equal(dns01_setup(&dc), APR_EINTR);
+    assert_int_equal(dns01_teardown(&dc), APR_EINTR);
+    assert_null(slurp(record, f->pool));
+    assert_string_equal(unit_log_text(), "");
+}
+
+static void test_dns01_command_has_no_signal_blocked_or_ignored(void **state)
+{
+    fixture_t *f = *state;
+    const char *record = apr_pstrcat(f->pool, f->base, "/signals.txt", NULL);
+    /* what the command itself has (exec: a shell blocks signals while it waits for a child) */
+    dns01_case_t dc =
+        dns01_case(f, "example.org", "signals.sh",
+                   apr_pstrcat(f->pool, "exec grep -E '^Sig(Blk|Ign)' /proc/self/status > '",
+                               record, "'", NULL));
+    unsigned long long blocked = 0, ignored = 0;
+    struct sigaction ignore, old_pipe;
+    sigset_t term, old_mask;
+    const char *text;
+    apr_status_t rv;
+
+    /* as in httpd's children: SIGTERM blocked in the driver's thread, SIGPIPE ignored */
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    memset(&ignore, 0, sizeof(ignore));
+    ignore.sa_handler = SIG_IGN;
+    assert_int_equal(pthread_sigmask(SIG_BLOCK, &term, &old_mask), 0);
+    assert_int_equal(sigaction(SIGPIPE, &ignore, &old_pipe), 0);
+    rv = dns01_setup(&dc);
+    pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+    sigaction(SIGPIPE, &old_pipe, NULL);
+
+    assert_int_equal(rv, APR_SUCCESS);
+    /* a hook's kill and timeout(1) work, and so do pipes into head: nothing blocked, none of
+     * the standard signals ignored (glibc's posix_spawn leaves its own two, 32 and 33, so) */
+    text = slurp(record, f->pool);
+    assert_non_null(text);
+    assert_int_equal(sscanf(text, "SigBlk: %llx SigIgn: %llx", &blocked, &ignored), 2);
+    assert_int_equal(blocked, 0);
+    assert_int_equal(ignored & STANDARD_SIGNALS_MASK, 0);
 }
 
 int main(void)
@@ -483,6 +680,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_setup_refuses_bad_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dns01_setup_teardown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dns01_failing_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dns01_cancel_kills_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dns01_not_run_once_cancelled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dns01_command_has_no_signal_blocked_or_ignored, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -13,6 +13,7 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 
+#include "md_challenge.h"
 #include "md_crypt.h"
 #include "md_store.h"
 #include "unit_fixture.h"
@@ -235,6 +236,82 @@ static void test_writes_have_their_exact_modes_whatever_the_umask(void **state)
     assert_int_equal(st.st_mode & 0777, 0600);
 }
 
+static void test_remove_never_follows_a_linked_entry(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    const char *decoy = apr_pstrcat(f->pool, f->base, "/decoy", NULL);
+    const char *dir = apr_pstrcat(f->pool, f->base, "/decoy-dir", NULL);
+    const char *inside = apr_pstrcat(f->pool, dir, "/", MD_FN_HTTP01, NULL);
+    const char *entry = md_store_path(store, MD_SG_CHALLENGES, NAME, NULL, f->pool);
+    const char *file = md_store_path(store, MD_SG_CHALLENGES, NAME, MD_FN_HTTP01, f->pool);
+    struct stat st;
+
+    assert_int_equal(mkdir(dir, 0700), 0);
+    unit_spit(inside, DECOY_TEXT);
+    unit_spit(decoy, DECOY_TEXT);
+    assert_int_equal(symlink(dir, entry), 0);
+    /* as a challenge's teardown by a2md (root) does: refused by name, nothing removed */
+    assert_int_equal(md_store_remove(store, MD_SG_CHALLENGES, NAME, MD_FN_HTTP01, f->pool),
+                     APR_EINVAL);
+    assert_non_null(strstr(unit_log_last_error(), entry));
+    assert_non_null(strstr(unit_log_last_error(), "not a directory"));
+    assert_string_equal(unit_slurp(inside, f->pool), DECOY_TEXT);
+    /* in a real entry a link or a FIFO in the file's place goes itself, never its target */
+    assert_int_equal(unlink(entry), 0);
+    assert_int_equal(md_store_create_entry(store, MD_SG_CHALLENGES, NAME, f->pool), APR_SUCCESS);
+    assert_int_equal(symlink(decoy, file), 0);
+    assert_int_equal(md_store_remove(store, MD_SG_CHALLENGES, NAME, MD_FN_HTTP01, f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(lstat(file, &st), -1);
+    assert_string_equal(unit_slurp(decoy, f->pool), DECOY_TEXT);
+    assert_int_equal(mkfifo(file, 0600), 0);
+    assert_int_equal(md_store_remove(store, MD_SG_CHALLENGES, NAME, MD_FN_HTTP01, f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(lstat(file, &st), -1);
+    /* nothing there: nothing to do */
+    assert_int_equal(md_store_remove(store, MD_SG_CHALLENGES, NAME, MD_FN_HTTP01, f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(md_store_remove(store, MD_SG_CHALLENGES, "other.org", MD_FN_HTTP01, f->pool),
+                     APR_SUCCESS);
+}
+
+static void test_promote_refuses_a_linked_or_fifo_md_json_of_the_staged_set(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    const char *decoy = decoy_and_entry(f, store), *archived;
+    const char *md_json = entry_path(f, store, MD_FN_MD);
+    apr_array_header_t *chain, *set = apr_array_make(f->pool, 1, sizeof(md_set_entry_t *));
+    md_set_entry_t *e = apr_pcalloc(f->pool, sizeof(*e));
+    md_pkey_spec_t *spec;
+    md_pkey_t *key;
+
+    /* a complete staged set, and no md.json in domains/ to take instead of the staged one */
+    unit_key_and_chain(&key, &chain, NAME, apr_time_from_sec(3600), f->pool);
+    unit_save_key_chain(store, MD_SG_STAGING, NAME, key, chain, f->pool);
+    e->key = key;
+    e->chain = chain;
+    assert_int_equal(md_pkey_get_spec(&spec, key, f->pool), APR_SUCCESS);
+    e->spec = spec;
+    APR_ARRAY_PUSH(set, md_set_entry_t *) = e;
+    assert_int_equal(symlink(decoy, md_json), 0);
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, NAME, set, f->pool),
+                     APR_EINVAL);
+    assert_non_null(
+        strstr(unit_log_text(), apr_pstrcat(f->pool, md_json, ": a symbolic link: refused", NULL)));
+    assert_false(md_store_exists(store, MD_SG_DOMAINS, NAME, NULL, f->pool));
+    /* a FIFO neither blocks nor gets in */
+    assert_int_equal(unlink(md_json), 0);
+    assert_int_equal(mkfifo(md_json, 0600), 0);
+    assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, NAME, set, f->pool),
+                     APR_EINVAL);
+    assert_non_null(strstr(unit_log_text(),
+                           apr_pstrcat(f->pool, md_json, ": not a regular file: refused", NULL)));
+    assert_false(md_store_exists(store, MD_SG_DOMAINS, NAME, NULL, f->pool));
+    assert_string_equal(unit_slurp(decoy, f->pool), DECOY_TEXT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +334,11 @@ int main(void)
                                         unit_store_setup, unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_writes_have_their_exact_modes_whatever_the_umask,
                                         unit_store_setup, unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_remove_never_follows_a_linked_entry, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_promote_refuses_a_linked_or_fifo_md_json_of_the_staged_set, unit_store_setup,
+            unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_purge_removes_links_never_what_they_point_to,
                                         unit_store_setup, unit_store_teardown),
     };
