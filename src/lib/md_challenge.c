@@ -1,18 +1,10 @@
 /* md_challenge.c: answering ACME challenges -- choosing a type per authorization, http-01 and
  * tls-alpn-01 (RFC 8737) answers in challenges/<domain>/, dns-01 through the operator's command. */
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
-#include <apr_atomic.h>
 #include <apr_lib.h>
-#include <apr_portable.h>
 #include <apr_strings.h>
-#include <apr_thread_proc.h>
 
 #include <openssl/asn1.h>
 #include <openssl/bn.h>
@@ -22,6 +14,7 @@
 #include <openssl/x509v3.h>
 
 #include "md_challenge.h"
+#include "md_cmd.h"
 #include "md_log.h"
 #include "md_util.h"
 
@@ -39,15 +32,6 @@
 #define MD_SERIAL_BYTES 16
 /* A dns-01 command may wait for DNS propagation; one that runs longer than this is stuck. */
 #define MD_DNS01_CMD_TIMEOUT apr_time_from_sec(300)
-/* How soon a running command notices that the drive is cancelled (as md_drive.c's waits do):
- * the server's stop waits only seconds for a drive (mod_md_drive.c). */
-#define MD_DNS01_CANCEL_SLICE apr_time_from_msec(100)
-/* Once a command closed its output, how often to look whether it exited. */
-#define MD_DNS01_EXIT_POLL apr_time_from_msec(5)
-/* The tail of a command's output that goes into messages. */
-#define MD_DNS01_OUTPUT_MAX 512
-#define MD_DNS01_READ_CHUNK 256
-_Static_assert(MD_DNS01_READ_CHUNK <= MD_DNS01_OUTPUT_MAX, "a read fits the output tail");
 
 static const md_pkey_spec_t tlsalpn01_key_spec = {MD_PKEY_EC, 0, "secp256r1"};
 
@@ -289,202 +273,17 @@ static apr_status_t tlsalpn01_setup(md_store_t *store, const char *domain, const
 
 /* ---- dns-01 ---- */
 
-/* Appends data (at most MD_DNS01_OUTPUT_MAX) to the tail buffer out, keeping the latest bytes. */
-static void tail_append(char *out, apr_size_t *plen, const char *data, apr_size_t len)
-{
-    if (*plen + len > MD_DNS01_OUTPUT_MAX) {
-        apr_size_t drop = *plen + len - MD_DNS01_OUTPUT_MAX;
-        memmove(out, out + drop, *plen - drop);
-        *plen -= drop;
-    }
-    memcpy(out + *plen, data, len);
-    *plen += len;
-}
-
-/* The output as one line for a message. */
-static const char *output_line(const char *out, apr_size_t len, apr_pool_t *p)
-{
-    char *s = apr_pstrmemdup(p, out, len);
-
-    while (len > 0 && apr_isspace(s[len - 1])) {
-        s[--len] = '\0';
-    }
-    for (char *c = s; *c; ++c) {
-        if (*c == '\n' || *c == '\r' || *c == '\t') {
-            *c = ' ';
-        }
-    }
-    return *s ? s : "(no output)";
-}
-
-static int cancelled(volatile apr_uint32_t *cancel)
-{
-    return cancel && apr_atomic_read32(cancel);
-}
-
-/* Follows the running command: reads its output until it closes it, then waits for its exit.
- * APR_CHILD_DONE when it exited and is reaped (*pcode, *pwhy); APR_TIMEUP at the deadline
- * and APR_EINTR when the drive is cancelled (looked at every MD_DNS01_CANCEL_SLICE): it still
- * runs then; else the failure of waiting for it. Output that cannot be read is not waited for. */
-static apr_status_t await_command(apr_proc_t *proc, int *pcode, apr_exit_why_e *pwhy, char *out,
-                                  apr_size_t *plen, apr_file_t *rd, apr_time_t deadline,
-                                  volatile apr_uint32_t *cancel)
-{
-    char chunk[MD_DNS01_READ_CHUNK];
-    apr_interval_time_t left;
-    apr_size_t n;
-    apr_status_t rv;
-    int eof = 0;
-
-    for (;;) {
-        if (cancelled(cancel)) {
-            return APR_EINTR;
-        }
-        if ((left = deadline - apr_time_now()) <= 0) {
-            return APR_TIMEUP;
-        }
-        if (eof) {
-            /* the output is closed; the exit follows at once for almost every command */
-            if ((rv = apr_proc_wait(proc, pcode, pwhy, APR_NOWAIT)) != APR_CHILD_NOTDONE) {
-                return rv;
-            }
-            apr_sleep(left < MD_DNS01_EXIT_POLL ? left : MD_DNS01_EXIT_POLL);
-            continue;
-        }
-        apr_file_pipe_timeout_set(rd, left < MD_DNS01_CANCEL_SLICE ? left : MD_DNS01_CANCEL_SLICE);
-        n = sizeof(chunk);
-        rv = apr_file_read(rd, chunk, &n);
-        if (n > 0) {
-            tail_append(out, plen, chunk, n);
-        }
-        eof = rv != APR_SUCCESS && !APR_STATUS_IS_TIMEUP(rv); /* at its end, or broken */
-    }
-}
-
-extern char **environ; /* POSIX: declared by the program that uses it */
-
-/* Starts cmd (a path as it is, a bare name looked up in PATH) with argv, its stdout and stderr
- * into one pipe (no deadlock between two of them) whose read end comes back in *prd, stdin
- * /dev/null. It leads a process group of its own, so that a kill reaches what it started too
- * (a script's sleep or curl). The pipe is close-on-exec until it becomes the command's
- * stdout: commands of concurrent drives never hold each other's pipes open. No signal is
- * blocked or ignored in it: httpd blocks them in its threads and ignores SIGPIPE, and an exec
- * keeps both -- a hook's kill or timeout(1) would not end its curl, nor 'cmd | head' end. */
-static apr_status_t dns01_spawn(apr_proc_t *proc, apr_file_t **prd, const char *cmd,
-                                const char *const *argv, apr_pool_t *p)
-{
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    sigset_t none, all;
-    char *const *args = (char *const *) argv; /* posix_spawn's type; it does not change them */
-    int fds[2], err;
-    pid_t pid;
-
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        return APR_FROM_OS_ERROR(errno);
-    }
-    posix_spawn_file_actions_init(&actions);
-    posix_spawnattr_init(&attr);
-    sigemptyset(&none);
-    sigfillset(&all);
-    err = posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    err = err ? err : posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    err = err ? err : posix_spawn_file_actions_adddup2(&actions, fds[1], STDERR_FILENO);
-    err = err ? err
-              : posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                                    POSIX_SPAWN_SETSIGDEF);
-    err = err ? err : posix_spawnattr_setpgroup(&attr, 0);
-    err = err ? err : posix_spawnattr_setsigmask(&attr, &none);
-    err = err ? err : posix_spawnattr_setsigdefault(&attr, &all);
-    if (!err) {
-        err = strchr(cmd, '/') ? posix_spawn(&pid, cmd, &actions, &attr, args, environ)
-                               : posix_spawnp(&pid, cmd, &actions, &attr, args, environ);
-    }
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&actions);
-    close(fds[1]); /* the child has its own copies: EOF comes when it is done */
-    if (err) {
-        close(fds[0]);
-        return APR_FROM_OS_ERROR(err);
-    }
-    memset(proc, 0, sizeof(*proc));
-    proc->pid = pid;
-    return apr_os_pipe_put_ex(prd, &fds[0], 1, p); /* closed with p */
-}
-
-/* Runs cmd with args (no shell), its stdout and stderr captured, and waits for it. An exit
- * other than 0 is APR_EGENERAL, logged with the command line, the exit and the output. A
- * command still running at MD_DNS01_CMD_TIMEOUT (APR_TIMEUP) or when the drive is cancelled
- * (APR_EINTR; then none is started either) is killed with all it started, and reaped. */
+/* Runs MDChallengeDns01's program with args (a NULL-terminated list). */
 static apr_status_t dns01_run(const char *cmd, const char *const *args,
                               volatile apr_uint32_t *cancel, apr_pool_t *p)
 {
-    const char *argv[8], *line = cmd;
-    char out[MD_DNS01_OUTPUT_MAX];
-    apr_size_t out_len = 0;
-    apr_file_t *rd = NULL;
-    apr_exit_why_e why = APR_PROC_EXIT;
-    apr_proc_t proc;
-    apr_pool_t *ptemp;
-    apr_status_t rv;
-    int n = 0, code = 0;
+    md_cmd_opts_t opts = {"dns-01: MDChallengeDns01", MD_DNS01_CMD_TIMEOUT, cancel, 1};
+    apr_array_header_t *argv = apr_array_make(p, 4, sizeof(const char *));
 
-    argv[n++] = cmd;
-    for (; *args && n < (int) (sizeof(argv) / sizeof(argv[0])) - 1; ++args) {
-        argv[n++] = *args;
-        line = apr_pstrcat(p, line, " ", *args, NULL);
+    for (; *args; ++args) {
+        APR_ARRAY_PUSH(argv, const char *) = *args;
     }
-    argv[n] = NULL;
-    if (cancelled(cancel)) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_NOTICE, APR_EINTR,
-                      "dns-01: '%s' not run: the drive is cancelled (server stopping)", line);
-        return APR_EINTR;
-    }
-
-    apr_pool_create(&ptemp, p);
-    rv = dns01_spawn(&proc, &rd, cmd, argv, ptemp);
-    if (rv != APR_SUCCESS) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "dns-01: cannot run '%s'", line);
-        apr_pool_destroy(ptemp);
-        return rv;
-    }
-    md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "dns-01: running '%s' (pid %ld)", line,
-                  (long) proc.pid);
-
-    rv = await_command(&proc, &code, &why, out, &out_len, rd, apr_time_now() + MD_DNS01_CMD_TIMEOUT,
-                       cancel);
-    if (rv == APR_EINTR || APR_STATUS_IS_TIMEUP(rv)) {
-        /* with its whole group: not reaped yet, its pid (the group's id) is still ours */
-        kill(-proc.pid, SIGKILL);
-        apr_proc_wait(&proc, &code, &why, APR_WAIT); /* reaped: no zombie stays behind */
-    }
-    apr_pool_destroy(ptemp);
-
-    if (rv == APR_EINTR) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_NOTICE, rv,
-                      "dns-01: '%s' killed: the drive is cancelled (server stopping): %s", line,
-                      output_line(out, out_len, p));
-        return APR_EINTR;
-    }
-    if (APR_STATUS_IS_TIMEUP(rv)) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_TIMEUP,
-                      "dns-01: '%s' did not finish within %s and was killed: %s", line,
-                      md_duration_format(MD_DNS01_CMD_TIMEOUT, p), output_line(out, out_len, p));
-        return APR_TIMEUP;
-    }
-    if (rv != APR_CHILD_DONE) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "dns-01: waiting for '%s' failed", line);
-        return rv == APR_SUCCESS ? APR_EGENERAL : rv;
-    }
-    if (!APR_PROC_CHECK_EXIT(why) || code != 0) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EGENERAL, "dns-01: '%s' %s %d: %s", line,
-                      APR_PROC_CHECK_SIGNALED(why) ? "was killed by signal" : "exited with", code,
-                      output_line(out, out_len, p));
-        return APR_EGENERAL;
-    }
-    md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "dns-01: '%s' done: %s", line,
-                  output_line(out, out_len, p));
-    return APR_SUCCESS;
+    return md_cmd_run(cmd, argv, &opts, p);
 }
 
 /* ---- setup, teardown, answers ---- */

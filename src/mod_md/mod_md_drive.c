@@ -17,6 +17,7 @@
 #include <http_log.h>
 #include <mod_watchdog.h>
 
+#include "md_cmd.h"
 #include "md_drive.h"
 #include "md_plan.h"
 #include "md_store.h"
@@ -35,9 +36,8 @@ APLOG_USE_MODULE(md);
 #define MD_MOD_DRIVE_MIN apr_time_from_sec(1)
 /* Jobs at once: md_drive_all allows up to 8; pebble and real CAs are happy with that. */
 #define MD_MOD_DRIVE_CONCURRENCY 8
-/* How long MDMessageCmd / MDNotifyCmd may run before they are killed, and the poll step. */
+/* How long MDMessageCmd / MDNotifyCmd may run before they are killed. */
 #define MD_MOD_CMD_TIMEOUT apr_time_from_sec(30)
-#define MD_MOD_CMD_POLL apr_time_from_msec(20)
 /* How long an exiting child waits for a drive to end after cancelling it: requests abort
  * within about a second (curl's progress callback), waits within MD_DRIVE_CANCEL_SLICE. */
 #define MD_MOD_STOP_WAIT apr_time_from_sec(10)
@@ -169,47 +169,10 @@ static md_mod_gen_t *gen_make(md_mod_conf_t *mc, apr_pool_t *pconf)
 static void run_cmd(md_mod_driver_t *drv, const char *directive, const char *program,
                     const apr_array_header_t *args, apr_pool_t *p)
 {
-    server_rec *s = drv->s;
-    apr_array_header_t *argv = apr_array_make(p, 8, sizeof(const char *));
-    apr_time_t deadline = apr_time_now() + MD_MOD_CMD_TIMEOUT;
-    apr_procattr_t *attr;
-    apr_proc_t proc;
-    apr_exit_why_e why = APR_PROC_EXIT;
-    apr_status_t rv;
-    const char *shown;
-    int code = 0;
+    /* the child exiting (stop, restart) cancels: the program is killed then */
+    md_cmd_opts_t opts = {directive, MD_MOD_CMD_TIMEOUT, &drv->gen->cancel, 0};
 
-    APR_ARRAY_PUSH(argv, const char *) = program; /* the directive names a file: no splitting */
-    apr_array_cat(argv, args);
-    shown = apr_array_pstrcat(p, argv, ' ');
-    APR_ARRAY_PUSH(argv, const char *) = NULL;
-    if ((rv = apr_procattr_create(&attr, p)) != APR_SUCCESS ||
-        (rv = apr_procattr_cmdtype_set(attr, APR_PROGRAM_ENV)) != APR_SUCCESS ||
-        (rv = apr_procattr_error_check_set(attr, 1)) != APR_SUCCESS ||
-        (rv = apr_proc_create(&proc, program, (const char *const *) argv->elts, NULL, attr, p)) !=
-            APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "%s: cannot run '%s'", directive, shown);
-        return;
-    }
-    /* the child exiting (stop, restart) ends the wait too: the program is killed then */
-    while ((rv = apr_proc_wait(&proc, &code, &why, APR_NOWAIT)) == APR_CHILD_NOTDONE &&
-           apr_time_now() < deadline && !apr_atomic_read32(&drv->gen->cancel)) {
-        apr_sleep(MD_MOD_CMD_POLL);
-    }
-    if (rv == APR_CHILD_NOTDONE) {
-        apr_proc_kill(&proc, SIGKILL);
-        apr_proc_wait(&proc, &code, &why, APR_WAIT);
-        ap_log_error(
-            APLOG_MARK, APLOG_ERR, 0, s, "%s '%s' did not finish %s: killed", directive, shown,
-            apr_atomic_read32(&drv->gen->cancel)
-                ? "before the server stopped this process"
-                : apr_pstrcat(p, "within ", md_duration_format(MD_MOD_CMD_TIMEOUT, p), NULL));
-    } else if (APR_PROC_CHECK_EXIT(why) && code == 0) {
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "%s '%s' done", directive, shown);
-    } else {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "%s '%s' %s %d", directive, shown,
-                     APR_PROC_CHECK_SIGNALED(why) ? "was killed by signal" : "exited with", code);
-    }
+    md_cmd_run(program, args, &opts, p);
 }
 
 /* MDMessageCmd <event> <md> */

@@ -203,17 +203,10 @@ static const char *slurp(const char *path, apr_pool_t *p)
     return md_file_read(&data, &len, path, 0, p) == APR_SUCCESS ? data : NULL;
 }
 
-/* Writes an executable script at base/name. */
+/* An executable script at base/name. */
 static const char *script(fixture_t *f, const char *name, const char *body)
 {
-    const char *path = apr_pstrcat(f->pool, f->base, "/", name, NULL);
-    FILE *fp = fopen(path, "w");
-
-    assert_non_null(fp);
-    fprintf(fp, "#!/bin/sh\n%s\n", body);
-    fclose(fp);
-    assert_int_equal(chmod(path, 0700), 0);
-    return path;
+    return unit_script(f->pool, f->base, name, body);
 }
 
 /* ---- choosing ---- */

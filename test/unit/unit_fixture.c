@@ -1,6 +1,9 @@
 /* unit_fixture.c: shared cmocka fixtures for the unit tests -- pool, temporary directory,
  * and a capturing log sink (test-process state only, never part of the library). */
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +11,9 @@
 #include <sys/stat.h>
 
 #include <apr_general.h>
+#include <apr_strings.h>
+
+#include <cmocka.h>
 
 #include "unit_fixture.h"
 
@@ -124,4 +130,16 @@ int unit_log_clear_setup(void **state)
     (void) state;
     unit_log_clear();
     return 0;
+}
+
+const char *unit_script(apr_pool_t *p, const char *dir, const char *name, const char *body)
+{
+    const char *path = apr_pstrcat(p, dir, "/", name, NULL);
+    FILE *fp = fopen(path, "w");
+
+    assert_non_null(fp);
+    fprintf(fp, "#!/bin/sh\n%s\n", body);
+    fclose(fp);
+    assert_int_equal(chmod(path, 0700), 0);
+    return path;
 }

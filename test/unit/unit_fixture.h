@@ -30,6 +30,10 @@ int unit_tmp_close(apr_pool_t *p, const char *dir);
  * missing path is fine), -1 when something could not be removed. */
 int unit_rmtree(const char *path);
 
+/* Writes an executable shell script dir/name with body after its #! line; returns its path.
+ * Fails the test when it cannot. */
+const char *unit_script(apr_pool_t *p, const char *dir, const char *name, const char *body);
+
 /* Installs a sink that keeps the messages at level 'keep' or more severe and prints nothing
  * (everything goes to stderr as well when the environment has MD_TEST_LOG). */
 void unit_log_capture(md_log_level_t keep);
