@@ -131,7 +131,8 @@ apr_status_t md_store_archive(const char **parchived, md_store_t *store, const c
 {
     apr_status_t rv;
 
-    MD_STORE_WRITE_LOCKED(rv, store, p, archive_unlocked(parchived, store, name, p));
+    MD_STORE_WRITE_LOCKED(rv, store, md_store_group_lock(MD_SG_ARCHIVE), p,
+                          archive_unlocked(parchived, store, name, p));
     return rv;
 }
 
@@ -164,7 +165,8 @@ apr_status_t md_store_rename(md_store_t *store, md_store_group_t group, const ch
 {
     apr_status_t rv;
 
-    MD_STORE_WRITE_LOCKED(rv, store, p, rename_unlocked(store, group, from, to, p));
+    MD_STORE_WRITE_LOCKED(rv, store, md_store_group_lock(group), p,
+                          rename_unlocked(store, group, from, to, p));
     return rv;
 }
 
@@ -435,7 +437,9 @@ apr_status_t md_store_promote(const char **parchived, md_store_t *store, md_stor
 {
     apr_status_t rv;
 
-    MD_STORE_WRITE_LOCKED(rv, store, p, promote_unlocked(parchived, store, from, name, p));
+    /* from the User's groups into root's: both locks, root's first */
+    MD_STORE_WRITE_LOCKED(rv, store, MD_STORE_LOCK_BOTH, p,
+                          promote_unlocked(parchived, store, from, name, p));
     return rv;
 }
 
@@ -499,6 +503,8 @@ apr_status_t md_store_publish(md_store_t *store, const char *name, apr_pool_t *p
 {
     apr_status_t rv;
 
-    MD_STORE_WRITE_LOCKED(rv, store, p, publish_unlocked(store, name, p));
+    /* staging/ to live/: the User's groups only */
+    MD_STORE_WRITE_LOCKED(rv, store, md_store_group_lock(MD_SG_LIVE), p,
+                          publish_unlocked(store, name, p));
     return rv;
 }

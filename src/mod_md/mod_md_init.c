@@ -23,7 +23,6 @@ APLOG_USE_MODULE(md);
 /* How long startup waits for a2md or a driver to release the store (they hold it for single
  * writes only). */
 #define MD_MOD_STORE_LOCK_WAIT apr_time_from_sec(30)
-#define MD_MOD_STORE_LOCK_FILE "store.lock"
 #define MD_MOD_PORT_HTTP_DEFAULT 80
 #define MD_MOD_PORT_HTTPS_DEFAULT 443
 #define MD_MOD_ALPN_ACME "acme-tls/1"
@@ -31,7 +30,7 @@ APLOG_USE_MODULE(md);
 /* ---- ownership: what the driver (the configured User) writes ---- */
 
 /* The driver runs as User: it writes staging/, live/, challenges/ and accounts/ (keys there
- * are encrypted with the store secret) and takes the store lock. domains/ and its keys stay
+ * are encrypted with the store secret) and takes their lock. domains/ and its keys stay
  * root's. Ownership is given once (md_store_fs_give), never walked again at later starts. */
 static apr_status_t store_chown(server_rec *s, md_store_t *store, apr_pool_t *p)
 {
@@ -52,8 +51,8 @@ static apr_status_t store_chown(server_rec *s, md_store_t *store, apr_pool_t *p)
             goto fail;
         }
     }
-    path = apr_pstrcat(p, md_store_dir(store), "/", MD_MOD_STORE_LOCK_FILE, NULL);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
+    path = md_store_lock_path(store, MD_STORE_LOCK_USER, p);
+    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, S_IRUSR | S_IWUSR);
     if (fd < 0 || fchown(fd, uid, gid) != 0) {
         rv = APR_FROM_OS_ERROR(errno);
         if (fd >= 0) {
@@ -122,12 +121,13 @@ static apr_status_t store_setup(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pc
     }
     /* nobody holds the lock for longer than a write: a lock that stays taken is a stuck
      * process, and startup does not write the store behind its back */
-    if ((rv = md_store_lock(&lock, store, MD_MOD_STORE_LOCK_WAIT, ptemp)) != APR_SUCCESS) {
+    if ((rv = md_store_lock(&lock, store, MD_STORE_LOCK_BOTH, MD_MOD_STORE_LOCK_WAIT, ptemp)) !=
+        APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                      "the MD store %s stays locked by another process for more than %s (see "
-                     "above): not starting without the lock; find the process holding "
-                     "%s/" MD_MOD_STORE_LOCK_FILE " (fuser -v) and end it",
-                     dir, md_duration_format(MD_MOD_STORE_LOCK_WAIT, ptemp), dir);
+                     "above): not starting without the lock; find the process holding the "
+                     "lock file named there (fuser -v) and end it",
+                     dir, md_duration_format(MD_MOD_STORE_LOCK_WAIT, ptemp));
         return rv;
     }
     rv = md_reg_sync(mc->reg, mc->mds, pconf);

@@ -186,8 +186,11 @@ def test_driver_dirs_belong_to_user_keys_to_root(md_httpd):
     h.write_config(vhosts=h.vhost("a.example.org"))
     h.start()
     daemon = pwd.getpwnam("daemon").pw_uid
-    for name in ("staging", "challenges", "accounts", "store.lock"):
+    for name in ("staging", "live", "challenges", "accounts", "user.lock"):
         assert (h.store_dir / name).stat().st_uid == daemon, name
+    # the lock of root's part stays root's alone
+    lock = (h.store_dir / "store.lock").stat()
+    assert lock.st_uid == 0 and lock.st_mode & 0o077 == 0
     key = h.domain_dir("a.example.org") / "fallback-privkey.pem"
     assert key.stat().st_uid == 0
     assert key.stat().st_mode & 0o077 == 0
