@@ -161,8 +161,9 @@ apr_status_t md_store_fs_give(md_store_t *store, md_store_group_t group, uid_t u
  * holds the group's lock (md_store_group_lock) for that write; the store's own multi-file
  * writes take it themselves.
  *   MD_STORE_LOCK_ROOT  <dir>/store.lock: md_store.json, domains/, archive/, tmp/. Taken by
- *                       the store's owner only (root for httpd). A process of the User never
- *                       opens it.
+ *                       the store's owner only (root for httpd): the file is its own, 0600,
+ *                       and one that is not (left by an older version, or planted) is
+ *                       replaced, never used. A process of the User never opens it.
  *   MD_STORE_LOCK_USER  <dir>/user.lock: staging/, live/, challenges/, accounts/. Given to
  *                       the User with those groups (md_store_fs_give); root may find it held
  *                       by the User for as long as the User likes.

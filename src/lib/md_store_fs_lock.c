@@ -6,6 +6,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -124,38 +125,109 @@ static int lock_file_open(const char *path, struct stat *pst)
     return -1;
 }
 
-/* Opens lock 'one''s file into *pfd: a regular file. */
+/* Whether a lock file can guard root's groups: a regular file of ours, with one name, that
+ * nobody else may open. Anyone who could open it could hold it, as long as they like. */
+static int lock_file_is_own(const struct stat *st)
+{
+    return S_ISREG(st->st_mode) && st->st_uid == geteuid() && st->st_nlink == 1 &&
+           (st->st_mode & (S_IRWXG | S_IRWXO)) == 0;
+}
+
+/* Whether open's errno says that what is at a lock file's path cannot be one of ours: a
+ * link, a directory, a special file, or a file we may not open. */
+static int lock_file_unusable(int err)
+{
+    return err == ELOOP || err == EISDIR || err == ENXIO || err == EACCES || err == EPERM ||
+           err == EOPNOTSUPP;
+}
+
+/* Puts a new lock file of ours at path in place of what is there ('was'): made under a
+ * temporary name (O_EXCL|O_NOFOLLOW: nothing planted there is followed or reused), then
+ * renamed over the old one, which stays with whoever has it open and guards nothing any
+ * more. Done once per store (an older version gave store.lock to the User): the new file is
+ * ours and stays so. Two processes replacing the same old file at the same instant could each
+ * lock a file of its own for that one time; only processes of the store's owner replace. */
+static apr_status_t lock_file_replace(const char *path, const struct stat *was, apr_pool_t *p)
+{
+    const char *token, *tmp;
+    apr_status_t rv;
+    int fd, err = 0;
+
+    if ((rv = md_store_fs_token(&token, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    tmp = apr_pstrcat(p, path, MD_FS_TMP_MARK, token, NULL);
+    fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, MD_LOCK_FILE_MODE);
+    if (fd < 0 || fchmod(fd, MD_LOCK_FILE_MODE) != 0 || rename(tmp, path) != 0) {
+        err = errno;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (err != 0) {
+        unlink(tmp);
+        rv = APR_FROM_OS_ERROR(err);
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv,
+                      "store lock %s is not ours alone (uid %ld, mode %04o) and cannot be "
+                      "replaced",
+                      path, (long) was->st_uid, (unsigned) (was->st_mode & 07777));
+        return rv;
+    }
+    md_log_perror(MD_LOG_MARK, MD_LOG_WARN, APR_SUCCESS,
+                  "store lock %s was not ours alone (uid %ld, mode %04o, %s): replaced by a new "
+                  "one; whoever holds the old file holds nothing now",
+                  path, (long) was->st_uid, (unsigned) (was->st_mode & 07777),
+                  S_ISREG(was->st_mode) ? "a file" : "not a plain file");
+    return APR_SUCCESS;
+}
+
+/* Opens lock 'one''s file into *pfd. Root's must be ours alone (else it is replaced); the
+ * User's must be a regular file, whoever owns it. */
 static apr_status_t lock_file_open_as(int *pfd, md_store_locks_t one, const char *path,
                                       apr_pool_t *p)
 {
     struct stat st;
     apr_status_t rv;
-    int fd = lock_file_open(path, &st);
+    int fd;
 
-    (void) one;
-    (void) p;
-    if (fd < 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "cannot open store lock %s", path);
-        return rv;
+    for (int i = 0; i < MD_LOCK_OPEN_TRIES; ++i) {
+        fd = lock_file_open(path, &st);
+        if (fd >= 0 && (one == MD_STORE_LOCK_USER || lock_file_is_own(&st))) {
+            if (!S_ISREG(st.st_mode)) {
+                close(fd);
+                md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
+                              "store lock %s: not a regular file", path);
+                return APR_EINVAL;
+            }
+            *pfd = fd;
+            return APR_SUCCESS;
+        }
+        if (fd >= 0) {
+            close(fd);
+        } else if (one == MD_STORE_LOCK_USER || !lock_file_unusable(errno) ||
+                   lstat(path, &st) != 0) {
+            rv = APR_FROM_OS_ERROR(errno);
+            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "cannot open store lock %s", path);
+            return rv;
+        }
+        if ((rv = lock_file_replace(path, &st, p)) != APR_SUCCESS) {
+            return rv;
+        }
     }
-    if (!S_ISREG(st.st_mode)) {
-        close(fd);
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "store lock %s: not a regular file",
-                      path);
-        return APR_EINVAL;
-    }
-    *pfd = fd;
-    return APR_SUCCESS;
+    md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EGENERAL,
+                  "store lock %s: replaced by others each time it was opened", path);
+    return APR_EGENERAL;
 }
 
-/* Whether fd is the file at path now (not one replaced or removed since it was opened). */
-static int lock_file_current(int fd, const char *path)
+/* Whether fd can serve as lock 'one' now: it is the file at path (not one replaced or removed
+ * since it was opened), and root's is still ours alone. */
+static int lock_file_current(int fd, md_store_locks_t one, const char *path)
 {
     struct stat open_st, path_st;
 
     return fstat(fd, &open_st) == 0 && lstat(path, &path_st) == 0 &&
-           open_st.st_dev == path_st.st_dev && open_st.st_ino == path_st.st_ino;
+           open_st.st_dev == path_st.st_dev && open_st.st_ino == path_st.st_ino &&
+           (one == MD_STORE_LOCK_USER || lock_file_is_own(&open_st));
 }
 
 /* ---- one lock ---- */
@@ -181,10 +253,10 @@ static apr_status_t lock_file_take(md_store_fs_lockstate_t *st, md_store_locks_t
             st->pid = getpid();
         }
         if ((err = ofd_lock(st->fd, F_WRLCK)) == 0) {
-            if (lock_file_current(st->fd, path)) {
+            if (lock_file_current(st->fd, one, path)) {
                 return APR_SUCCESS;
             }
-            state_close(st); /* gone from its path: a lock on it excludes nobody */
+            state_close(st); /* gone from its path, or open to others: opened anew */
             continue;
         }
         if (err != EAGAIN && err != EACCES) {

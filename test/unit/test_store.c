@@ -1,5 +1,6 @@
 /* test_store.c: unit tests of the file-system store (md_store_fs*.c) -- md_store.json and its
  * secret, paths, saving/loading with permissions and encryption, listings, the lock. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,6 +39,8 @@
 #define TEST_LOCK_WAIT_MAX apr_time_from_sec(3)
 /* a lock-holding child ends by itself after this, whatever happens to the parent */
 #define TEST_CHILD_MAX_SECS 20
+/* a user other than root, to give files to (daemon on Debian) */
+#define TEST_OTHER_UID 1
 
 /* a fresh store directory per test; the group runs with a strict umask */
 typedef unit_store_fixture_t fixture_t;
@@ -671,6 +674,78 @@ static void test_locks_are_taken_root_first(void **state)
         APR_EINVAL);
 }
 
+/* The inode of what is at path (not following a link). */
+static ino_t inode_of(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(lstat(path, &st), 0);
+    return st.st_ino;
+}
+
+/* Takes root's lock; asserts that store.lock is ours alone afterwards, and says whether it
+ * was replaced (with a note in the log) or used as it was. */
+static int root_lock_replaced(md_store_t *store, const fixture_t *f)
+{
+    const char *path = lock_file(f, "store.lock");
+    md_store_lock_t *lock;
+    struct stat before, after;
+    int had = lstat(path, &before) == 0;
+
+    unit_log_clear();
+    assert_int_equal(md_store_lock(&lock, store, MD_STORE_LOCK_ROOT, 0, f->pool), APR_SUCCESS);
+    assert_int_equal(lstat(path, &after), 0);
+    assert_true(S_ISREG(after.st_mode));
+    assert_int_equal(after.st_uid, geteuid());
+    assert_int_equal(after.st_mode & 07777, MODE_PRIVATE_FILE);
+    assert_int_equal(md_store_unlock(lock), APR_SUCCESS);
+    if (had && before.st_ino != after.st_ino) {
+        assert_non_null(strstr(unit_log_text(), "replaced"));
+        return 1;
+    }
+    assert_int_equal(unit_log_count(), 0);
+    return 0;
+}
+
+static void test_roots_lock_is_ours_alone_or_replaced(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    const char *path = lock_file(f, "store.lock");
+    const char *decoy = apr_pstrcat(f->pool, f->base, "/decoy", NULL);
+    struct stat decoy_st;
+    int fd;
+
+    if (geteuid() != 0) {
+        skip(); /* giving a file away takes root */
+    }
+    unit_log_capture(MD_LOG_WARN);
+    /* as an older version left it: given to the User, who holds it and does not let go */
+    fd = open(path, O_RDWR | O_CREAT, MODE_PRIVATE_FILE);
+    assert_true(fd >= 0);
+    assert_int_equal(fchown(fd, TEST_OTHER_UID, TEST_OTHER_UID), 0);
+    assert_int_equal(lockf(fd, F_TLOCK, 0), 0);
+    assert_true(root_lock_replaced(store, f));
+    close(fd);
+    /* once ours, it stays as it is */
+    assert_false(root_lock_replaced(store, f));
+
+    /* ours, but others may open it (and take a read lock): replaced, also when this store
+     * handle has it open already */
+    assert_int_equal(chmod(path, MODE_PUBLIC_FILE), 0);
+    assert_true(root_lock_replaced(store, f));
+
+    /* a link in its place: the link is replaced, its target is left alone */
+    unit_spit(decoy, "decoy");
+    assert_int_equal(stat(decoy, &decoy_st), 0);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink(decoy, path), 0);
+    assert_true(root_lock_replaced(store, f));
+    assert_int_equal(inode_of(decoy), decoy_st.st_ino);
+    assert_string_equal(unit_slurp(decoy, f->pool), "decoy");
+    unit_log_capture(MD_LOG_ERR);
+}
+
 typedef struct {
     md_store_t *store;
     const char *name;
@@ -772,6 +847,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_user_writes_never_open_roots_lock, unit_store_setup,
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_locks_are_taken_root_first, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_roots_lock_is_ours_alone_or_replaced, unit_store_setup,
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_promotion_takes_both_locks_root_first,
                                         unit_store_setup, unit_store_teardown),
