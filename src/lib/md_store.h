@@ -149,12 +149,12 @@ apr_status_t md_store_promote(const char **parchived, md_store_t *store, md_stor
  * staged. */
 apr_status_t md_store_publish(md_store_t *store, const char *name, apr_pool_t *p);
 
-/* Gives a group directory (staging, live, challenges, accounts) to the server's User, once:
- * when it is not that User's yet, what it holds becomes the User's too (walked by directory
- * descriptors, never following a link; files with more than one link are left alone); when it
- * is the User's already nothing is touched. Run by root at startup. */
-apr_status_t md_store_fs_give(md_store_t *store, md_store_group_t group, uid_t uid, gid_t gid,
-                              apr_pool_t *p);
+/* Gives the User's part of the store -- the groups MD_STORE_LOCK_USER guards and that lock's
+ * file -- to the server's User, once: a group directory that is not that User's yet becomes
+ * the User's with what it holds (walked by directory descriptors, never following a link;
+ * files with more than one link are left alone); one that is the User's already is not
+ * touched. Run by root at startup. */
+apr_status_t md_store_fs_give_user(md_store_t *store, uid_t uid, gid_t gid, apr_pool_t *p);
 
 /* The store has two locks, one for each owner of what they guard (in httpd: root, and the
  * server's User, whose driver writes its groups). A process writing several files of a group
@@ -165,7 +165,7 @@ apr_status_t md_store_fs_give(md_store_t *store, md_store_group_t group, uid_t u
  *                       and one that is not (left by an older version, or planted) is
  *                       replaced, never used. A process of the User never opens it.
  *   MD_STORE_LOCK_USER  <dir>/user.lock: staging/, live/, challenges/, accounts/. Given to
- *                       the User with those groups (md_store_fs_give); root may find it held
+ *                       the User with those groups (md_store_fs_give_user); root may find it held
  *                       by the User for as long as the User likes.
  * Whoever takes both takes root's first: every process keeps this order, so none waits for
  * another that waits for it. */

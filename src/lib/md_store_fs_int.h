@@ -23,6 +23,10 @@ md_store_fs_lockstate_t *md_store_fs_lockstate(md_store_t *store, md_store_locks
 /* Makes the states of a store's locks; their files are closed when p is cleared. */
 apr_status_t md_store_fs_locks_init(md_store_fs_lockstate_t *states, int n, apr_pool_t *p);
 
+/* Gives the User's lock file to uid:gid (made when missing; it must be a regular file with one
+ * name). Errors are logged. */
+apr_status_t md_store_fs_lock_give(md_store_t *store, uid_t uid, gid_t gid, apr_pool_t *p);
+
 /* Every write of more than one file (purge, create_entry, archive, rename, promote, publish)
  * holds the lock of the groups it writes for just that write (inside an explicit
  * md_store_lock it nests), waiting at most this long for another process to release it; a

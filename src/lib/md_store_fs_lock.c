@@ -230,6 +230,30 @@ static int lock_file_current(int fd, md_store_locks_t one, const char *path)
            (one == MD_STORE_LOCK_USER || lock_file_is_own(&open_st));
 }
 
+apr_status_t md_store_fs_lock_give(md_store_t *store, uid_t uid, gid_t gid, apr_pool_t *p)
+{
+    const char *path = md_store_lock_path(store, MD_STORE_LOCK_USER, p);
+    apr_status_t rv = APR_SUCCESS;
+    struct stat st;
+    int fd = lock_file_open(path, &st);
+
+    if (fd < 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "cannot open store lock %s", path);
+        return rv;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
+        rv = APR_EINVAL;
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv,
+                      "store lock %s: not a regular file with one name; not given away", path);
+    } else if ((st.st_uid != uid || st.st_gid != gid) && fchown(fd, uid, gid) != 0) {
+        rv = APR_FROM_OS_ERROR(errno);
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "cannot chown %s", path);
+    }
+    close(fd);
+    return rv;
+}
+
 /* ---- one lock ---- */
 
 /* Takes the lock file's OFD lock for this process (st->mutex held, depth 0), polling until

@@ -1,7 +1,5 @@
 /* mod_md_init.c: startup in the parent (post_config, as root, no network) -- the store synced
  * with the configuration, staged certificates installed, the store made writable for the driver. */
-#include <errno.h>
-#include <fcntl.h>
 #include <unistd.h>
 #include <apr_strings.h>
 
@@ -30,43 +28,24 @@ APLOG_USE_MODULE(md);
 /* ---- ownership: what the driver (the configured User) writes ---- */
 
 /* The driver runs as User: it writes staging/, live/, challenges/ and accounts/ (keys there
- * are encrypted with the store secret) and takes their lock. domains/ and its keys stay
- * root's. Ownership is given once (md_store_fs_give), never walked again at later starts. */
+ * are encrypted with the store secret) and takes their lock, user.lock. domains/ and its keys,
+ * and store.lock, stay root's. Ownership is given once, never walked again at later starts. */
 static apr_status_t store_chown(server_rec *s, md_store_t *store, apr_pool_t *p)
 {
-    static const md_store_group_t groups[] = {MD_SG_STAGING, MD_SG_LIVE, MD_SG_CHALLENGES,
-                                              MD_SG_ACCOUNTS};
     uid_t uid = ap_unixd_config.user_id;
     gid_t gid = ap_unixd_config.group_id;
-    const char *path;
     apr_status_t rv;
-    int fd;
 
     if (geteuid() != 0 || uid == 0) {
         return APR_SUCCESS;
     }
-    for (apr_size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); ++i) {
-        path = apr_pstrcat(p, md_store_dir(store), "/", md_store_group_name(groups[i]), NULL);
-        if ((rv = md_store_fs_give(store, groups[i], uid, gid, p)) != APR_SUCCESS) {
-            goto fail;
-        }
+    if ((rv = md_store_fs_give_user(store, uid, gid, p)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     "cannot give the User's part of the MD store %s to User %s (see above): the "
+                     "driver could not write there; check the store directory (MDStoreDir) is "
+                     "on a local file system that root may chown in",
+                     md_store_dir(store), ap_unixd_config.user_name);
     }
-    path = md_store_lock_path(store, MD_STORE_LOCK_USER, p);
-    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, S_IRUSR | S_IWUSR);
-    if (fd < 0 || fchown(fd, uid, gid) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        if (fd >= 0) {
-            close(fd);
-        }
-        goto fail;
-    }
-    close(fd);
-    return APR_SUCCESS;
-fail:
-    ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                 "cannot give %s to User %s: the driver could not write there; check the store "
-                 "directory (MDStoreDir) is on a local file system that root may chown in",
-                 path, ap_unixd_config.user_name);
     return rv;
 }
 

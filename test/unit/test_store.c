@@ -746,6 +746,37 @@ static void test_roots_lock_is_ours_alone_or_replaced(void **state)
     unit_log_capture(MD_LOG_ERR);
 }
 
+static void test_users_part_is_given_to_the_user(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    md_store_lock_t *lock;
+    struct stat st;
+
+    if (geteuid() != 0) {
+        skip(); /* giving a file away takes root */
+    }
+    assert_int_equal(md_store_lock(&lock, store, MD_STORE_LOCK_ROOT, 0, f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_unlock(lock), APR_SUCCESS);
+    assert_int_equal(md_store_fs_give_user(store, TEST_OTHER_UID, TEST_OTHER_UID, f->pool),
+                     APR_SUCCESS);
+    for (int g = 0; g < MD_SG_COUNT; ++g) {
+        const char *dir =
+            apr_pstrcat(f->pool, f->dir, "/", md_store_group_name((md_store_group_t) g), NULL);
+        assert_int_equal(lstat(dir, &st), 0);
+        assert_int_equal(st.st_uid, md_store_group_lock((md_store_group_t) g) == MD_STORE_LOCK_USER
+                                        ? TEST_OTHER_UID
+                                        : 0);
+    }
+    assert_int_equal(lstat(lock_file(f, "user.lock"), &st), 0);
+    assert_int_equal(st.st_uid, TEST_OTHER_UID);
+    assert_int_equal(st.st_mode & 07777, MODE_PRIVATE_FILE);
+    assert_int_equal(lstat(lock_file(f, "store.lock"), &st), 0);
+    assert_int_equal(st.st_uid, 0);
+    assert_int_equal(lstat(lock_file(f, MD_FN_STORE), &st), 0);
+    assert_int_equal(st.st_uid, 0);
+}
+
 typedef struct {
     md_store_t *store;
     const char *name;
@@ -849,6 +880,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_locks_are_taken_root_first, unit_store_setup,
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_roots_lock_is_ours_alone_or_replaced, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_users_part_is_given_to_the_user, unit_store_setup,
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_promotion_takes_both_locks_root_first,
                                         unit_store_setup, unit_store_teardown),
