@@ -51,14 +51,34 @@ static apr_status_t store_chown(server_rec *s, md_store_t *store, apr_pool_t *p)
 
 /* ---- store and registry ---- */
 
+/* Removes staging/ and live/ entries that belong to no MD any more: sync renamed or archived
+ * their MD and left them, as they are the User's (md_reg_strays). */
+static void purge_strays(server_rec *s, md_reg_t *reg, const apr_array_header_t *strays,
+                         apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    for (int i = 0; i < strays->nelts; ++i) {
+        const md_reg_stray_t *stray = &APR_ARRAY_IDX(strays, i, md_reg_stray_t);
+        rv = md_store_purge(md_reg_store(reg), stray->group, stray->name, p);
+        ap_log_error(APLOG_MARK, rv == APR_SUCCESS ? APLOG_INFO : APLOG_WARNING, rv, s,
+                     "%s/%s belongs to no MD any more: %s", md_store_group_name(stray->group),
+                     stray->name, rv == APR_SUCCESS ? "removed" : "could not be removed");
+    }
+}
+
 /* Promotes what the workers presented live and staged sets whose activation time has come
  * (md_plan_next decides) into domains/, before mod_ssl loads the files: after a restart the
  * server presents the same certificate as its workers did before. */
 static void install_staged(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     md_store_t *store = md_reg_store(mc->reg);
+    apr_array_header_t *strays;
     apr_status_t rv;
 
+    if (md_reg_strays(&strays, mc->reg, ptemp) == APR_SUCCESS) {
+        purge_strays(s, mc->reg, strays, ptemp);
+    }
     for (int i = 0; i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
         if (!md_store_exists(store, MD_SG_STAGING, md->name, NULL, ptemp) &&
