@@ -263,7 +263,9 @@ def test_message_and_notify_commands_run_after_renewal(workdir, site):
     assert wait_until(lambda: read_lines(notify_log), 10), site.httpd.error_log_tail()
     assert read_lines(msg_log) == [f"renewed {DOMAIN}", f"installed {DOMAIN}"]
     assert read_lines(notify_log) == [DOMAIN]
-    assert "MDNotifyCmd" in site.httpd.error_log_text()
+    # the driver logs the command once it has seen it exit, a moment after its output is there
+    assert wait_until(lambda: "MDNotifyCmd" in site.httpd.error_log_text(), 10), \
+        site.httpd.error_log_tail()
 
 
 def test_nonce_rejections_still_succeed(workdir, pebble_factory):
