@@ -49,7 +49,7 @@ static int flags_unsupported(int err)
 }
 
 /* Renames from to 'to' unless 'to' exists (EEXIST then). Without RENAME_NOREPLACE support
- * the check and the rename are two steps; the store lock keeps other writers out. */
+ * the check and the rename are two steps; the group's store lock keeps other writers out. */
 static int rename_noreplace(const char *from, const char *to)
 {
     struct stat st;

@@ -1,5 +1,5 @@
 /* test_store.c: unit tests of the file-system store (md_store_fs*.c) -- md_store.json and its
- * secret, paths, saving/loading with permissions and encryption, listings, the lock. */
+ * secret, paths, saving/loading with permissions and encryption, listings, the locks. */
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
