@@ -108,12 +108,14 @@ static void install_staged(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pconf, 
     if ((rv = md_store_lock(&lock, store, MD_STORE_LOCK_USER, MD_MOD_USER_LOCK_WAIT, ptemp)) !=
         APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     "the MD store's lock %s is held by another process for more than %s: "
-                     "staged certificates are not installed now; the server starts with the "
-                     "certificates already installed, and the staged ones are installed at "
-                     "the next restart",
+                     "the MD store's lock %s %s: staged certificates are not installed now; the "
+                     "server starts with the certificates already installed, and the staged "
+                     "ones are installed at the next restart",
                      md_store_lock_path(store, MD_STORE_LOCK_USER, ptemp),
-                     md_duration_format(MD_MOD_USER_LOCK_WAIT, ptemp));
+                     APR_STATUS_IS_TIMEUP(rv)
+                         ? apr_pstrcat(ptemp, "is held by another process for more than ",
+                                       md_duration_format(MD_MOD_USER_LOCK_WAIT, ptemp), NULL)
+                         : "cannot be taken (see above)");
         return;
     }
     purge_strays(s, mc->reg, strays, ptemp);
