@@ -174,7 +174,7 @@ static apr_status_t cmd_drive(a2md_ctx_t *ctx, int argc, const char *const *argv
         a2md_print(ctx, "nothing to drive: every managed domain is complete\n");
         return APR_SUCCESS;
     }
-    /* no lock around the drive: every write takes the store lock for itself */
+    /* no lock around the drive: every write takes the lock of its group for itself */
     md_drive_all(ctx->reg, mds, &args.opts, args.concurrency, ctx->p);
     for (int i = 0; i < mds->nelts; ++i) {
         failed += !report_md(ctx, APR_ARRAY_IDX(mds, i, md_t *));
@@ -213,8 +213,9 @@ static apr_status_t cmd_install(a2md_ctx_t *ctx, int argc, const char *const *ar
             }
         }
     }
-    if ((rv = md_store_lock(&lock, md_reg_store(ctx->reg), A2MD_LOCK_WAIT, ctx->p)) !=
-        APR_SUCCESS) {
+    /* installing moves sets from the User's groups into root's */
+    if ((rv = md_store_lock(&lock, md_reg_store(ctx->reg), MD_STORE_LOCK_BOTH, A2MD_LOCK_WAIT,
+                            ctx->p)) != APR_SUCCESS) {
         return a2md_fail(ctx, rv, "install: the store %s is locked by another process",
                          ctx->store_dir);
     }

@@ -256,7 +256,8 @@ apr_status_t md_reg_remove(const char **parchived, md_reg_t *reg, const char *na
 /* ---- sync from the configuration ---- */
 
 /* A stored MD that is no longer configured but shares names with md: hand its entry over
- * (rename, certificates kept) when md has none yet, else archive it. */
+ * (rename, certificates kept) when md has none yet, else archive it. Its staging/ and live/
+ * entries are the User's to write: they stay, strays now (md_reg_strays). */
 static apr_status_t settle_old(md_reg_t *reg, const md_t *md, const md_t *old, int *phas_entry,
                                apr_pool_t *p)
 {
@@ -266,7 +267,6 @@ static apr_status_t settle_old(md_reg_t *reg, const md_t *md, const md_t *old, i
     if (!*phas_entry) {
         rv = md_store_rename(reg->store, MD_SG_DOMAINS, old->name, md->name, p);
         if (rv == APR_SUCCESS) {
-            md_store_purge(reg->store, MD_SG_STAGING, old->name, p);
             md_log_perror(MD_LOG_MARK, MD_LOG_NOTICE, rv,
                           "%s: takes over the store entry of '%s', which is no longer "
                           "configured and shared names with it",
@@ -277,7 +277,6 @@ static apr_status_t settle_old(md_reg_t *reg, const md_t *md, const md_t *old, i
     }
     rv = md_store_archive(&archived, reg->store, old->name, p);
     if (rv == APR_SUCCESS) {
-        md_store_purge(reg->store, MD_SG_STAGING, old->name, p);
         md_log_perror(MD_LOG_MARK, MD_LOG_NOTICE, rv,
                       "%s: '%s' is no longer configured and shared names with it; its files "
                       "moved to archive/%s",
@@ -434,5 +433,29 @@ apr_status_t md_reg_sync(md_reg_t *reg, apr_array_header_t *mds, apr_pool_t *p)
         md_reg_compute_state(reg, md, now, p);
     }
     md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, APR_SUCCESS, "%d md.json written", written);
+    return APR_SUCCESS;
+}
+
+apr_status_t md_reg_strays(apr_array_header_t **pstrays, md_reg_t *reg, apr_pool_t *p)
+{
+    static const md_store_group_t groups[] = {MD_SG_STAGING, MD_SG_LIVE};
+    apr_array_header_t *names;
+    md_reg_stray_t *stray;
+    apr_status_t rv;
+
+    *pstrays = apr_array_make(p, 2, sizeof(md_reg_stray_t));
+    for (apr_size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); ++g) {
+        if ((rv = md_store_names(&names, reg->store, groups[g], p)) != APR_SUCCESS) {
+            return rv;
+        }
+        for (int i = 0; i < names->nelts; ++i) {
+            const char *name = APR_ARRAY_IDX(names, i, const char *);
+            if (!md_store_exists(reg->store, MD_SG_DOMAINS, name, NULL, p)) {
+                stray = apr_array_push(*pstrays);
+                stray->group = groups[g];
+                stray->name = name;
+            }
+        }
+    }
     return APR_SUCCESS;
 }

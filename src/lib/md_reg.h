@@ -39,9 +39,21 @@ apr_status_t md_reg_remove(const char **parchived, md_reg_t *reg, const char *na
  * configured settings, keeping what only the store knows (the CA account). A stored MD that
  * is no longer configured stays where it is, unused -- unless a configured MD now claims one
  * of its names: then, when the configured MD has no entry of its own yet, the old entry is
- * renamed to it (keeping its certificates), else the old entry is archived. On return each
- * md in mds has its state computed. */
+ * renamed to it (keeping its certificates), else the old entry is archived. Only root's groups
+ * are written (domains/, archive/), under root's lock. On return each md in mds has its state
+ * computed. */
 apr_status_t md_reg_sync(md_reg_t *reg, apr_array_header_t *mds, apr_pool_t *p);
+
+/* An entry of staging/ or live/ that belongs to no MD of the registry (there is no
+ * domains/<name>): what sync leaves behind when it renames or archives an MD, since it writes
+ * root's groups only -- those are the User's. Whoever holds the User's lock may purge it. */
+typedef struct {
+    md_store_group_t group;
+    const char *name;
+} md_reg_stray_t;
+
+/* The strays of the store, md_reg_stray_t each. */
+apr_status_t md_reg_strays(apr_array_header_t **pstrays, md_reg_t *reg, apr_pool_t *p);
 
 /* What a certificate of an MD, for one key spec, looks like in a group (domains, staging). */
 typedef struct {

@@ -157,19 +157,46 @@ apr_status_t md_store_promote(const char **parchived, md_store_t *store, md_stor
  * staged. */
 apr_status_t md_store_publish(md_store_t *store, const char *name, apr_pool_t *p);
 
-/* Gives a group directory (staging, live, challenges, accounts) to the server's User, once:
- * when it is not that User's yet, what it holds becomes the User's too (walked by directory
- * descriptors, never following a link; files with more than one link are left alone); when it
- * is the User's already nothing is touched. Run by root at startup. */
-apr_status_t md_store_fs_give(md_store_t *store, md_store_group_t group, uid_t uid, gid_t gid,
-                              apr_pool_t *p);
+/* Gives the User's part of the store -- the groups MD_STORE_LOCK_USER guards and that lock's
+ * file -- to the server's User, once: a group directory that is not that User's yet becomes
+ * the User's with what it holds (walked by directory descriptors, never following a link;
+ * files with more than one link are left alone); one that is the User's already is not
+ * touched. Run by root at startup. */
+apr_status_t md_store_fs_give_user(md_store_t *store, uid_t uid, gid_t gid, apr_pool_t *p);
 
-/* Store lock across processes (fcntl on <dir>/store.lock). Waits up to 'wait'; APR_TIMEUP
- * when another process holds it longer. Released by md_store_unlock or when p is cleared.
- * fcntl locks do not exclude threads of one process: the module serialises those itself. */
+/* The store has two locks, one for each owner of what they guard (in httpd: root, and the
+ * server's User, whose driver writes its groups). A process writing several files of a group
+ * holds the group's lock (md_store_group_lock) for that write; the store's own multi-file
+ * writes take it themselves.
+ *   MD_STORE_LOCK_ROOT  <dir>/store.lock: md_store.json, domains/, archive/, tmp/. Taken by
+ *                       the store's owner only (root for httpd): the file is its own, 0600,
+ *                       and one that is not (left by an older version, or planted) is
+ *                       replaced, never used. A process of the User never opens it.
+ *   MD_STORE_LOCK_USER  <dir>/user.lock: staging/, live/, challenges/, accounts/. Given to
+ *                       the User with those groups (md_store_fs_give_user); root may find it held
+ *                       by the User for as long as the User likes.
+ * Whoever takes both takes root's first: every process keeps this order, so none waits for
+ * another that waits for it. */
+typedef enum {
+    MD_STORE_LOCK_ROOT = 1,
+    MD_STORE_LOCK_USER = 2,
+    MD_STORE_LOCK_BOTH = MD_STORE_LOCK_ROOT | MD_STORE_LOCK_USER,
+} md_store_locks_t;
+
+/* The lock that guards writes to a group. */
+md_store_locks_t md_store_group_lock(md_store_group_t group);
+
+/* The file of one lock (MD_STORE_LOCK_ROOT or MD_STORE_LOCK_USER), for messages. */
+const char *md_store_lock_path(const md_store_t *store, md_store_locks_t one, apr_pool_t *p);
+
+/* Takes the locks 'which' names (an open-file-description lock on each file between
+ * processes, a nested mutex between the threads of one process: a thread may take a lock it
+ * holds again). Waits up to 'wait' for all of them; APR_TIMEUP when another process holds one
+ * longer (nothing is held then), APR_EINVAL when this thread holds the User's lock and asks
+ * for root's (the order above). Released by md_store_unlock or when p is cleared. */
 typedef struct md_store_lock_t md_store_lock_t;
-apr_status_t md_store_lock(md_store_lock_t **plock, md_store_t *store, apr_interval_time_t wait,
-                           apr_pool_t *p);
+apr_status_t md_store_lock(md_store_lock_t **plock, md_store_t *store, md_store_locks_t which,
+                           apr_interval_time_t wait, apr_pool_t *p);
 apr_status_t md_store_unlock(md_store_lock_t *lock);
 
 #endif

@@ -32,8 +32,11 @@
 /* Random bytes in the names of temporary files and directories. */
 #define MD_STORE_TOKEN_LEN 8
 
+/* The two locks, in md_store_fs_lockstate's order. */
+#define MD_STORE_LOCKS 2
+
 struct md_store_t {
-    md_store_fs_lockstate_t lock;
+    md_store_fs_lockstate_t locks[MD_STORE_LOCKS];
     const char *dir;
     const unsigned char *secret; /* passphrase of keys in encrypting groups */
     apr_size_t secret_len;
@@ -46,13 +49,17 @@ typedef struct {
     int interim;   /* files are not synced one by one: challenge answers live for minutes, and
                     * staging/ is synced as a whole when it is published (md_store_publish);
                     * whatever a crash leaves there is verified before use, or redone */
+    md_store_locks_t lock; /* USER: the server's User writes it (the driver), root's otherwise */
 } md_store_group_info_t;
 
 static const md_store_group_info_t group_infos[MD_SG_COUNT] = {
-    [MD_SG_ACCOUNTS] = {"accounts", 1, 0, 0}, [MD_SG_CHALLENGES] = {"challenges", 0, 1, 1},
-    [MD_SG_DOMAINS] = {"domains", 0, 0, 0},   [MD_SG_STAGING] = {"staging", 1, 0, 1},
-    [MD_SG_LIVE] = {"live", 1, 0, 0},         [MD_SG_ARCHIVE] = {"archive", 0, 0, 0},
-    [MD_SG_TMP] = {"tmp", 0, 0, 0},
+    [MD_SG_ACCOUNTS] = {"accounts", 1, 0, 0, MD_STORE_LOCK_USER},
+    [MD_SG_CHALLENGES] = {"challenges", 0, 1, 1, MD_STORE_LOCK_USER},
+    [MD_SG_DOMAINS] = {"domains", 0, 0, 0, MD_STORE_LOCK_ROOT},
+    [MD_SG_STAGING] = {"staging", 1, 0, 1, MD_STORE_LOCK_USER},
+    [MD_SG_LIVE] = {"live", 1, 0, 0, MD_STORE_LOCK_USER},
+    [MD_SG_ARCHIVE] = {"archive", 0, 0, 0, MD_STORE_LOCK_ROOT},
+    [MD_SG_TMP] = {"tmp", 0, 0, 0, MD_STORE_LOCK_ROOT},
 };
 
 static int group_valid(md_store_group_t group)
@@ -81,6 +88,12 @@ int md_store_group_encrypts(md_store_group_t group)
     return group_valid(group) && group_infos[group].encrypts;
 }
 
+md_store_locks_t md_store_group_lock(md_store_group_t group)
+{
+    /* an unknown group is nobody's to write: the stricter lock */
+    return group_valid(group) ? group_infos[group].lock : MD_STORE_LOCK_ROOT;
+}
+
 apr_fileperms_t md_store_fs_dir_perms(md_store_group_t group)
 {
     return group_valid(group) && group_infos[group].is_public ? MD_FS_DIR_PUBLIC
@@ -98,9 +111,9 @@ static int durable(md_store_group_t group)
     return !group_infos[group].interim;
 }
 
-md_store_fs_lockstate_t *md_store_fs_lockstate(md_store_t *store)
+md_store_fs_lockstate_t *md_store_fs_lockstate(md_store_t *store, md_store_locks_t one)
 {
-    return &store->lock;
+    return &store->locks[one == MD_STORE_LOCK_ROOT ? 0 : 1];
 }
 
 const char *md_store_dir(const md_store_t *store)
@@ -280,9 +293,7 @@ apr_status_t md_store_fs_open(md_store_t **pstore, const char *dir, int create, 
 
     *pstore = NULL;
     store->dir = apr_pstrdup(p, dir);
-    store->lock.fd = -1;
-    if ((rv = apr_thread_mutex_create(&store->lock.mutex, APR_THREAD_MUTEX_NESTED, p)) !=
-        APR_SUCCESS) {
+    if ((rv = md_store_fs_locks_init(store->locks, MD_STORE_LOCKS, p)) != APR_SUCCESS) {
         return rv;
     }
     if (create && apr_stat(&fi, dir, APR_FINFO_TYPE, p) != APR_SUCCESS) {
@@ -540,7 +551,8 @@ apr_status_t md_store_purge(md_store_t *store, md_store_group_t group, const cha
 {
     apr_status_t rv;
 
-    MD_STORE_WRITE_LOCKED(rv, store, p, purge_unlocked(store, group, name, p));
+    MD_STORE_WRITE_LOCKED(rv, store, md_store_group_lock(group), p,
+                          purge_unlocked(store, group, name, p));
     return rv;
 }
 
@@ -645,6 +657,7 @@ apr_status_t md_store_create_entry(md_store_t *store, md_store_group_t group, co
 {
     apr_status_t rv;
 
-    MD_STORE_WRITE_LOCKED(rv, store, p, create_entry_unlocked(store, group, name, p));
+    MD_STORE_WRITE_LOCKED(rv, store, md_store_group_lock(group), p,
+                          create_entry_unlocked(store, group, name, p));
     return rv;
 }

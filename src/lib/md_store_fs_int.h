@@ -9,31 +9,41 @@
 
 #include "md_store.h"
 
-/* The store lock's state in one store handle (md_store_fs_lock.c). */
+/* The state of one store lock in one store handle (md_store_fs_lock.c). */
 typedef struct {
     apr_thread_mutex_t *mutex; /* nested; held by the thread that holds the lock */
     int depth;                 /* how often that thread took it (under mutex) */
-    int fd;                    /* store.lock, OFD-locked while depth > 0; -1: not open */
+    int fd;                    /* the lock file, OFD-locked while depth > 0; -1: not open */
     pid_t pid;                 /* the process that opened fd */
 } md_store_fs_lockstate_t;
 
-md_store_fs_lockstate_t *md_store_fs_lockstate(md_store_t *store);
+/* The state of lock 'one' (MD_STORE_LOCK_ROOT or MD_STORE_LOCK_USER) of a store. */
+md_store_fs_lockstate_t *md_store_fs_lockstate(md_store_t *store, md_store_locks_t one);
+
+/* Makes the states of a store's locks; their files are closed when p is cleared. */
+apr_status_t md_store_fs_locks_init(md_store_fs_lockstate_t *states, int n, apr_pool_t *p);
+
+/* Gives the User's lock file to uid:gid (made when missing; it must be a regular file with one
+ * name). Errors are logged. */
+apr_status_t md_store_fs_lock_give(md_store_t *store, uid_t uid, gid_t gid, apr_pool_t *p);
 
 /* Every write of more than one file (purge, create_entry, archive, rename, promote, publish)
- * holds the lock for just that write (inside an explicit md_store_lock it nests), waiting at
- * most this long for another process to release it; a single file's save is atomic by rename
- * and takes none. The lock is never held across network requests or commands, so a long wait
- * means something is stuck. */
+ * holds the lock of the groups it writes for just that write (inside an explicit
+ * md_store_lock it nests), waiting at most this long for another process to release it; a
+ * single file's save is atomic by rename and takes none. The locks are never held across
+ * network requests or commands, so a long wait means something is stuck. */
 #define MD_STORE_WRITE_LOCK_WAIT apr_time_from_sec(10)
-/* Takes the lock for one write; the failure is logged. */
-apr_status_t md_store_fs_write_begin(md_store_lock_t **plock, md_store_t *store, apr_pool_t *p);
+/* Takes the locks 'which' for one write; the failure is logged. */
+apr_status_t md_store_fs_write_begin(md_store_lock_t **plock, md_store_t *store,
+                                     md_store_locks_t which, apr_pool_t *p);
 
-/* rv = call (an apr_status_t expression) with the store's write lock held for just that call;
- * rv is the lock's failure when it could not be taken (nothing is called then). */
-#define MD_STORE_WRITE_LOCKED(rv, store, p, call)                                                  \
+/* rv = call (an apr_status_t expression) with the store's locks 'which' held for just that
+ * call; rv is the locks' failure when they could not be taken (nothing is called then). */
+#define MD_STORE_WRITE_LOCKED(rv, store, which, p, call)                                           \
     do {                                                                                           \
         md_store_lock_t *write_lock_;                                                              \
-        if (((rv) = md_store_fs_write_begin(&write_lock_, (store), (p))) == APR_SUCCESS) {         \
+        if (((rv) = md_store_fs_write_begin(&write_lock_, (store), (which), (p))) ==               \
+            APR_SUCCESS) {                                                                         \
             (rv) = (call);                                                                         \
             md_store_unlock(write_lock_);                                                          \
         }                                                                                          \

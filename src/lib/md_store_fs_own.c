@@ -1,4 +1,4 @@
-/* md_store_fs_own.c: handing the store's writable groups to the server's User, once -- when a
+/* md_store_fs_own.c: handing the User's part of the store to the server's User, once -- when a
  * group directory is not the User's yet -- walking only by directory fds, never by path. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* O_NOFOLLOW, O_DIRECTORY with C11 */
@@ -68,8 +68,8 @@ static apr_status_t own_dir(int dfd, const char *path, uid_t uid, gid_t gid, int
     return rv;
 }
 
-apr_status_t md_store_fs_give(md_store_t *store, md_store_group_t group, uid_t uid, gid_t gid,
-                              apr_pool_t *p)
+static apr_status_t give_group(md_store_t *store, md_store_group_t group, uid_t uid, gid_t gid,
+                               apr_pool_t *p)
 {
     apr_status_t rv;
     const char *dir = md_store_fs_group_dir(&rv, store, group, 1, p);
@@ -105,4 +105,16 @@ apr_status_t md_store_fs_give(md_store_t *store, md_store_group_t group, uid_t u
     }
     close(fd);
     return rv;
+}
+
+apr_status_t md_store_fs_give_user(md_store_t *store, uid_t uid, gid_t gid, apr_pool_t *p)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    for (int g = 0; rv == APR_SUCCESS && g < MD_SG_COUNT; ++g) {
+        if (md_store_group_lock((md_store_group_t) g) == MD_STORE_LOCK_USER) {
+            rv = give_group(store, (md_store_group_t) g, uid, gid, p);
+        }
+    }
+    return rv == APR_SUCCESS ? md_store_fs_lock_give(store, uid, gid, p) : rv;
 }

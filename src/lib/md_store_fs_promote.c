@@ -49,7 +49,7 @@ static int flags_unsupported(int err)
 }
 
 /* Renames from to 'to' unless 'to' exists (EEXIST then). Without RENAME_NOREPLACE support
- * the check and the rename are two steps; the store lock keeps other writers out. */
+ * the check and the rename are two steps; the group's store lock keeps other writers out. */
 static int rename_noreplace(const char *from, const char *to)
 {
     struct stat st;
@@ -131,7 +131,8 @@ apr_status_t md_store_archive(const char **parchived, md_store_t *store, const c
 {
     apr_status_t rv;
 
-    MD_STORE_WRITE_LOCKED(rv, store, p, archive_unlocked(parchived, store, name, p));
+    MD_STORE_WRITE_LOCKED(rv, store, md_store_group_lock(MD_SG_ARCHIVE), p,
+                          archive_unlocked(parchived, store, name, p));
     return rv;
 }
 
@@ -164,7 +165,8 @@ apr_status_t md_store_rename(md_store_t *store, md_store_group_t group, const ch
 {
     apr_status_t rv;
 
-    MD_STORE_WRITE_LOCKED(rv, store, p, rename_unlocked(store, group, from, to, p));
+    MD_STORE_WRITE_LOCKED(rv, store, md_store_group_lock(group), p,
+                          rename_unlocked(store, group, from, to, p));
     return rv;
 }
 
@@ -360,7 +362,9 @@ apr_status_t md_store_promote(const char **parchived, md_store_t *store, md_stor
 {
     apr_status_t rv;
 
-    MD_STORE_WRITE_LOCKED(rv, store, p, promote_unlocked(parchived, store, from, name, set, p));
+    /* from the User's groups into root's: both locks, root's first */
+    MD_STORE_WRITE_LOCKED(rv, store, MD_STORE_LOCK_BOTH, p,
+                          promote_unlocked(parchived, store, from, name, set, p));
     return rv;
 }
 
@@ -424,6 +428,8 @@ apr_status_t md_store_publish(md_store_t *store, const char *name, apr_pool_t *p
 {
     apr_status_t rv;
 
-    MD_STORE_WRITE_LOCKED(rv, store, p, publish_unlocked(store, name, p));
+    /* staging/ to live/: the User's groups only */
+    MD_STORE_WRITE_LOCKED(rv, store, md_store_group_lock(MD_SG_LIVE), p,
+                          publish_unlocked(store, name, p));
     return rv;
 }

@@ -405,7 +405,7 @@ static apr_interval_time_t drive_run(md_mod_driver_t *drv, apr_pool_t *p)
     run.renewed = apr_array_make(p, 8, sizeof(const char *));
     run.failed = apr_array_make(p, 8, sizeof(const char *));
     run.next = now + md_mod_check_interval(mc);
-    /* no store lock here: each write takes it for itself, never across a request */
+    /* no store lock here: each write takes its group's for itself, never across a request */
     run_select(drv, &run, now, p);
     if (run.todo->nelts > 0) {
         opts_make(&opts, mc, drv->gen);

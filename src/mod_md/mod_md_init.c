@@ -1,7 +1,5 @@
 /* mod_md_init.c: startup in the parent (post_config, as root, no network) -- the store synced
  * with the configuration, staged certificates installed, the store made writable for the driver. */
-#include <errno.h>
-#include <fcntl.h>
 #include <unistd.h>
 #include <apr_strings.h>
 
@@ -20,10 +18,12 @@
 
 APLOG_USE_MODULE(md);
 
-/* How long startup waits for a2md or a driver to release the store (they hold it for single
- * writes only). */
+/* How long startup waits for root's store lock: only root's processes (a2md, another httpd on
+ * the store) take it, for single writes; one that keeps it longer is stuck. */
 #define MD_MOD_STORE_LOCK_WAIT apr_time_from_sec(30)
-#define MD_MOD_STORE_LOCK_FILE "store.lock"
+/* How long startup waits for the lock of the User's part: the driver holds it for single
+ * writes too, but any process of the User could hold it forever, so startup goes on without. */
+#define MD_MOD_USER_LOCK_WAIT apr_time_from_sec(5)
 #define MD_MOD_PORT_HTTP_DEFAULT 80
 #define MD_MOD_PORT_HTTPS_DEFAULT 443
 #define MD_MOD_ALPN_ACME "acme-tls/1"
@@ -31,62 +31,96 @@ APLOG_USE_MODULE(md);
 /* ---- ownership: what the driver (the configured User) writes ---- */
 
 /* The driver runs as User: it writes staging/, live/, challenges/ and accounts/ (keys there
- * are encrypted with the store secret) and takes the store lock. domains/ and its keys stay
- * root's. Ownership is given once (md_store_fs_give), never walked again at later starts. */
+ * are encrypted with the store secret) and takes their lock, user.lock. domains/ and its keys,
+ * and store.lock, stay root's. Ownership is given once, never walked again at later starts. */
 static apr_status_t store_chown(server_rec *s, md_store_t *store, apr_pool_t *p)
 {
-    static const md_store_group_t groups[] = {MD_SG_STAGING, MD_SG_LIVE, MD_SG_CHALLENGES,
-                                              MD_SG_ACCOUNTS};
     uid_t uid = ap_unixd_config.user_id;
     gid_t gid = ap_unixd_config.group_id;
-    const char *path;
     apr_status_t rv;
-    int fd;
 
     if (geteuid() != 0 || uid == 0) {
         return APR_SUCCESS;
     }
-    for (apr_size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); ++i) {
-        path = apr_pstrcat(p, md_store_dir(store), "/", md_store_group_name(groups[i]), NULL);
-        if ((rv = md_store_fs_give(store, groups[i], uid, gid, p)) != APR_SUCCESS) {
-            goto fail;
-        }
+    if ((rv = md_store_fs_give_user(store, uid, gid, p)) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     "cannot give the User's part of the MD store %s to User %s (see above): the "
+                     "driver could not write there; check the store directory (MDStoreDir) is "
+                     "on a local file system that root may chown in",
+                     md_store_dir(store), ap_unixd_config.user_name);
     }
-    path = apr_pstrcat(p, md_store_dir(store), "/", MD_MOD_STORE_LOCK_FILE, NULL);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
-    if (fd < 0 || fchown(fd, uid, gid) != 0) {
-        rv = APR_FROM_OS_ERROR(errno);
-        if (fd >= 0) {
-            close(fd);
-        }
-        goto fail;
-    }
-    close(fd);
-    return APR_SUCCESS;
-fail:
-    ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                 "cannot give %s to User %s: the driver could not write there; check the store "
-                 "directory (MDStoreDir) is on a local file system that root may chown in",
-                 path, ap_unixd_config.user_name);
     return rv;
 }
 
 /* ---- store and registry ---- */
 
-/* Promotes what the workers presented live and staged sets whose activation time has come
- * (md_plan_next decides) into domains/, before mod_ssl loads the files: after a restart the
- * server presents the same certificate as its workers did before. */
-static void install_staged(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pconf, apr_pool_t *ptemp)
+/* Removes staging/ and live/ entries that belong to no MD any more: sync renamed or archived
+ * their MD and left them, as they are the User's (md_reg_strays). */
+static void purge_strays(server_rec *s, md_reg_t *reg, const apr_array_header_t *strays,
+                         apr_pool_t *p)
+{
+    apr_status_t rv;
+
+    for (int i = 0; i < strays->nelts; ++i) {
+        const md_reg_stray_t *stray = &APR_ARRAY_IDX(strays, i, md_reg_stray_t);
+        rv = md_store_purge(md_reg_store(reg), stray->group, stray->name, p);
+        ap_log_error(APLOG_MARK, rv == APR_SUCCESS ? APLOG_INFO : APLOG_WARNING, rv, s,
+                     "%s/%s belongs to no MD any more: %s", md_store_group_name(stray->group),
+                     stray->name, rv == APR_SUCCESS ? "removed" : "could not be removed");
+    }
+}
+
+/* The configured MDs that have something in staging/ or live/. */
+static apr_array_header_t *mds_staged(md_mod_conf_t *mc, apr_pool_t *p)
 {
     md_store_t *store = md_reg_store(mc->reg);
-    apr_status_t rv;
+    apr_array_header_t *staged = apr_array_make(p, 5, sizeof(md_t *));
 
     for (int i = 0; i < mc->mds->nelts; ++i) {
         md_t *md = APR_ARRAY_IDX(mc->mds, i, md_t *);
-        if (!md_store_exists(store, MD_SG_STAGING, md->name, NULL, ptemp) &&
-            !md_store_exists(store, MD_SG_LIVE, md->name, NULL, ptemp)) {
-            continue;
+        if (md_store_exists(store, MD_SG_STAGING, md->name, NULL, p) ||
+            md_store_exists(store, MD_SG_LIVE, md->name, NULL, p)) {
+            APR_ARRAY_PUSH(staged, md_t *) = md;
         }
+    }
+    return staged;
+}
+
+/* Promotes what the workers presented live and staged sets whose activation time has come
+ * (md_plan_next decides) into domains/, before mod_ssl loads the files: after a restart the
+ * server presents the same certificate as its workers did before. That writes the User's
+ * groups, under the User's lock, which a process of the User may hold as long as it likes:
+ * startup waits for it a little only, then starts with the certificates in domains/ (the
+ * driver announces a live set to the workers again) and the sets wait for the next restart. */
+static void install_staged(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pconf, apr_pool_t *ptemp)
+{
+    md_store_t *store = md_reg_store(mc->reg);
+    apr_array_header_t *staged = mds_staged(mc, ptemp), *strays;
+    md_store_lock_t *lock;
+    apr_status_t rv;
+
+    if (md_reg_strays(&strays, mc->reg, ptemp) != APR_SUCCESS) {
+        strays = apr_array_make(ptemp, 0, sizeof(md_reg_stray_t));
+    }
+    if (staged->nelts == 0 && strays->nelts == 0) {
+        return; /* nothing to wait for */
+    }
+    if ((rv = md_store_lock(&lock, store, MD_STORE_LOCK_USER, MD_MOD_USER_LOCK_WAIT, ptemp)) !=
+        APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
+                     "the MD store's lock %s %s: staged certificates are not installed now; the "
+                     "server starts with the certificates already installed, and the staged "
+                     "ones are installed at the next restart",
+                     md_store_lock_path(store, MD_STORE_LOCK_USER, ptemp),
+                     APR_STATUS_IS_TIMEUP(rv)
+                         ? apr_pstrcat(ptemp, "is held by another process for more than ",
+                                       md_duration_format(MD_MOD_USER_LOCK_WAIT, ptemp), NULL)
+                         : "cannot be taken (see above)");
+        return;
+    }
+    purge_strays(s, mc->reg, strays, ptemp);
+    for (int i = 0; i < staged->nelts; ++i) {
+        md_t *md = APR_ARRAY_IDX(staged, i, md_t *);
         rv = md_drive_install(mc->reg, md->name, mc->activation_delay, ptemp);
         if (rv == APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s,
@@ -99,10 +133,14 @@ static void install_staged(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pconf, 
                          md->name);
         }
     }
+    md_store_unlock(lock);
 }
 
-static apr_status_t store_setup(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pconf,
-                                apr_pool_t *ptemp)
+/* Opens the store, brings it in line with the configuration and, when serving, installs the
+ * staged sets. On success *plock holds root's lock (the caller writes the fallbacks under it,
+ * then releases it). */
+static apr_status_t store_setup(md_store_lock_t **plock, server_rec *s, md_mod_conf_t *mc,
+                                int serving, apr_pool_t *pconf, apr_pool_t *ptemp)
 {
     const char *dir =
         mc->store_dir ? mc->store_dir : ap_server_root_relative(pconf, MD_MOD_STORE_DIR_DEFAULT);
@@ -110,6 +148,7 @@ static apr_status_t store_setup(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pc
     md_store_t *store;
     apr_status_t rv;
 
+    *plock = NULL;
     if ((rv = md_store_fs_open(&store, dir, 1, pconf)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                      "cannot open the MD store in %s (see above); fix it or point MDStoreDir "
@@ -120,27 +159,31 @@ static apr_status_t store_setup(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pc
     if ((rv = md_reg_create(&mc->reg, store, pconf)) != APR_SUCCESS) {
         return rv;
     }
-    /* nobody holds the lock for longer than a write: a lock that stays taken is a stuck
-     * process, and startup does not write the store behind its back */
-    if ((rv = md_store_lock(&lock, store, MD_MOD_STORE_LOCK_WAIT, ptemp)) != APR_SUCCESS) {
+    /* only root's processes take root's lock, each for a write: a lock that stays taken is a
+     * stuck process of the operator's, and startup does not write the store behind its back */
+    if ((rv = md_store_lock(&lock, store, MD_STORE_LOCK_ROOT, MD_MOD_STORE_LOCK_WAIT, ptemp)) !=
+        APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                      "the MD store %s stays locked by another process for more than %s (see "
-                     "above): not starting without the lock; find the process holding "
-                     "%s/" MD_MOD_STORE_LOCK_FILE " (fuser -v) and end it",
-                     dir, md_duration_format(MD_MOD_STORE_LOCK_WAIT, ptemp), dir);
+                     "above): not starting without the lock; find the process holding %s "
+                     "(fuser -v) and end it",
+                     dir, md_duration_format(MD_MOD_STORE_LOCK_WAIT, ptemp),
+                     md_store_lock_path(store, MD_STORE_LOCK_ROOT, ptemp));
         return rv;
     }
-    rv = md_reg_sync(mc->reg, mc->mds, pconf);
-    if (rv != APR_SUCCESS) {
+    if ((rv = md_reg_sync(mc->reg, mc->mds, pconf)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
                      "cannot bring the MD store %s in line with the configuration (see above)",
                      dir);
-    } else {
+    } else if ((rv = store_chown(s, store, ptemp)) == APR_SUCCESS && serving) {
         install_staged(s, mc, pconf, ptemp);
-        rv = store_chown(s, store, ptemp);
     }
-    md_store_unlock(lock);
-    return rv;
+    if (rv != APR_SUCCESS) {
+        md_store_unlock(lock);
+        return rv;
+    }
+    *plock = lock;
+    return APR_SUCCESS;
 }
 
 /* ---- what challenges the server can answer ---- */
@@ -199,30 +242,34 @@ static void challenges_possible(server_rec *base, md_mod_conf_t *mc, int warn)
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     md_mod_conf_t *mc = md_mod_srv_get(s)->mc;
+    md_store_lock_t *lock;
     apr_time_t start, synced;
-    int warn;
+    apr_status_t rv;
+    int serving;
 
     (void) plog;
     /* httpd reads its configuration twice at start. The first round cannot be skipped as
      * modules often do: mod_ssl refuses an SSL vhost without certificate files in it too. But
-     * warnings are given once, in the round that serves. */
-    warn = ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
-    if (warn) {
+     * warnings are given, and staged sets installed, once: in the round that serves. */
+    serving = ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG;
+    if (serving) {
         md_mod_config_warnings(s, mc);
     }
     if (mc->mds->nelts == 0) {
         return OK;
     }
     start = apr_time_now();
-    if (store_setup(s, mc, pconf, ptemp) != APR_SUCCESS) {
+    if (store_setup(&lock, s, mc, serving, pconf, ptemp) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     synced = apr_time_now();
-    if (md_mod_certs_setup(s, mc, pconf, ptemp) != APR_SUCCESS) {
+    rv = md_mod_certs_setup(s, mc, pconf, ptemp); /* writes fallbacks into domains/ */
+    md_store_unlock(lock);
+    if (rv != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     md_mod_live_setup(mc, s, pconf);
-    challenges_possible(s, mc, warn);
+    challenges_possible(s, mc, serving);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                  "%d MD(s) managed, store %s (sync %" APR_TIME_T_FMT
                  " ms, certificates %" APR_TIME_T_FMT " ms)",

@@ -180,14 +180,34 @@ def test_md_removed_from_config_keeps_its_files(md_httpd):
     assert h.md_json("b.example.org")["domains"] == ["b.example.org"]
 
 
+def test_md_taken_over_by_another_leaves_no_renewal_behind(md_httpd):
+    h = md_httpd(md_conf=QUIET + "MDomain a.example.org\nMDomain b.example.org shop.example.org\n")
+    h.write_config(vhosts=h.vhost("a.example.org") + h.vhost(["b.example.org", "shop.example.org"]))
+    h.start()
+    staged = h.store_dir / "staging" / "b.example.org"
+    staged.mkdir()
+    (staged / "job.json").write_text(json.dumps({"name": "b.example.org", "step": "order"}))
+
+    # b is dropped and a claims its shop name: b's entry is archived, its renewal removed
+    h.write_config(md_conf=QUIET + "MDomain a.example.org shop.example.org\n",
+                   vhosts=h.vhost(["a.example.org", "shop.example.org"]))
+    h.graceful()
+    assert not h.domain_dir("b.example.org").exists()
+    assert not staged.exists()
+    assert "staging/b.example.org belongs to no MD any more: removed" in h.error_log_text()
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="ownership only changes when started as root")
 def test_driver_dirs_belong_to_user_keys_to_root(md_httpd):
     h = md_httpd(md_conf=QUIET + "MDomain a.example.org\n")
     h.write_config(vhosts=h.vhost("a.example.org"))
     h.start()
     daemon = pwd.getpwnam("daemon").pw_uid
-    for name in ("staging", "challenges", "accounts", "store.lock"):
+    for name in ("staging", "live", "challenges", "accounts", "user.lock"):
         assert (h.store_dir / name).stat().st_uid == daemon, name
+    # the lock of root's part stays root's alone
+    lock = (h.store_dir / "store.lock").stat()
+    assert lock.st_uid == 0 and lock.st_mode & 0o077 == 0
     key = h.domain_dir("a.example.org") / "fallback-privkey.pem"
     assert key.stat().st_uid == 0
     assert key.stat().st_mode & 0o077 == 0

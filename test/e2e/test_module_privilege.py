@@ -1,11 +1,14 @@
 # test_module_privilege.py: the parent (root) never trusts what the server's User wrote -- links to
 # root's files, linked directories and FIFOs planted in staging/, live/ and challenges/ by the User
 # are refused by name at a graceful restart and a stop + start (and by the workers that answer
-# challenges); nothing blocks, and the decoys stay untouched, not even read.
+# challenges); nothing blocks, and the decoys stay untouched, not even read. Nor does it depend
+# on the User: a User's process holding the User's store lock, or a store.lock an older version
+# gave to the User, never keeps the server from starting.
 import http.client
 import json
 import os
 import pwd
+import select
 import socket
 import ssl
 import stat
@@ -40,6 +43,22 @@ DECOY_ATIME_BACK_SECONDS = 3600
 TOKEN = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 HTTP01 = "acme-http-01.txt"
 TLSALPN01_CERT = "acme-tls-alpn-01.cert.pem"
+
+
+USER_LOCK_WAIT_SECONDS = 5.0  # MD_MOD_USER_LOCK_WAIT in mod_md_init.c
+# a restart that waits for the User's lock that long and then goes on (before, it waited 30 s for
+# the one store lock and then refused to start)
+RESTART_MAX_SECONDS = USER_LOCK_WAIT_SECONDS + 10.0
+HOLDER_READY_SECONDS = 10.0
+# a process of the User that takes a lock on a file and keeps it until it is killed
+HOLD_LOCK = """
+import fcntl, os, signal, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+print("locked", flush=True)
+while True:
+    signal.pause()
+"""
 
 
 def as_user(script):
@@ -81,6 +100,34 @@ def make_decoys(workdir):
     mark_unread(decoy_file)
     mark_unread(decoy_dir)
     return decoy_file, decoy_dir
+
+
+def user_may_open(path, flags):
+    """Whether the server's User can open path with os.open flags."""
+    r = subprocess.run(["/usr/bin/python3", "-c", "import os, sys; os.open(sys.argv[1], int(sys.argv[2]))",
+                        str(path), str(flags)], user=USER, group=USER, capture_output=True, text=True,
+                       timeout=30)
+    return r.returncode == 0
+
+
+@pytest.fixture
+def user_lock_holder():
+    """hold(path) -> a process of the User that holds a lock on path until it is killed."""
+    holders = []
+
+    def hold(path):
+        p = subprocess.Popen(["/usr/bin/python3", "-c", HOLD_LOCK, str(path)], user=USER,
+                             group=USER, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        holders.append(p)
+        ready, _, _ = select.select([p.stdout], [], [], HOLDER_READY_SECONDS)
+        assert ready and p.stdout.readline().strip() == "locked", \
+            p.stderr.read() if p.poll() is not None else "the holder did not say it holds the lock"
+        return p
+
+    yield hold
+    for p in holders:
+        p.kill()
+        p.wait()
 
 
 def timed(action):
@@ -195,3 +242,70 @@ def test_planted_links_and_fifos_are_refused_and_decoys_stay_untouched(site, wor
     uid = pwd.getpwnam(USER).pw_uid
     for group in ("staging", "live", "challenges"):
         assert (store / group).stat().st_uid == uid
+
+
+def verified_serial(site, name):
+    """The serial of the certificate served for name when it verifies against pebble, else None."""
+    try:
+        return site.peer_cert(name, cafile=site.root_file).serial_number
+    except (OSError, ValueError):
+        return None
+
+
+def test_user_holding_its_lock_never_stops_the_server_and_sets_wait_for_the_next_restart(
+        site, user_lock_holder):
+    site.start()
+    store = site.store_dir
+    for name in (ONE, TWO):
+        assert wait_until(lambda: (store / "live" / name).exists(), SERVED_TIMEOUT_SECONDS), \
+            site.error_log_tail()
+    served = {name: wait_until(lambda: verified_serial(site, name), SERVED_TIMEOUT_SECONDS)
+              for name in (ONE, TWO)}
+    assert all(served.values()), site.error_log_tail()
+    # root's lock is root's alone: the User cannot even open it; the User's lock is the User's
+    assert not user_may_open(store / "store.lock", os.O_RDWR)
+    assert not user_may_open(store / "store.lock", os.O_RDONLY)
+    assert user_may_open(store / "user.lock", os.O_RDWR)
+
+    holder = user_lock_holder(store / "user.lock")
+    assert timed(site.graceful) < RESTART_MAX_SECONDS
+    site.stop()
+    assert timed(site.start) < RESTART_MAX_SECONDS
+    st, _ = site.get("/")
+    assert st in (200, 404)
+    # the workers present the live sets again (the driver announces them), not yet installed
+    for name in (ONE, TWO):
+        assert wait_until(lambda: verified_serial(site, name) == served[name],
+                          SERVED_TIMEOUT_SECONDS), site.error_log_tail()
+        assert (store / "live" / name).exists()
+    log = site.error_log_text()
+    held = [line for line in log.splitlines() if ":error]" in line and
+            f"{store}/user.lock is held by another process" in line]
+    assert len(held) == 2, site.error_log_tail()  # the graceful restart, the start
+    assert all("starts with the certificates already installed" in line and
+               "installed at the next restart" in line for line in held), held
+    assert "the renewed certificate is installed" not in log
+
+    holder.kill()
+    holder.wait()
+    site.graceful()
+    log = site.error_log_text()
+    for name in (ONE, TWO):
+        assert f"MD {name}: the renewed certificate is installed" in log
+        assert not (store / "live" / name).exists()
+        assert verified_serial(site, name) == served[name]
+
+
+def test_store_lock_an_older_version_gave_the_user_is_replaced(site, user_lock_holder):
+    site.start()
+    store = site.store_dir
+    lock = store / "store.lock"
+    # as an older version left it: store.lock given to the User, who now holds it
+    os.chown(lock, pwd.getpwnam(USER).pw_uid, pwd.getpwnam(USER).pw_gid)
+    user_lock_holder(lock)
+    assert timed(site.graceful) < RESTART_MAX_SECONDS
+    st = lock.lstat()
+    assert stat.S_ISREG(st.st_mode) and st.st_uid == 0 and stat.S_IMODE(st.st_mode) == 0o600
+    assert not user_may_open(lock, os.O_RDWR)
+    assert any(f"store lock {lock} was not ours alone" in line and "replaced" in line
+               for line in site.error_log_text().splitlines()), site.error_log_tail()

@@ -183,6 +183,49 @@ static void test_sync_archives_an_old_entry_when_the_successor_has_one(void **st
     assert_string_equal(APR_ARRAY_IDX(archived, 0, const char *), "b.example.org.1");
 }
 
+static void test_sync_writes_roots_groups_only_and_leaves_strays(void **state)
+{
+    ctx_t *c = *state;
+    apr_pool_t *p = c->fx->p;
+    md_store_t *other = unit_store_open(md_store_dir(c->store), p);
+    apr_array_header_t *strays;
+    md_store_lock_t *lock;
+    const md_reg_stray_t *s;
+
+    assert_int_equal(md_reg_sync(c->reg,
+                                 config(p, unit_md_make(p, "a.example.org", NULL),
+                                        unit_md_make(p, "b.example.org", "shop.example.org", NULL)),
+                                 p),
+                     APR_SUCCESS);
+    assert_int_equal(md_store_save_text(c->store, MD_SG_STAGING, "a.example.org", "t", "x", p),
+                     APR_SUCCESS);
+    assert_int_equal(md_store_save_text(c->store, MD_SG_STAGING, "b.example.org", "t", "x", p),
+                     APR_SUCCESS);
+    assert_int_equal(md_store_save_text(c->store, MD_SG_LIVE, "gone.example.org", "t", "x", p),
+                     APR_SUCCESS);
+    /* the driver holds the lock of the User's groups (another handle: another process for an
+     * OFD lock); b is dropped and its shop name moves to a, without waiting for it */
+    assert_int_equal(md_store_lock(&lock, other, MD_STORE_LOCK_USER, 0, p), APR_SUCCESS);
+    assert_int_equal(
+        md_reg_sync(c->reg,
+                    config(p, unit_md_make(p, "a.example.org", "shop.example.org", NULL), NULL), p),
+        APR_SUCCESS);
+    assert_int_equal(unit_log_count(), 0);
+    assert_int_equal(md_store_unlock(lock), APR_SUCCESS);
+    assert_false(md_store_exists(c->store, MD_SG_DOMAINS, "b.example.org", NULL, p));
+    assert_true(md_store_exists(c->store, MD_SG_STAGING, "b.example.org", "t", p));
+
+    /* what belongs to no MD any more, the User's lock holder may remove */
+    assert_int_equal(md_reg_strays(&strays, c->reg, p), APR_SUCCESS);
+    assert_int_equal(strays->nelts, 2);
+    s = &APR_ARRAY_IDX(strays, 0, md_reg_stray_t);
+    assert_int_equal(s->group, MD_SG_STAGING);
+    assert_string_equal(s->name, "b.example.org");
+    s = &APR_ARRAY_IDX(strays, 1, md_reg_stray_t);
+    assert_int_equal(s->group, MD_SG_LIVE);
+    assert_string_equal(s->name, "gone.example.org");
+}
+
 static void test_sync_sets_a_broken_md_json_aside(void **state)
 {
     ctx_t *c = *state;
@@ -218,6 +261,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sync_archives_an_old_entry_when_the_successor_has_one,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_writes_roots_groups_only_and_leaves_strays, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_sync_sets_a_broken_md_json_aside, setup, teardown),
     };
 

@@ -1,5 +1,6 @@
 /* test_store.c: unit tests of the file-system store (md_store_fs*.c) -- md_store.json and its
- * secret, paths, saving/loading with permissions and encryption, listings, the lock. */
+ * secret, paths, saving/loading with permissions and encryption, listings, the locks. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <apr_general.h>
 #include <apr_file_io.h>
 #include <apr_strings.h>
+#include <apr_thread_proc.h>
 
 #include "md_cert.h"
 #include "md_crypt.h"
@@ -37,13 +39,12 @@
 #define TEST_LOCK_WAIT_MAX apr_time_from_sec(3)
 /* a lock-holding child ends by itself after this, whatever happens to the parent */
 #define TEST_CHILD_MAX_SECS 20
+/* a user other than root, to give files to (daemon on Debian) */
+#define TEST_OTHER_UID 1
 
 /* a fresh store directory per test; the group runs with a strict umask */
 typedef unit_store_fixture_t fixture_t;
 
-/* ---- helpers ---- */
-
-/* Stages a complete set (md.json, job.json, encrypted key, chain) for name. */
 /* ---- md_store.json ---- */
 
 static void test_create_and_reopen(void **state)
@@ -428,10 +429,11 @@ static void test_purge_does_not_follow_links(void **state)
     assert_true(access(apr_pstrcat(f->pool, outside, "/keep", NULL), F_OK) == 0);
 }
 
-/* ---- lock ---- */
+/* ---- locks ---- */
 
-/* Forks a child that takes the store lock and holds it until told through a pipe. */
-static pid_t fork_lock_holder(const char *dir, int *ptell)
+/* Forks a child that takes the store locks 'which' and holds them until told through a pipe
+ * (*ptell: closing it tells). */
+static pid_t fork_lock_holder(const char *dir, md_store_locks_t which, int *ptell)
 {
     int ready[2], tell[2];
     char c;
@@ -447,7 +449,7 @@ static pid_t fork_lock_holder(const char *dir, int *ptell)
         md_store_lock_t *lock;
         int ok = apr_pool_create(&p, NULL) == APR_SUCCESS &&
                  md_store_fs_open(&store, dir, 0, p) == APR_SUCCESS &&
-                 md_store_lock(&lock, store, 0, p) == APR_SUCCESS;
+                 md_store_lock(&lock, store, which, 0, p) == APR_SUCCESS;
 
         close(ready[0]);
         close(tell[1]); /* else the read below never sees the parent's close */
@@ -467,6 +469,21 @@ static pid_t fork_lock_holder(const char *dir, int *ptell)
     return pid;
 }
 
+/* Tells a lock holder to end and waits until it has. */
+static void end_lock_holder(pid_t pid, int tell)
+{
+    int status;
+
+    close(tell);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static const char *lock_file(const fixture_t *f, const char *name)
+{
+    return apr_pstrcat(f->pool, f->dir, "/", name, NULL);
+}
+
 static void test_lock_between_processes(void **state)
 {
     fixture_t *f = *state;
@@ -474,33 +491,36 @@ static void test_lock_between_processes(void **state)
     md_store_lock_t *lock;
     apr_pool_t *sub;
     apr_time_t start, took;
-    int tell, status;
+    int tell;
     pid_t pid;
 
-    pid = fork_lock_holder(f->dir, &tell);
-    start = apr_time_now();
-    assert_int_equal(md_store_lock(&lock, store, TEST_LOCK_WAIT, f->pool), APR_TIMEUP);
-    took = apr_time_now() - start;
-    assert_null(lock);
-    assert_true(took >= TEST_LOCK_WAIT);
-    assert_true(took < TEST_LOCK_WAIT_MAX);
+    pid = fork_lock_holder(f->dir, MD_STORE_LOCK_BOTH, &tell);
+    for (md_store_locks_t which = MD_STORE_LOCK_ROOT; which <= MD_STORE_LOCK_BOTH; ++which) {
+        start = apr_time_now();
+        assert_int_equal(md_store_lock(&lock, store, which, TEST_LOCK_WAIT, f->pool), APR_TIMEUP);
+        took = apr_time_now() - start;
+        assert_null(lock);
+        assert_true(took >= TEST_LOCK_WAIT);
+        assert_true(took < TEST_LOCK_WAIT_MAX);
+    }
 
-    close(tell); /* the child exits, and with it its lock */
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    assert_int_equal(md_store_lock(&lock, store, TEST_LOCK_WAIT, f->pool), APR_SUCCESS);
-    assert_int_equal(unit_mode_of(apr_pstrcat(f->pool, f->dir, "/store.lock", NULL)),
-                     MODE_PRIVATE_FILE);
+    end_lock_holder(pid, tell); /* the child exits, and with it its locks */
+    assert_int_equal(md_store_lock(&lock, store, MD_STORE_LOCK_BOTH, TEST_LOCK_WAIT, f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(unit_mode_of(lock_file(f, "store.lock")), MODE_PRIVATE_FILE);
+    assert_int_equal(unit_mode_of(lock_file(f, "user.lock")), MODE_PRIVATE_FILE);
+    assert_string_equal(md_store_lock_path(store, MD_STORE_LOCK_ROOT, f->pool),
+                        lock_file(f, "store.lock"));
+    assert_string_equal(md_store_lock_path(store, MD_STORE_LOCK_USER, f->pool),
+                        lock_file(f, "user.lock"));
     assert_int_equal(md_store_unlock(lock), APR_SUCCESS);
 
-    /* released by clearing the pool, too: a child can take it at once afterwards */
+    /* released by clearing the pool, too: a child can take them at once afterwards */
     assert_int_equal(apr_pool_create(&sub, f->pool), APR_SUCCESS);
-    assert_int_equal(md_store_lock(&lock, store, 0, sub), APR_SUCCESS);
+    assert_int_equal(md_store_lock(&lock, store, MD_STORE_LOCK_BOTH, 0, sub), APR_SUCCESS);
     apr_pool_destroy(sub);
-    pid = fork_lock_holder(f->dir, &tell);
-    close(tell);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    pid = fork_lock_holder(f->dir, MD_STORE_LOCK_BOTH, &tell);
+    end_lock_holder(pid, tell);
 }
 
 static void test_writes_nest_inside_the_lock_and_leave_it_free(void **state)
@@ -508,24 +528,331 @@ static void test_writes_nest_inside_the_lock_and_leave_it_free(void **state)
     fixture_t *f = *state;
     md_store_t *store = unit_store_open(f->dir, f->pool);
     md_store_lock_t *lock;
-    int tell, status;
+    int tell;
     pid_t pid;
 
-    /* a write takes the lock for itself; inside an explicit lock of the same thread it nests */
-    assert_int_equal(md_store_lock(&lock, store, 0, f->pool), APR_SUCCESS);
+    /* a write takes its lock for itself; inside an explicit lock of the same thread it nests */
+    assert_int_equal(md_store_lock(&lock, store, MD_STORE_LOCK_BOTH, 0, f->pool), APR_SUCCESS);
     assert_int_equal(md_store_save_json(store, MD_SG_DOMAINS, "a.org", MD_FN_MD,
                                         unit_json_with_name("a.org", f->pool), f->pool),
                      APR_SUCCESS);
     assert_int_equal(md_store_purge(store, MD_SG_STAGING, "a.org", f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_purge(store, MD_SG_ARCHIVE, "a.org", f->pool), APR_SUCCESS);
     assert_int_equal(md_store_unlock(lock), APR_SUCCESS);
-    /* and none of them kept it: another process takes it at once */
+    /* and none of them kept it: another process takes both at once */
     assert_int_equal(md_store_save_json(store, MD_SG_DOMAINS, "b.org", MD_FN_MD,
                                         unit_json_with_name("b.org", f->pool), f->pool),
                      APR_SUCCESS);
-    pid = fork_lock_holder(f->dir, &tell);
-    close(tell);
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    pid = fork_lock_holder(f->dir, MD_STORE_LOCK_BOTH, &tell);
+    end_lock_holder(pid, tell);
+}
+
+static void test_groups_belong_to_root_or_the_user(void **state)
+{
+    static const md_store_group_t user_groups[] = {MD_SG_STAGING, MD_SG_LIVE, MD_SG_CHALLENGES,
+                                                   MD_SG_ACCOUNTS};
+    int users = 0;
+
+    (void) state;
+    for (int g = 0; g < MD_SG_COUNT; ++g) {
+        md_store_locks_t lock = md_store_group_lock((md_store_group_t) g);
+        assert_true(lock == MD_STORE_LOCK_ROOT || lock == MD_STORE_LOCK_USER);
+        users += lock == MD_STORE_LOCK_USER;
+    }
+    assert_int_equal(users, sizeof(user_groups) / sizeof(user_groups[0]));
+    for (apr_size_t i = 0; i < sizeof(user_groups) / sizeof(user_groups[0]); ++i) {
+        assert_int_equal(md_store_group_lock(user_groups[i]), MD_STORE_LOCK_USER);
+    }
+    assert_int_equal(md_store_group_lock(MD_SG_COUNT), MD_STORE_LOCK_ROOT);
+}
+
+/* rv of a store write; the test fails when it took long enough to have waited for a lock. */
+static apr_status_t at_once(apr_status_t rv, apr_time_t start)
+{
+    assert_true(apr_time_now() - start < TEST_LOCK_WAIT_MAX);
+    return rv;
+}
+
+static void test_root_and_user_writes_do_not_wait_for_each_other(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    md_store_lock_t *lock;
+    const char *archived;
+    apr_time_t t;
+    int tell;
+    pid_t pid;
+
+    /* another process holds the User's lock: root's groups are written all the same */
+    pid = fork_lock_holder(f->dir, MD_STORE_LOCK_USER, &tell);
+    assert_int_equal(md_store_lock(&lock, store, MD_STORE_LOCK_USER, 0, f->pool), APR_TIMEUP);
+    assert_int_equal(md_store_save_json(store, MD_SG_DOMAINS, "a.org", MD_FN_MD,
+                                        unit_json_with_name("a.org", f->pool), f->pool),
+                     APR_SUCCESS);
+    t = apr_time_now();
+    assert_int_equal(at_once(md_store_rename(store, MD_SG_DOMAINS, "a.org", "b.org", f->pool), t),
+                     APR_SUCCESS);
+    t = apr_time_now();
+    assert_int_equal(at_once(md_store_archive(&archived, store, "b.org", f->pool), t), APR_SUCCESS);
+    t = apr_time_now();
+    assert_int_equal(at_once(md_store_purge(store, MD_SG_ARCHIVE, archived, f->pool), t),
+                     APR_SUCCESS);
+    assert_false(md_store_exists(store, MD_SG_ARCHIVE, archived, NULL, f->pool));
+    end_lock_holder(pid, tell);
+
+    /* and the other way round: root's lock held, the User's groups are written */
+    pid = fork_lock_holder(f->dir, MD_STORE_LOCK_ROOT, &tell);
+    assert_int_equal(md_store_lock(&lock, store, MD_STORE_LOCK_BOTH, 0, f->pool), APR_TIMEUP);
+    t = apr_time_now();
+    assert_int_equal(at_once(md_store_create_entry(store, MD_SG_ACCOUNTS, "acct-1", f->pool), t),
+                     APR_SUCCESS);
+    assert_int_equal(md_store_save_text(store, MD_SG_STAGING, "a.org", "t", "x", f->pool),
+                     APR_SUCCESS);
+    t = apr_time_now();
+    assert_int_equal(at_once(md_store_publish(store, "a.org", f->pool), t), APR_SUCCESS);
+    assert_true(md_store_exists(store, MD_SG_LIVE, "a.org", "t", f->pool));
+    t = apr_time_now();
+    assert_int_equal(at_once(md_store_purge(store, MD_SG_LIVE, "a.org", f->pool), t), APR_SUCCESS);
+    /* the failed BOTH above kept nothing: the User's lock is free */
+    assert_int_equal(md_store_lock(&lock, store, MD_STORE_LOCK_USER, 0, f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_unlock(lock), APR_SUCCESS);
+    end_lock_holder(pid, tell);
+}
+
+static void test_user_writes_never_open_roots_lock(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    md_store_lock_t *lock;
+    struct stat st;
+
+    /* what no process can open for writing: a write that tried would fail */
+    assert_int_equal(mkdir(lock_file(f, "store.lock"), MODE_PRIVATE_DIR), 0);
+    assert_int_equal(md_store_save_text(store, MD_SG_STAGING, "a.org", "t", "x", f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(md_store_publish(store, "a.org", f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_purge(store, MD_SG_LIVE, "a.org", f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_create_entry(store, MD_SG_ACCOUNTS, "acct-1", f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_lock(&lock, store, MD_STORE_LOCK_USER, 0, f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_unlock(lock), APR_SUCCESS);
+    assert_int_equal(unit_log_count(), 0);
+    /* root's lock is another matter */
+    assert_int_not_equal(md_store_lock(&lock, store, MD_STORE_LOCK_ROOT, 0, f->pool), APR_SUCCESS);
+    assert_int_equal(lstat(lock_file(f, "store.lock"), &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+}
+
+static void test_locks_are_taken_root_first(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    md_store_lock_t *user, *root, *again;
+    const char *archived;
+
+    assert_int_equal(md_store_lock(&user, store, MD_STORE_LOCK_USER, 0, f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_lock(&root, store, MD_STORE_LOCK_ROOT, 0, f->pool), APR_EINVAL);
+    assert_null(root);
+    assert_int_equal(md_store_save_json(store, MD_SG_DOMAINS, "a.org", MD_FN_MD,
+                                        unit_json_with_name("a.org", f->pool), f->pool),
+                     APR_SUCCESS);
+    assert_int_not_equal(md_store_archive(&archived, store, "a.org", f->pool), APR_SUCCESS);
+    assert_true(md_store_exists(store, MD_SG_DOMAINS, "a.org", NULL, f->pool));
+    assert_int_equal(md_store_unlock(user), APR_SUCCESS);
+
+    /* root's first, then the User's; once both are held, either nests */
+    assert_int_equal(md_store_lock(&root, store, MD_STORE_LOCK_ROOT, 0, f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_lock(&user, store, MD_STORE_LOCK_USER, 0, f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_lock(&again, store, MD_STORE_LOCK_BOTH, 0, f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_archive(&archived, store, "a.org", f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_unlock(again), APR_SUCCESS);
+    assert_int_equal(md_store_unlock(user), APR_SUCCESS);
+    assert_int_equal(md_store_unlock(root), APR_SUCCESS);
+    /* no lock, or one that is none of the two */
+    assert_int_equal(md_store_lock(&root, store, (md_store_locks_t) 0, 0, f->pool), APR_EINVAL);
+    assert_int_equal(
+        md_store_lock(&root, store, (md_store_locks_t) (MD_STORE_LOCK_BOTH + 1), 0, f->pool),
+        APR_EINVAL);
+}
+
+/* The inode of what is at path (not following a link). */
+static ino_t inode_of(const char *path)
+{
+    struct stat st;
+
+    assert_int_equal(lstat(path, &st), 0);
+    return st.st_ino;
+}
+
+/* Takes root's lock; asserts that store.lock is ours alone afterwards, and says whether it
+ * was replaced (with a note in the log) or used as it was. */
+static int root_lock_replaced(md_store_t *store, const fixture_t *f)
+{
+    const char *path = lock_file(f, "store.lock");
+    md_store_lock_t *lock;
+    struct stat before, after;
+    int had = lstat(path, &before) == 0;
+
+    unit_log_clear();
+    assert_int_equal(md_store_lock(&lock, store, MD_STORE_LOCK_ROOT, 0, f->pool), APR_SUCCESS);
+    assert_int_equal(lstat(path, &after), 0);
+    assert_true(S_ISREG(after.st_mode));
+    assert_int_equal(after.st_uid, geteuid());
+    assert_int_equal(after.st_mode & 07777, MODE_PRIVATE_FILE);
+    assert_int_equal(md_store_unlock(lock), APR_SUCCESS);
+    if (had && before.st_ino != after.st_ino) {
+        assert_non_null(strstr(unit_log_text(), "replaced"));
+        return 1;
+    }
+    assert_int_equal(unit_log_count(), 0);
+    return 0;
+}
+
+static void test_roots_lock_is_ours_alone_or_replaced(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    const char *path = lock_file(f, "store.lock");
+    const char *decoy = apr_pstrcat(f->pool, f->base, "/decoy", NULL);
+    struct stat decoy_st;
+    int fd;
+
+    if (geteuid() != 0) {
+        skip(); /* giving a file away takes root */
+    }
+    unit_log_capture(MD_LOG_WARN);
+    /* as an older version left it: given to the User, who holds it and does not let go */
+    fd = open(path, O_RDWR | O_CREAT, MODE_PRIVATE_FILE);
+    assert_true(fd >= 0);
+    assert_int_equal(fchown(fd, TEST_OTHER_UID, TEST_OTHER_UID), 0);
+    assert_int_equal(lockf(fd, F_TLOCK, 0), 0);
+    assert_true(root_lock_replaced(store, f));
+    close(fd);
+    /* once ours, it stays as it is */
+    assert_false(root_lock_replaced(store, f));
+
+    /* ours, but others may open it (and take a read lock): replaced, also when this store
+     * handle has it open already */
+    assert_int_equal(chmod(path, MODE_PUBLIC_FILE), 0);
+    assert_true(root_lock_replaced(store, f));
+
+    /* a link in its place: the link is replaced, its target is left alone */
+    unit_spit(decoy, "decoy");
+    assert_int_equal(stat(decoy, &decoy_st), 0);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink(decoy, path), 0);
+    assert_true(root_lock_replaced(store, f));
+    assert_int_equal(inode_of(decoy), decoy_st.st_ino);
+    assert_string_equal(unit_slurp(decoy, f->pool), "decoy");
+    unit_log_capture(MD_LOG_ERR);
+}
+
+static void test_users_part_is_given_to_the_user(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    md_store_lock_t *lock;
+    struct stat st;
+
+    if (geteuid() != 0) {
+        skip(); /* giving a file away takes root */
+    }
+    assert_int_equal(md_store_lock(&lock, store, MD_STORE_LOCK_ROOT, 0, f->pool), APR_SUCCESS);
+    assert_int_equal(md_store_unlock(lock), APR_SUCCESS);
+    assert_int_equal(md_store_fs_give_user(store, TEST_OTHER_UID, TEST_OTHER_UID, f->pool),
+                     APR_SUCCESS);
+    for (int g = 0; g < MD_SG_COUNT; ++g) {
+        const char *dir =
+            apr_pstrcat(f->pool, f->dir, "/", md_store_group_name((md_store_group_t) g), NULL);
+        assert_int_equal(lstat(dir, &st), 0);
+        assert_int_equal(st.st_uid, md_store_group_lock((md_store_group_t) g) == MD_STORE_LOCK_USER
+                                        ? TEST_OTHER_UID
+                                        : 0);
+    }
+    assert_int_equal(lstat(lock_file(f, "user.lock"), &st), 0);
+    assert_int_equal(st.st_uid, TEST_OTHER_UID);
+    assert_int_equal(st.st_mode & 07777, MODE_PRIVATE_FILE);
+    assert_int_equal(lstat(lock_file(f, "store.lock"), &st), 0);
+    assert_int_equal(st.st_uid, 0);
+    assert_int_equal(lstat(lock_file(f, MD_FN_STORE), &st), 0);
+    assert_int_equal(st.st_uid, 0);
+}
+
+typedef struct {
+    md_store_t *store;
+    const char *name;
+    apr_status_t rv;
+    const apr_array_header_t *set; /* md_set_entry_t*: what the caller verified */
+} promote_call_t;
+
+static void *APR_THREAD_FUNC promote_thread(apr_thread_t *thread, void *data)
+{
+    promote_call_t *call = data;
+    const char *archived;
+    apr_pool_t *p;
+
+    (void) thread;
+    call->rv = apr_pool_create_unmanaged_ex(&p, NULL, NULL);
+    if (call->rv == APR_SUCCESS) {
+        call->rv =
+            md_store_promote(&archived, call->store, MD_SG_STAGING, call->name, call->set, p);
+        apr_pool_destroy(p);
+    }
+    return NULL;
+}
+
+/* Whether a lock is held by somebody else than the store handle 'probe' (which takes it for a
+ * moment when nobody does). */
+static int lock_taken(md_store_t *probe, md_store_locks_t one, apr_pool_t *p)
+{
+    md_store_lock_t *lock;
+    apr_status_t rv = md_store_lock(&lock, probe, one, 0, p);
+
+    md_store_unlock(lock);
+    return rv == APR_TIMEUP;
+}
+
+static void test_promotion_takes_both_locks_root_first(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    md_store_t *probe = unit_store_open(f->dir, f->pool); /* a lock file description of its own */
+    promote_call_t call = {store, "a.org", APR_EGENERAL, NULL};
+    apr_array_header_t *chain, *set = apr_array_make(f->pool, 1, sizeof(md_set_entry_t *));
+    md_set_entry_t *e = apr_pcalloc(f->pool, sizeof(*e));
+    md_pkey_spec_t *spec;
+    apr_thread_t *thread;
+    apr_status_t ignored;
+    md_pkey_t *key;
+    apr_time_t deadline;
+    int tell;
+    pid_t pid;
+
+    unit_key_and_chain(&key, &chain, "a.org", TEST_CERT_VALID, f->pool);
+    unit_save_key_chain(store, MD_SG_STAGING, "a.org", key, chain, f->pool);
+    assert_int_equal(md_pkey_get_spec(&spec, key, f->pool), APR_SUCCESS);
+    e->spec = spec;
+    e->key = key;
+    e->chain = chain;
+    APR_ARRAY_PUSH(set, md_set_entry_t *) = e;
+    call.set = set;
+    pid = fork_lock_holder(f->dir, MD_STORE_LOCK_USER, &tell);
+    assert_int_equal(apr_thread_create(&thread, NULL, promote_thread, &call, f->pool), APR_SUCCESS);
+    /* the promotion takes root's lock, then waits for the User's */
+    deadline = apr_time_now() + TEST_LOCK_WAIT_MAX;
+    while (!lock_taken(probe, MD_STORE_LOCK_ROOT, f->pool) && apr_time_now() < deadline) {
+        apr_sleep(apr_time_from_msec(5));
+    }
+    assert_true(lock_taken(probe, MD_STORE_LOCK_ROOT, f->pool));
+    assert_false(md_store_exists(store, MD_SG_DOMAINS, "a.org", NULL, f->pool));
+    assert_true(md_store_exists(store, MD_SG_STAGING, "a.org", NULL, f->pool));
+    /* the User's lock free: it goes on and is done */
+    end_lock_holder(pid, tell);
+    assert_int_equal(apr_thread_join(&ignored, thread), APR_SUCCESS);
+    assert_int_equal(call.rv, APR_SUCCESS);
+    assert_true(md_store_exists(store, MD_SG_DOMAINS, "a.org", UNIT_CERT_FILE, f->pool));
+    assert_false(md_store_exists(store, MD_SG_STAGING, "a.org", NULL, f->pool));
+    assert_false(lock_taken(probe, MD_STORE_LOCK_ROOT, f->pool));
+    assert_false(lock_taken(probe, MD_STORE_LOCK_USER, f->pool));
 }
 
 int main(void)
@@ -554,6 +881,19 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lock_between_processes, unit_store_setup,
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_writes_nest_inside_the_lock_and_leave_it_free,
+                                        unit_store_setup, unit_store_teardown),
+        cmocka_unit_test(test_groups_belong_to_root_or_the_user),
+        cmocka_unit_test_setup_teardown(test_root_and_user_writes_do_not_wait_for_each_other,
+                                        unit_store_setup, unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_user_writes_never_open_roots_lock, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_locks_are_taken_root_first, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_roots_lock_is_ours_alone_or_replaced, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_users_part_is_given_to_the_user, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_promotion_takes_both_locks_root_first,
                                         unit_store_setup, unit_store_teardown),
     };
 
