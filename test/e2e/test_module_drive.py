@@ -1,5 +1,6 @@
 # test_module_drive.py: the module on its own -- certificates obtained and renewed in the background,
 # live without a restart, MDDriveMode manual with a2md, MDActivationDelay, CA outages, md-status.
+import datetime
 import json
 import os
 import subprocess
@@ -106,6 +107,11 @@ def site(workdir, pebble_factory):
     s.httpd.stop()
 
 
+def until(status_cert):
+    """A certificate's valid-until in md-status, as a datetime."""
+    return datetime.datetime.fromisoformat(status_cert["valid-until"].replace("Z", "+00:00"))
+
+
 def san_names(cert):
     return set(cert_dns_names(cert))
 
@@ -128,6 +134,8 @@ def test_md_obtained_in_background_and_served_without_restart(site):
     assert j["state"] == "complete"
     assert j["presented"]["source"] == "live"
     assert int(j["presented"]["certificates"][0]["serial"], 16) == cert.serial_number
+    assert until(j["presented"]["certificates"][0]) == cert.not_valid_after.replace(
+        tzinfo=datetime.timezone.utc)
     assert "staging" not in j
     assert j["renew"] is False
     assert j["next-check"] == j["renew-at"]
@@ -136,6 +144,9 @@ def test_md_obtained_in_background_and_served_without_restart(site):
     assert site.served_cert().serial_number == cert.serial_number
     j = site.md_status()
     assert j["presented"]["source"] == "installed"
+    assert int(j["presented"]["certificates"][0]["serial"], 16) == cert.serial_number
+    assert until(j["presented"]["certificates"][0]) == cert.not_valid_after.replace(
+        tzinfo=datetime.timezone.utc)
     assert int(j["certificates"][0]["serial"], 16) == cert.serial_number
     assert not (site.store / "live" / DOMAIN).exists()
 

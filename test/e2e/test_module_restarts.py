@@ -1,6 +1,7 @@
 # test_module_restarts.py: graceful restarts and stops while the driver is mid-order or waits for a
 # dns-01 command end the driver cleanly and promptly -- no "exit signal" line, no sanitizer report
 # with the module built under ASan+UBSan, no command left running -- and the work resumes.
+import fcntl
 import os
 import stat
 import time
@@ -157,11 +158,27 @@ def command_pid(h, other_than=None):
     return wait_until(started, COMMAND_START_TIMEOUT_SECONDS, interval=0.05)
 
 
+def lock_free(path):
+    """Whether nobody holds a lock on path (taken and given back at once when free)."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.lockf(fd, fcntl.LOCK_UN)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
 def test_restart_and_stop_kill_a_hanging_dns01_command(dns_site):
     site = dns_site
     site.start()
     first = command_pid(site)
     assert first, site.error_log_tail()
+    # the driver holds no store lock while an operator's command runs (nor across requests)
+    for name in ("store.lock", "user.lock"):
+        assert lock_free(site.store_dir / name), name
     # a graceful restart ends the old driver: its command is killed, the next driver resumes
     site.graceful()
     second = command_pid(site, other_than=first)
