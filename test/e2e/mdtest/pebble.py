@@ -9,6 +9,9 @@ from . import ports
 from .procs import Process, http_get, http_post_json, log_tail, wait_until
 
 START_TIMEOUT_SECONDS = 20.0
+# pebble 2.10 from Debian unstable (scripts/bootstrap.sh unpacks it there): ARI, profiles, IP
+# identifiers, EAB, dns-persist-01; Debian 12's pebble 2.4 (on PATH) has none of them
+PEBBLE_SID_BIN = Path(__file__).resolve().parents[3] / ".tools" / "pebble-sid" / "usr" / "bin"
 LISTENER_CERT_DAYS = 30
 
 
@@ -33,10 +36,11 @@ class Pebble:
     env: extra environment for pebble, e.g. {"PEBBLE_WFE_NONCEREJECT": "0"}.
     config: extra keys for the "pebble" section of its config, e.g.
         {"externalAccountBindingRequired": True, "externalAccountMACKeys": {"kid-1": "<b64url>"}}.
+    sid: run pebble 2.10 from Debian unstable (and its challtestsrv) instead of Debian 12's 2.4.
     """
 
     def __init__(self, workdir, http_port=None, tls_port=None, env=None, name="pebble",
-                 config=None):
+                 config=None, sid=False):
         self.dir = Path(workdir) / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.name = name
@@ -47,6 +51,9 @@ class Pebble:
         if env:
             self.env.update(env)
         self.extra_config = dict(config or {})
+        self.bin_dir = PEBBLE_SID_BIN if sid else None
+        if sid and not (PEBBLE_SID_BIN / "pebble").exists():
+            raise RuntimeError(f"{PEBBLE_SID_BIN}/pebble is missing: run scripts/bootstrap.sh")
         self.ca_file = self.dir / "listener-cert.pem"
         self.key_file = self.dir / "listener-key.pem"
         self.config_file = self.dir / "pebble-config.json"
@@ -91,18 +98,28 @@ class Pebble:
         self.config_file.write_text(json.dumps(config, indent=2) + "\n")
 
     # --- life cycle ------------------------------------------------------------------------
+    def _bin(self, name):
+        return str(self.bin_dir / name) if self.bin_dir else name
+
+    def _dns_args(self):
+        # 2.10's challtestsrv names its DNS listener -dnsserver and adds DNS over HTTPS (on
+        # :8443 unless switched off)
+        if self.bin_dir:
+            return ["-dnsserver", self.dns_server, "-doh", ""]
+        return ["-dns01", self.dns_server]
+
     def start(self):
         """Start challtestsrv and pebble; return when both answer. Raises with log tails on failure."""
         self._chall = Process(
             "challtestsrv",
-            ["pebble-challtestsrv", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-             "-dns01", self.dns_server, "-http01", "", "-https01", "", "-tlsalpn01", "",
+            [self._bin("pebble-challtestsrv"), "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+             *self._dns_args(), "-http01", "", "-https01", "", "-tlsalpn01", "",
              "-management", f"127.0.0.1:{self.chall_mgmt_port}"],
             self.chall_log_file,
         ).start()
         self._pebble = Process(
             "pebble",
-            ["pebble", "-config", str(self.config_file), "-dnsserver", self.dns_server],
+            [self._bin("pebble"), "-config", str(self.config_file), "-dnsserver", self.dns_server],
             self.log_file,
             env=self.env,
             cwd=str(self.dir),
