@@ -378,6 +378,7 @@ static apr_status_t acme_res_problem(md_acme_t *acme, const md_acme_res_t *res, 
     apr_pool_clear(acme->prob_pool);
     if (res->json &&
         md_acme_problem_parse(&prob, res->json, res->status, acme->prob_pool) == APR_SUCCESS) {
+        prob->retry_after = res->retry_after;
         acme->problem = prob;
         return md_acme_problem_status(prob);
     }
@@ -387,6 +388,7 @@ static apr_status_t acme_res_problem(md_acme_t *acme, const md_acme_res_t *res, 
     prob->detail = apr_psprintf(acme->prob_pool, "HTTP %d from %s without a problem document",
                                 res->status, url);
     prob->subproblems = apr_array_make(acme->prob_pool, 0, sizeof(md_acme_problem_t *));
+    prob->retry_after = res->retry_after;
     acme->problem = prob;
     return APR_EGENERAL;
 }

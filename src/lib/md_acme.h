@@ -26,6 +26,7 @@ typedef struct md_acme_problem_t {
     int status;             /* HTTP status */
     const char *identifier; /* for a subproblem: the domain it concerns */
     apr_array_header_t *subproblems; /* md_acme_problem_t* */
+    apr_interval_time_t retry_after; /* of the answer that carried it (0: none) */
 } md_acme_problem_t;
 
 /* Parses a problem document. APR_EINVAL when j is not one (no "type"). */

@@ -10,6 +10,7 @@
 
 #include "md_drive.h"
 #include "md_drive_job.h"
+#include "md_retry.h"
 #include "md_cert.h"
 #include "md_log.h"
 
@@ -53,6 +54,12 @@ typedef struct {
     md_acme_t *acme; /* NULL until the first job */
 } md_drive_conn_t;
 
+/* A challenge answer set up for an authorization of the order in progress. */
+typedef struct {
+    const md_acme_authz_t *authz;
+    const md_acme_chall_t *chall;
+} md_drive_answer_t;
+
 typedef struct {
     md_reg_t *reg;
     md_store_t *store;
@@ -71,7 +78,8 @@ typedef struct {
     md_acme_order_t *order;
     md_pkey_t *key;
     apr_array_header_t *chain;
-    md_job_error_t err; /* what went wrong, when something did */
+    md_job_error_t err;           /* what went wrong, when something did */
+    apr_array_header_t *answered; /* md_drive_answer_t*: challenges set up for this order */
 } md_drive_t;
 
 static int is_status(const char *status, const char *expected)
@@ -154,7 +162,9 @@ static int cancelled(volatile apr_uint32_t *cancel)
 static apr_status_t poll_wait(md_poll_t *poll, apr_interval_time_t retry_after)
 {
     apr_time_t now = apr_time_now();
-    apr_interval_time_t wait = retry_after > poll->delay ? retry_after : poll->delay;
+    apr_interval_time_t wait = md_retry_after_capped(retry_after) > poll->delay
+                                   ? md_retry_after_capped(retry_after)
+                                   : poll->delay;
     apr_time_t until;
 
     if (now >= poll->deadline) {
@@ -393,6 +403,7 @@ static const char *offered_types(const md_acme_authz_t *authz, apr_pool_t *p)
  * the CA, wait for its decision; the answer is taken down whatever happened. */
 static apr_status_t authorize(md_drive_t *d, const char *url)
 {
+    md_drive_answer_t *answered;
     md_acme_authz_t *authz;
     const md_acme_chall_t *chall;
     apr_status_t rv;
@@ -425,7 +436,12 @@ static apr_status_t authorize(md_drive_t *d, const char *url)
         /* a challenge already "processing" was answered by a run that got killed */
         rv = await_authz(d, &authz, chall->type);
     }
-    md_chall_teardown(d->store, authz, chall, &d->chall, d->p);
+    /* the answer stays until the order is done (answers_teardown): a CA may fetch it more
+     * than once, from several places, also after the authorization turned valid */
+    answered = apr_pcalloc(d->p, sizeof(*answered));
+    answered->authz = authz;
+    answered->chall = chall;
+    APR_ARRAY_PUSH(d->answered, md_drive_answer_t *) = answered;
     return rv;
 }
 
@@ -591,6 +607,20 @@ static apr_status_t step_stage(md_drive_t *d)
     return APR_SUCCESS;
 }
 
+/* Removes the answers of the order: it is done (or failed). A cancelled drive (restart, stop)
+ * leaves them: the CA may be fetching one right now, and the next drive resumes the order. */
+static void answers_teardown(md_drive_t *d, apr_status_t rv)
+{
+    if (rv == APR_EINTR) {
+        return;
+    }
+    for (int i = 0; i < d->answered->nelts; ++i) {
+        const md_drive_answer_t *a = APR_ARRAY_IDX(d->answered, i, const md_drive_answer_t *);
+        md_chall_teardown(d->store, a->authz, a->chall, &d->chall, d->p);
+    }
+    apr_array_clear(d->answered);
+}
+
 /* One certificate: a key spec already staged (and still verifying) is skipped. */
 static apr_status_t drive_spec(md_drive_t *d, const md_pkey_spec_t *spec)
 {
@@ -604,11 +634,13 @@ static apr_status_t drive_spec(md_drive_t *d, const md_pkey_spec_t *spec)
             APR_SUCCESS) {
         return APR_SUCCESS;
     }
-    if ((rv = step_order(d)) != APR_SUCCESS || (rv = step_authorize(d)) != APR_SUCCESS ||
-        (rv = step_finalize(d)) != APR_SUCCESS || (rv = step_download(d)) != APR_SUCCESS) {
-        return rv;
+    apr_array_clear(d->answered);
+    if ((rv = step_order(d)) == APR_SUCCESS && (rv = step_authorize(d)) == APR_SUCCESS &&
+        (rv = step_finalize(d)) == APR_SUCCESS) {
+        rv = step_download(d);
     }
-    return step_stage(d);
+    answers_teardown(d, rv);
+    return rv == APR_SUCCESS ? step_stage(d) : rv;
 }
 
 /* The CA client: the worker's from the previous MD when it talks to the same CA. */
@@ -716,6 +748,7 @@ static apr_status_t drive_md(md_reg_t *reg, const md_t *md, const md_drive_opts_
     d->md = md_copy(md, p);
     d->opts = opts;
     d->p = p;
+    d->answered = apr_array_make(p, 4, sizeof(md_drive_answer_t *));
     d->chall = opts->chall;
     d->chall.cancel = opts->cancel; /* a dns-01 command is stopped with the drive */
     if (!d->chall.allowed || d->chall.allowed->nelts == 0) {

@@ -4,6 +4,7 @@
 #include <apr_strings.h>
 
 #include "md_drive_job.h"
+#include "md_retry.h"
 #include "md_cert.h"
 #include "md_log.h"
 
@@ -224,23 +225,6 @@ void md_job_set_staged(md_job_t *job, const char *key)
     md_json_set_bool(job_order(job, key, 1), "staged", 1);
 }
 
-apr_interval_time_t md_job_backoff_within(int errors, apr_interval_time_t base,
-                                          apr_interval_time_t max)
-{
-    apr_interval_time_t wait = base > 0 ? base : MD_JOB_BACKOFF_BASE;
-
-    max = max > 0 ? max : MD_JOB_BACKOFF_MAX;
-    for (int i = 1; i < errors && wait < max; ++i) {
-        wait *= 2;
-    }
-    return wait < max ? wait : max;
-}
-
-apr_interval_time_t md_job_backoff(int errors)
-{
-    return md_job_backoff_within(errors, 0, 0);
-}
-
 static md_json_t *problem_json(const md_acme_problem_t *prob, apr_pool_t *p)
 {
     md_json_t *j = md_json_new_obj(p), *subs;
@@ -264,14 +248,36 @@ static md_json_t *problem_json(const md_acme_problem_t *prob, apr_pool_t *p)
     return j;
 }
 
+/* What the class means for the operator, in the log line. */
+static const char *retry_words(md_retry_class_t cls, apr_pool_t *p)
+{
+    (void) p;
+    switch (cls) {
+    case MD_RETRY_RATE_LIMITED:
+        return "the CA limits our rate: waiting as long as it asked";
+    case MD_RETRY_REFUSED:
+        return "the CA refuses this as asked: fix what it says (names, DNS, CAA, firewall, "
+               "account), the next tries come hours apart";
+    default:
+        return "a passing failure";
+    }
+}
+
 apr_status_t md_job_failed(md_job_t *job, const md_job_error_t *err)
 {
     md_json_t *e = md_json_new_obj(job->p);
+    const md_acme_problem_t *prob = err->problem;
+    md_retry_class_t cls =
+        md_retry_classify(prob ? prob->type : NULL, prob ? prob->status : 0, err->status);
     apr_time_t now = apr_time_now(), next;
+    apr_uint32_t random = 0;
     char buf[256];
     int errors = (int) md_json_get_int(job->json, "errors", 0) + 1;
 
-    next = now + md_job_backoff_within(errors, job->retry_delay, job->retry_max);
+    md_crypt_random((unsigned char *) &random, sizeof(random)); /* jitter only: 0 will do */
+    next = now + md_retry_wait(cls, errors, prob ? prob->retry_after : 0, job->retry_delay,
+                               job->retry_max, random);
+    md_json_set_str(e, "class", md_retry_class_name(cls));
     md_json_set_str(e, "step", md_step_name(err->step));
     if (err->domain) {
         md_json_set_str(e, "domain", err->domain);
@@ -286,9 +292,10 @@ apr_status_t md_job_failed(md_job_t *job, const md_job_error_t *err)
     md_json_set_int(job->json, "errors", errors);
     md_json_set_str(job->json, "next-try", md_time_format(next, job->p));
     job_log(job, err->step, apr_pstrcat(job->p, "failed: ", err->detail, NULL));
-    md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_SUCCESS, "%s: %s failed%s%s: %s; next try at %s",
+    md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_SUCCESS, "%s: %s failed%s%s: %s; %s; next try at %s",
                   job->name, md_step_name(err->step), err->domain ? " for " : "",
-                  err->domain ? err->domain : "", err->detail, md_time_format(next, job->p));
+                  err->domain ? err->domain : "", err->detail, retry_words(cls, job->p),
+                  md_time_format(next, job->p));
     return job_save(job);
 }
 

@@ -6,19 +6,16 @@
 #include "md_acme.h"
 #include "md_drive.h"
 
-/* After the n-th failure in a row the next try waits BASE * 2^(n-1), at most MAX: quick
- * retries for passing trouble, and no hammering of a CA that keeps refusing. */
-#define MD_JOB_BACKOFF_BASE apr_time_from_sec(5)
-#define MD_JOB_BACKOFF_MAX apr_time_from_sec(3600)
 /* The job's "log" keeps this many of its latest entries. */
 #define MD_JOB_LOG_MAX 20
 
 typedef struct {
     md_store_t *store;
     const char *name;
-    md_json_t *json;                            /* job.json as it is saved */
-    md_step_t step;                             /* the last completed step */
-    apr_interval_time_t retry_delay, retry_max; /* backoff; 0: MD_JOB_BACKOFF_BASE / _MAX */
+    md_json_t *json; /* job.json as it is saved */
+    md_step_t step;  /* the last completed step */
+    /* transient failures' backoff (md_retry_wait); 0: MD_RETRY_TRANSIENT_BASE / _MAX */
+    apr_interval_time_t retry_delay, retry_max;
     apr_pool_t *p;
 } md_job_t;
 
@@ -75,11 +72,5 @@ apr_status_t md_job_verify(const char **pwhy, const md_t *md, const apr_array_he
 apr_status_t md_job_load_staged(const char **pwhy, md_pkey_t **pkey, apr_array_header_t **pchain,
                                 md_store_t *store, md_store_group_t group, const md_t *md,
                                 const md_pkey_spec_t *spec, apr_pool_t *p);
-
-/* The wait before the next try after 'errors' failures in a row. */
-apr_interval_time_t md_job_backoff(int errors);
-/* The same from 'base' doubling up to 'max' (0: the defaults above). */
-apr_interval_time_t md_job_backoff_within(int errors, apr_interval_time_t base,
-                                          apr_interval_time_t max);
 
 #endif

@@ -65,16 +65,6 @@ static void test_step_names(void **state)
     assert_string_equal(md_step_name(MD_STEP_STAGED), "staged");
 }
 
-static void test_backoff_doubles_up_to_an_hour(void **state)
-{
-    (void) state;
-    assert_int_equal(md_job_backoff(1), apr_time_from_sec(5));
-    assert_int_equal(md_job_backoff(2), apr_time_from_sec(10));
-    assert_int_equal(md_job_backoff(4), apr_time_from_sec(40));
-    assert_int_equal(md_job_backoff(11), MD_JOB_BACKOFF_MAX);
-    assert_int_equal(md_job_backoff(1000), MD_JOB_BACKOFF_MAX);
-}
-
 static md_job_t *open_job(fixture_t *f, const md_t *md, const char *ca_url, int reset)
 {
     md_job_t *job;
@@ -133,8 +123,8 @@ static void test_failure_is_recorded_with_backoff(void **state)
 {
     fixture_t *f = *state;
     md_job_t *job = open_job(f, f->md, CA_URL, 0);
-    md_acme_problem_t prob = {"urn:ietf:params:acme:error:unauthorized", "no such file", 403, NULL,
-                              NULL};
+    md_acme_problem_t prob = {
+        "urn:ietf:params:acme:error:unauthorized", "no such file", 403, NULL, NULL, 0};
     md_job_error_t err = {MD_STEP_AUTHZ, "www.example.org", APR_EINVAL, &prob,
                           "the CA found the http-01 answer invalid"};
     md_json_t *j, *e;
@@ -144,7 +134,8 @@ static void test_failure_is_recorded_with_backoff(void **state)
     assert_int_equal(md_job_failed(job, &err), APR_SUCCESS);
     assert_non_null(strstr(unit_log_last_error(),
                            "example.org: authz failed for www.example.org: the CA "
-                           "found the http-01 answer invalid; next try at "));
+                           "found the http-01 answer invalid; the CA refuses this as asked"));
+    assert_non_null(strstr(unit_log_last_error(), "; next try at "));
 
     assert_int_equal(md_drive_job_load(&j, f->reg, f->md->name, f->pool), APR_SUCCESS);
     assert_int_equal(md_json_get_int(j, "errors", 0), 2);
@@ -156,7 +147,10 @@ static void test_failure_is_recorded_with_backoff(void **state)
                         "no such file");
     assert_int_equal(md_time_parse(&when, md_json_get_str(e, "when")), APR_SUCCESS);
     assert_int_equal(md_time_parse(&next, md_json_get_str(j, "next-try")), APR_SUCCESS);
-    assert_int_equal(next - when, md_job_backoff(2));
+    /* a refusal: an hour after the first, 1.5 to 2 hours after the second */
+    assert_string_equal(md_json_get_str(e, "class"), "refused");
+    assert_true(next - when >= apr_time_from_sec(5400 - 1) &&
+                next - when <= apr_time_from_sec(7200 + 1));
 
     assert_int_equal(md_job_finished(job), APR_SUCCESS);
     assert_int_equal(md_drive_job_load(&j, f->reg, f->md->name, f->pool), APR_SUCCESS);
@@ -251,7 +245,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_step_names),
-        cmocka_unit_test(test_backoff_doubles_up_to_an_hour),
         cmocka_unit_test_setup_teardown(test_job_resumes_with_its_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_for_other_names_ca_or_reset_starts_afresh, setup,
                                         teardown),
