@@ -1,13 +1,23 @@
 # test_acme2026.py: ACME as CAs speak it in 2026, against pebble 2.10 from Debian unstable
-# (scripts/bootstrap.sh puts it in .tools/): ARI, certificate profiles, and our client at it.
+# (scripts/bootstrap.sh puts it in .tools/): ARI, certificate profiles, rate limits, and our
+# client at it. Answers pebble does not give come from a proxy of ours in front of it.
+import datetime
+import json
+import time
+
 import pytest
 
 from mdtest import ports
+from mdtest.caproxy import CaProxy, rate_limited
 from mdtest.mdhttpd import MdHttpd, cert_dns_names
 from mdtest.procs import wait_until
 
 DOMAIN = "www.example.test"
 SERVED_TIMEOUT_SECONDS = 40.0
+# how long a test watches that something does NOT happen: with MDRetryDelay 1s a transient
+# failure would have been tried again several times by then
+QUIET_SECONDS = 5.0
+RATE_LIMIT_RETRY_AFTER = 3600
 # pebble 2.10's profiles: validity in seconds (its config's "profiles")
 PROFILES = {
     "default": {"description": "what an order without a profile gets", "validityPeriod": 7776000},
@@ -51,3 +61,43 @@ def test_certificate_from_pebble_2_10_served(workdir, pebble_sid):
         assert set(cert_dns_names(cert)) == {DOMAIN}
     finally:
         h.stop()
+
+
+def parse_time(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_rate_limited_new_order_waits_for_retry_after(workdir, pebble_sid):
+    http_port, https_port = ports.free_ports(2)
+    pebble = pebble_sid(http_port=http_port, tls_port=https_port)
+    proxy = CaProxy(pebble).start()
+    new_order = proxy.path_of("newOrder")
+    proxy.inject = lambda method, path: (rate_limited(RATE_LIMIT_RETRY_AFTER)
+                                         if method == "POST" and path == new_order else None)
+    h = MdHttpd(workdir, ca_url=proxy.directory_url, ca_file=pebble.ca_file,
+                http_port=http_port, https_port=https_port)
+    h.write_config(md_conf=f"MDPrivateKeys secp256r1\nMDCAChallenges http-01\nMDRetryDelay 1s\n"
+                           f"MDomain {DOMAIN}\n",
+                   vhosts=h.vhost(DOMAIN),
+                   extra_conf="<Location /md-status>\n  SetHandler md-status\n</Location>\n")
+    h.start()
+    try:
+        def job_error():
+            st, body = h.get(f"/md-status/{DOMAIN}")
+            job = json.loads(body).get("staging", {}).get("job", {}) if st == 200 else {}
+            return job if job.get("error") else None
+        job = wait_until(job_error, SERVED_TIMEOUT_SECONDS, interval=0.25)
+        assert job, h.error_log_tail(60)
+        asked = time.time()
+        assert job["error"]["class"] == "rate-limited"
+        assert "rateLimited" in job["error"]["problem"]["type"]
+        # the next try is no sooner than the CA asked, and md-status says when
+        next_try = parse_time(job["next-try"]).timestamp()
+        assert next_try >= asked + RATE_LIMIT_RETRY_AFTER - 60, job
+        assert "the CA limits our rate" in h.error_log_text()
+        # and no new order meanwhile (a passing error would have been retried by now)
+        time.sleep(QUIET_SECONDS)
+        assert proxy.count("POST", new_order) == 1, proxy.requests
+    finally:
+        h.stop()
+        proxy.stop()
