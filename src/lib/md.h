@@ -33,6 +33,12 @@ typedef enum {
 
 #define MD_RENEW_WINDOW_DEFAULT "33%"
 #define MD_WARN_WINDOW_DEFAULT "10%"
+/* A certificate that lives less than this is short-lived (Let's Encrypt's 6-day profile, IP
+ * certificates): without ARI it renews at half its life at the latest, and warns when a
+ * quarter is left -- the margin for a CA outage that its short windows need. */
+#define MD_SHORT_LIFETIME apr_time_from_sec(10 * 86400)
+#define MD_SHORT_RENEW_NORM 2 /* renew when 1/2 of the lifetime is left */
+#define MD_SHORT_WARN_NORM 4  /* warn when 1/4 is left */
 
 typedef struct md_t {
     const char *name;                  /* the first of its domains, unless set explicitly */
@@ -71,6 +77,12 @@ const apr_array_header_t *md_pkey_specs(const md_t *md, apr_pool_t *p);
 int md_contains_domain(const md_t *md, const char *domain);
 /* The first domain both have, or NULL. */
 const char *md_common_domain(const md_t *a, const md_t *b);
+
+/* When a certificate valid from not_before to not_after comes into md's renew window
+ * (MDRenewWindow), and into its warn window (MDWarnWindow): for a short-lived certificate
+ * (MD_SHORT_LIFETIME) never later than half, and a quarter, of its lifetime before its end. */
+apr_time_t md_renew_at(const md_t *md, apr_time_t not_before, apr_time_t not_after);
+apr_time_t md_warn_at(const md_t *md, apr_time_t not_before, apr_time_t not_after);
 
 const char *md_state_name(md_state_t state);          /* "incomplete", "complete", ... */
 const char *md_renew_mode_name(md_renew_mode_t mode); /* "manual", "auto", "always" */

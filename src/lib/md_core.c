@@ -113,6 +113,28 @@ const char *md_common_domain(const md_t *a, const md_t *b)
     return NULL;
 }
 
+/* The window's start, or for a short-lived certificate the moment 1/norm of its lifetime
+ * is left when that comes earlier. */
+static apr_time_t window_start(const md_timeslice_t *window, int short_norm, apr_time_t not_before,
+                               apr_time_t not_after)
+{
+    apr_time_t at = md_timeslice_start(window, not_before, not_after);
+    apr_interval_time_t life = not_after - not_before;
+    apr_time_t short_at = not_after - life / short_norm;
+
+    return life > 0 && life < MD_SHORT_LIFETIME && short_at < at ? short_at : at;
+}
+
+apr_time_t md_renew_at(const md_t *md, apr_time_t not_before, apr_time_t not_after)
+{
+    return window_start(&md->renew_window, MD_SHORT_RENEW_NORM, not_before, not_after);
+}
+
+apr_time_t md_warn_at(const md_t *md, apr_time_t not_before, apr_time_t not_after)
+{
+    return window_start(&md->warn_window, MD_SHORT_WARN_NORM, not_before, not_after);
+}
+
 const char *md_state_name(md_state_t state)
 {
     switch (state) {

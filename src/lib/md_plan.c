@@ -117,8 +117,7 @@ static apr_array_header_t *chain_infos(md_reg_t *reg, const md_t *md, md_store_g
             info->present = 1;
             info->not_before = md_cert_not_before(leaf);
             info->not_after = md_cert_not_after(leaf);
-            info->renew_at =
-                md_timeslice_start(&md->renew_window, info->not_before, info->not_after);
+            info->renew_at = md_renew_at(md, info->not_before, info->not_after);
             info->fingerprint = md_cert_fingerprint(leaf, p);
             info->state = !md_cert_covers(leaf, md->domains, p) ? MD_S_INCOMPLETE
                           : info->not_after <= now              ? MD_S_EXPIRED

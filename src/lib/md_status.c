@@ -35,8 +35,8 @@ static void read_cert_info(md_cert_info_t *info, md_store_t *store, const md_t *
     leaf = APR_ARRAY_IDX(chain, 0, md_cert_t *);
     info->not_before = md_cert_not_before(leaf);
     info->not_after = md_cert_not_after(leaf);
-    info->renew_at = md_timeslice_start(&md->renew_window, info->not_before, info->not_after);
-    info->warn_at = md_timeslice_start(&md->warn_window, info->not_before, info->not_after);
+    info->renew_at = md_renew_at(md, info->not_before, info->not_after);
+    info->warn_at = md_warn_at(md, info->not_before, info->not_after);
     info->subject = md_cert_subject(leaf, p);
     info->issuer = md_cert_issuer(leaf, p);
     info->serial = md_cert_serial_hex(leaf, p);

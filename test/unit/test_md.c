@@ -180,6 +180,43 @@ static int teardown(void **state)
     return 0;
 }
 
+#define DAY apr_time_from_sec(86400)
+
+static md_t *md_with_windows(apr_pool_t *p, const char *renew, const char *warn)
+{
+    apr_array_header_t *domains = apr_array_make(p, 1, sizeof(const char *));
+    const char *err;
+    md_t *md;
+
+    APR_ARRAY_PUSH(domains, const char *) = "example.org";
+    md = md_create(domains, p);
+    assert_int_equal(md_timeslice_parse(&md->renew_window, renew, &err, p), APR_SUCCESS);
+    assert_int_equal(md_timeslice_parse(&md->warn_window, warn, &err, p), APR_SUCCESS);
+    return md;
+}
+
+static void test_short_lived_certificates_renew_at_half_their_life(void **state)
+{
+    apr_pool_t *p = *state;
+    md_t *md = md_with_windows(p, MD_RENEW_WINDOW_DEFAULT, MD_WARN_WINDOW_DEFAULT);
+    apr_time_t nb = apr_time_from_sec(1700000000);
+
+    /* a 90-day certificate: the windows as configured (33%, 10% before the end) */
+    assert_int_equal(md_renew_at(md, nb, nb + 90 * DAY), nb + 60 * DAY + 30 * DAY / 100);
+    assert_int_equal(md_warn_at(md, nb, nb + 90 * DAY), nb + 81 * DAY);
+    /* a 6-day one: half its life, a quarter left */
+    assert_int_equal(md_renew_at(md, nb, nb + 6 * DAY), nb + 3 * DAY);
+    assert_int_equal(md_warn_at(md, nb, nb + 6 * DAY), nb + 6 * DAY - 6 * DAY / 4);
+    /* ten days is not short */
+    assert_int_equal(md_renew_at(md, nb, nb + 10 * DAY), nb + 10 * DAY - 10 * DAY * 33 / 100);
+    /* an MDRenewWindow that starts earlier still does; one that starts later does not */
+    assert_int_equal(md_renew_at(md_with_windows(p, "4d", "1d"), nb, nb + 6 * DAY), nb + 2 * DAY);
+    assert_int_equal(md_renew_at(md_with_windows(p, "1d", "1d"), nb, nb + 6 * DAY), nb + 3 * DAY);
+    assert_int_equal(md_warn_at(md_with_windows(p, "4d", "3d"), nb, nb + 6 * DAY), nb + 3 * DAY);
+    /* a window longer than the lifetime: due from the start */
+    assert_true(md_renew_at(md_with_windows(p, "2000d", "1d"), nb, nb + 6 * DAY) <= nb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +228,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_old_single_ca_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_md_json_is_refused_with_a_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(test_renew_mode_words, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_short_lived_certificates_renew_at_half_their_life,
+                                        setup, teardown),
     };
 
     apr_initialize();
