@@ -157,22 +157,31 @@ static const char *set_id(const apr_array_header_t *infos, apr_pool_t *p)
 }
 
 /* When a set needs renewing: the earliest renew window of its certificates, or now when a key
- * spec has no usable one (missing, expired, not covering every name). */
-static apr_time_t renew_at(const apr_array_header_t *infos, apr_time_t now, apr_time_t *pwindow)
+ * spec has no usable one (missing, expired, not covering every name). A certificate whose
+ * window opened the moment it was issued (the window at least as long as its lifetime)
+ * waits check_interval (> 0) from its issuance: else every drive would order the next one
+ * at once. */
+static apr_time_t renew_at(const apr_array_header_t *infos, apr_time_t now,
+                           apr_interval_time_t check_interval, md_plan_t *plan)
 {
-    apr_time_t at = 0;
+    apr_time_t at = 0, cert_at;
 
-    *pwindow = 0;
+    plan->renew_at = 0;
     for (int i = 0; i < infos->nelts; ++i) {
         const md_cert_info_t *info = APR_ARRAY_IDX(infos, i, const md_cert_info_t *);
         if (info->state != MD_S_COMPLETE) {
             return now;
         }
-        if (!at || info->renew_at < at) {
-            at = info->renew_at;
+        cert_at = info->renew_at;
+        if (check_interval > 0 && cert_at <= info->not_before) {
+            plan->always_due = 1;
+            cert_at = info->not_before + check_interval;
+        }
+        if (!at || cert_at < at) {
+            at = cert_at;
         }
     }
-    *pwindow = at;
+    plan->renew_at = at;
     return infos->nelts ? at : now;
 }
 
@@ -245,7 +254,8 @@ apr_status_t md_plan_next(md_plan_t *plan, md_reg_t *reg, const md_t *md,
         return APR_SUCCESS;
     }
     plan->step = MD_PLAN_DRIVE;
-    plan->at = renew_at(infos_of(reg, md, plan->current, opts, now, p), now, &plan->renew_at);
+    plan->at = renew_at(infos_of(reg, md, plan->current, opts, now, p), now,
+                        opts ? opts->check_interval : 0, plan);
     plan->why = plan->at <= now ? "a certificate is needed" : "the renew window opens then";
     if (plan->refused) {
         /* the staged set was made for what the MD was (a name since removed, another key
@@ -282,7 +292,7 @@ static void remember_account(md_reg_t *reg, md_t *md, const char *id, apr_pool_t
 apr_status_t md_drive_install(md_reg_t *reg, const char *name, apr_interval_time_t activation_delay,
                               apr_pool_t *p)
 {
-    md_plan_opts_t opts = {activation_delay, 0, NULL};
+    md_plan_opts_t opts = {activation_delay, 0, NULL, 0};
     md_store_t *store = md_reg_store(reg);
     md_json_t *job = NULL;
     const char *archived, *err;

@@ -18,6 +18,9 @@ typedef struct {
     /* domains/ as root saw it (md_reg_cert_infos), for callers that cannot read it (the
      * module's children); NULL: read it */
     const apr_array_header_t *installed;
+    /* MDCheckInterval: certificates due from the moment they are issued (a renew window at
+     * least as long as their lifetime) renew at most this often; 0: no such limit (a2md) */
+    apr_interval_time_t check_interval;
 } md_plan_opts_t;
 
 typedef struct {
@@ -28,6 +31,7 @@ typedef struct {
     apr_time_t renew_at;      /* the current set's renew window opens (0: it has none) */
     const char *refused;      /* why a set in staging/ is not installable, NULL when none is */
     const char *why;          /* one line for logs */
+    int always_due;           /* the certificates in use were due when issued (see above) */
     /* INSTALL, ACTIVATE: the set in plan->from as loaded and verified (md_set_entry_t*), what
      * installation writes to domains/ without reading the User's files again */
     const apr_array_header_t *set;

@@ -228,7 +228,8 @@ static void warn_expiring(md_mod_driver_t *drv, const md_mod_snap_t *snap, apr_t
 
 md_plan_opts_t md_mod_plan_opts(const md_mod_conf_t *mc, const md_mod_gen_t *gen, int i)
 {
-    md_plan_opts_t opts = {mc->activation_delay, md_mod_live_presented(mc, i), NULL};
+    md_plan_opts_t opts = {mc->activation_delay, md_mod_live_presented(mc, i), NULL,
+                           md_mod_check_interval(mc)};
 
     if (gen && i >= 0 && i < gen->snaps->nelts) {
         opts.installed = APR_ARRAY_IDX(gen->snaps, i, const md_mod_snap_t *)->installed;
@@ -379,6 +380,16 @@ static void run_collect(md_mod_driver_t *drv, md_mod_run_t *run, apr_time_t now,
         }
         APR_ARRAY_PUSH(run->renewed, const char *) = md->name;
         message(drv, "renewed", md->name, p);
+        if (plan.always_due) {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, drv->s,
+                         "%s: its new certificate is due for renewal from the moment it was "
+                         "issued: MDRenewWindow %s is not shorter than its lifetime; it is "
+                         "renewed once per MDCheckInterval (%s), next at %s -- shorten "
+                         "MDRenewWindow",
+                         md->name, md_timeslice_format(&md->renew_window, p),
+                         md_duration_format(md_mod_check_interval(drv->mc), p),
+                         md_time_format(plan.at, p));
+        }
         if (reached == MD_MOD_RUN_LIVE) {
             message(drv, "installed", md->name, p);
         } else if (plan.step == MD_PLAN_ACTIVATE) {

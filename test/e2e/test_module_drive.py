@@ -24,8 +24,10 @@ RESTARTED = "resuming normal operations"
 A2MD_TIMEOUT_SECONDS = 60
 # how long a test watches that something does NOT happen
 QUIET_SECONDS = 4.0
-# longer than pebble's 5-year certificates: every certificate is due for renewal at once
+# longer than pebble's 5-year certificates: every certificate is due for renewal at once -- and,
+# due from issuance, renewed once per MDCheckInterval, which these tests make short
 RENEW_ALWAYS = "2000d"
+CHECK_OFTEN = "MDCheckInterval 1s"
 
 
 class Site:
@@ -107,6 +109,10 @@ def site(workdir, pebble_factory):
     s.httpd.stop()
 
 
+def parse_time(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
 def until(status_cert):
     """A certificate's valid-until in md-status, as a datetime."""
     return datetime.datetime.fromisoformat(status_cert["valid-until"].replace("Z", "+00:00"))
@@ -167,7 +173,7 @@ def test_ca_failover_to_the_second_ca_when_the_first_is_unreachable(site):
 def test_renew_window_forces_renewals_that_go_live_without_restart(site):
     site.start()
     first = site.wait_served()
-    site.reconfigure(md_lines=[f"MDRenewWindow {RENEW_ALWAYS}"])
+    site.reconfigure(md_lines=[f"MDRenewWindow {RENEW_ALWAYS}"], global_lines=[CHECK_OFTEN])
     restarts = site.log_count(RESTARTED)
     second = site.wait_served(other_than=first.serial_number)
     assert san_names(second) == {DOMAIN, ALT}
@@ -176,6 +182,23 @@ def test_renew_window_forces_renewals_that_go_live_without_restart(site):
     third = site.wait_served(other_than=second.serial_number)
     assert third.serial_number != first.serial_number
     assert site.log_count(RESTARTED) == restarts
+
+
+def test_a_window_longer_than_the_lifetime_renews_once_per_check_interval_and_says_so(site):
+    # every certificate is due from the moment it is issued: without a limit, each drive
+    # would order the next one at once
+    site.start(md_lines=[f"MDRenewWindow {RENEW_ALWAYS}"], global_lines=["MDCheckInterval 1h"])
+    first = site.wait_served()
+    warning = "is due for renewal from the moment it was issued: MDRenewWindow"
+    assert wait_until(lambda: warning in site.httpd.error_log_text(), 10), \
+        site.httpd.error_log_tail()
+    assert "once per MDCheckInterval (1h)" in site.httpd.error_log_text()
+    j = site.md_status()
+    renew_at = datetime.datetime.fromisoformat(j["renew-at"].replace("Z", "+00:00"))
+    assert renew_at > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=50)
+    time.sleep(QUIET_SECONDS)
+    assert site.served_cert().serial_number == first.serial_number
+    assert site.log_count("the new certificate is live") == 1
 
 
 def test_manual_mode_is_never_driven_and_a2md_drive_plus_graceful_serves(site):
@@ -219,7 +242,7 @@ def test_restart_while_a_renewal_waits_for_activation_presents_what_the_workers_
     # every certificate is due at once and waits ACTIVATION before it goes live: the first one
     # goes live, then its renewal is staged and waits
     activation = 10
-    site.start(global_lines=[f"MDActivationDelay {activation}s"],
+    site.start(global_lines=[f"MDActivationDelay {activation}s", CHECK_OFTEN],
                md_lines=[f"MDRenewWindow {RENEW_ALWAYS}"])
     first = site.wait_served()
     staged = "(MDActivationDelay)"
@@ -243,12 +266,16 @@ def test_ca_unreachable_error_in_status_and_log_old_cert_still_served(workdir, s
     site.start()
     first = site.wait_served()
     site.pebble.stop()
-    site.reconfigure(md_lines=[f"MDRenewWindow {RENEW_ALWAYS}"], global_lines=[f"MDMessageCmd {msg}"])
+    # the renewal comes MDCheckInterval after the first certificate's issuance; retries a few
+    # seconds apart (MDCheckInterval caps them), so that the next try lies ahead for a while
+    site.reconfigure(md_lines=[f"MDRenewWindow {RENEW_ALWAYS}"],
+                     global_lines=[f"MDMessageCmd {msg}", "MDCheckInterval 10s",
+                                   "MDRetryDelay 4s"])
 
     def errored():
         job = site.md_status().get("staging", {}).get("job", {})
         return job if job.get("error") else None
-    job = wait_until(errored, 20, interval=0.5)
+    job = wait_until(errored, 30, interval=0.5)
     assert job, site.md_status()
     # the job records the error first; the driver's summary (and next check) follows once
     # MDMessageCmd has run
@@ -258,7 +285,14 @@ def test_ca_unreachable_error_in_status_and_log_old_cert_still_served(workdir, s
     assert err["step"] == "account"
     assert site.pebble.directory_url.split("/dir")[0] in err["detail"]
     assert job["errors"] >= 1 and "next-try" in job
-    now = site.md_status()  # one snapshot: a retry may have moved both since `job` was read
+    # md-status's next check is the job's next try while that lies ahead (one snapshot: a
+    # retry may have moved both since `job` was read; times are kept to the second)
+    def ahead():
+        st = site.md_status()
+        nxt = st.get("staging", {}).get("job", {}).get("next-try")
+        return st if nxt and parse_time(nxt) > time.time() else None
+    now = wait_until(ahead, 20, interval=0.2)
+    assert now, site.md_status()
     assert now["next-check"] == now["staging"]["job"]["next-try"]
     log = site.httpd.error_log_text()
     assert f"{DOMAIN}: account failed" in log

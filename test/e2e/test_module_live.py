@@ -21,6 +21,8 @@ SERVED_TIMEOUT_SECONDS = 40.0
 RESTARTED = "resuming normal operations"
 # longer than pebble's 5-year certificates: every certificate is due for renewal at once
 RENEW_ALWAYS = "2000d"
+# renewals due from issuance come once per MDCheckInterval: here every second
+CHECK_OFTEN = "MDCheckInterval 1s"
 TLS_TIMEOUT_SECONDS = 5.0
 
 
@@ -119,7 +121,7 @@ def test_renewal_goes_live_while_kept_alive_connections_stay_open(live):
     assert st["presented"]["source"] == "live"
     # a client on a kept-alive connection, then a renewal that goes live
     live.write(md_lines=[f"MDRenewWindow {RENEW_ALWAYS}"],
-               global_lines=["KeepAliveTimeout 60", "MaxKeepAliveRequests 0"])
+               global_lines=["KeepAliveTimeout 60", "MaxKeepAliveRequests 0", CHECK_OFTEN])
     live.httpd.graceful()
     restarts = live.log_count(RESTARTED)
     conn = KeptAlive(live)

@@ -89,7 +89,8 @@ def test_keepalive_load_sees_no_error_while_20_mds_go_live(workdir):
 def test_new_handshakes_never_fail_while_the_certificate_is_renewed(workdir):
     pebble = Pebble(workdir, http_port=ports.free_port(), tls_port=ports.free_port())
     name = md_names()[0]
-    h = make_httpd(workdir, pebble, [name], md_lines=[f"MDRenewWindow {RENEW_ALWAYS}"])
+    h = make_httpd(workdir, pebble, [name], md_lines=[f"MDRenewWindow {RENEW_ALWAYS}",
+                                                              "MDCheckInterval 1s"])
     try:
         pebble.start()
         pebble.write_root(h.root_file)

@@ -54,7 +54,8 @@ class TakenOver:
         self.pebble_log_start = bundled.pebble.log_file.stat().st_size
 
     def md_conf(self, renew_window=None):
-        window = [f"MDRenewWindow {renew_window}"] if renew_window else []
+        # renewals due from issuance come once per MDCheckInterval: here every second
+        window = [f"MDRenewWindow {renew_window}", "MDCheckInterval 1s"] if renew_window else []
         return "\n".join([
             f"ServerAdmin mailto:{ADMIN_EMAIL}",
             "MDCAChallenges http-01",

@@ -142,9 +142,9 @@ static void test_the_program_gets_default_signals_whatever_its_caller_blocks(voi
 {
     unit_fixture_t *f = *state;
     const char *out = apr_pstrcat(f->p, f->dir, "/sig", NULL);
-    const char *prog =
-        unit_script(f->p, f->dir, "sig.sh",
-                    apr_psprintf(f->p, "grep -E '^Sig(Blk|Ign):' /proc/$$/status > %s", out));
+    const char *prog = unit_script(
+        f->p, f->dir, "sig.sh",
+        apr_psprintf(f->p, "exec grep -E '^Sig(Blk|Ign):' /proc/self/status > %s", out));
     md_cmd_opts_t opts = {"MDMessageCmd", LONG, NULL, 0};
     sigset_t block, old;
     char *data = NULL;

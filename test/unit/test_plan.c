@@ -90,7 +90,7 @@ static void test_staged_set_installs_after_its_activation_delay(void **state)
 {
     fixture_t *f = *state;
     apr_time_t now = apr_time_now();
-    md_plan_opts_t opts = {HOUR, 0, NULL};
+    md_plan_opts_t opts = {HOUR, 0, NULL, 0};
     md_plan_t plan;
 
     put_set(f, MD_SG_STAGING, f->md->domains, 90 * DAY, now - apr_time_from_sec(60));
@@ -188,7 +188,7 @@ static void test_live_set_is_installed_while_a_newer_staged_one_waits(void **sta
 {
     fixture_t *f = *state;
     apr_time_t now = apr_time_now();
-    md_plan_opts_t delayed = {HOUR, 0, NULL}, presented = {HOUR, 1, NULL};
+    md_plan_opts_t delayed = {HOUR, 0, NULL, 0}, presented = {HOUR, 1, NULL, 0};
     md_plan_t plan;
 
     put_set(f, MD_SG_DOMAINS, f->md->domains, 90 * DAY, 0);
@@ -210,11 +210,39 @@ static void test_live_set_is_installed_while_a_newer_staged_one_waits(void **sta
     assert_int_equal(plan.step, MD_PLAN_ACTIVATE);
 }
 
+static void test_certificates_due_when_issued_renew_once_per_check_interval(void **state)
+{
+    fixture_t *f = *state;
+    apr_time_t now = apr_time_now();
+    md_plan_opts_t checked = {0, 0, NULL, 2 * DAY};
+    const char *err;
+    md_plan_t plan;
+
+    /* a window longer than the lifetime: due from the moment of issuance (a day ago here) */
+    assert_int_equal(md_timeslice_parse(&f->md->renew_window, "2000d", &err, f->pool), APR_SUCCESS);
+    assert_int_equal(md_reg_update(f->reg, f->md->name, f->md, f->pool), APR_SUCCESS);
+    put_set(f, MD_SG_DOMAINS, f->md->domains, 90 * DAY, 0);
+    /* without a check interval (a2md): at once, every time */
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_DRIVE);
+    assert_true(plan.at <= now);
+    /* the module: once per MDCheckInterval from issuance, and it says why */
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, &checked, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_DRIVE);
+    assert_true(plan.always_due);
+    assert_true(plan.at > now + DAY - apr_time_from_sec(60) && plan.at <= now + DAY);
+    /* an ordinary window is not touched by it */
+    assert_int_equal(md_timeslice_parse(&f->md->renew_window, "33%", &err, f->pool), APR_SUCCESS);
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, &checked, now, f->pool), APR_SUCCESS);
+    assert_false(plan.always_due);
+    assert_true(plan.at > now + 30 * DAY);
+}
+
 static void test_published_set_is_live_then_decides_the_renewal(void **state)
 {
     fixture_t *f = *state;
     apr_time_t now = apr_time_now();
-    md_plan_opts_t presented = {0, 1, NULL};
+    md_plan_opts_t presented = {0, 1, NULL, 0};
     md_plan_t plan;
 
     put_set(f, MD_SG_STAGING, f->md->domains, 90 * DAY, now);
@@ -274,6 +302,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_set_is_installed_while_a_newer_staged_one_waits,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_certificates_due_when_issued_renew_once_per_check_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(test_published_set_is_live_then_decides_the_renewal, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_publish_replaces_the_live_set_and_install_takes_it,
