@@ -592,9 +592,13 @@ static apr_status_t step_stage(md_drive_t *d)
 
     begin(d, MD_STEP_STAGED);
     if (md_job_verify(&why, d->md, d->chain, d->key, d->p) != APR_SUCCESS) {
-        md_job_drop_order(d->job, d->spec_name);
-        return fail(d, APR_EINVAL, NULL, NULL, "the %s certificate from %s is not usable: %s",
-                    d->spec_name, d->order->certificate, why);
+        /* the order is kept: another one would most likely end the same way and count against
+         * the CA's limits (duplicate certificates); the next try fetches this one again */
+        d->err.refused = 1;
+        return fail(d, APR_EINVAL, NULL, NULL,
+                    "the %s certificate from %s is not usable: %s; no new order is made for it "
+                    "('a2md drive --reset %s' starts afresh)",
+                    d->spec_name, d->order->certificate, why, d->md->name);
     }
     if ((rv = md_store_save_chain(d->store, MD_SG_STAGING, d->md->name,
                                   md_job_file(MD_FN_PUBCERT, d->spec, d->p), d->chain, d->p)) !=

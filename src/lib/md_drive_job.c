@@ -210,11 +210,6 @@ void md_job_set_order(md_job_t *job, const char *key, const char *url, const cha
     md_json_set_str(order, "status", status);
 }
 
-void md_job_drop_order(md_job_t *job, const char *key)
-{
-    md_json_del(md_json_get(job->json, "orders", job->p), key);
-}
-
 int md_job_is_staged(const md_job_t *job, const char *key)
 {
     return md_json_get_bool(job_order(job, key, 0), "staged", 0);
@@ -267,8 +262,9 @@ apr_status_t md_job_failed(md_job_t *job, const md_job_error_t *err)
 {
     md_json_t *e = md_json_new_obj(job->p);
     const md_acme_problem_t *prob = err->problem;
-    md_retry_class_t cls =
-        md_retry_classify(prob ? prob->type : NULL, prob ? prob->status : 0, err->status);
+    md_retry_class_t cls = err->refused ? MD_RETRY_REFUSED
+                                        : md_retry_classify(prob ? prob->type : NULL,
+                                                            prob ? prob->status : 0, err->status);
     apr_time_t now = apr_time_now(), next;
     apr_uint32_t random = 0;
     char buf[256];

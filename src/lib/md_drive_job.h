@@ -26,6 +26,7 @@ typedef struct {
     apr_status_t status;              /* never APR_SUCCESS */
     const md_acme_problem_t *problem; /* what the CA said, NULL when it said nothing */
     const char *detail;               /* one line for people */
+    int refused; /* the same would happen again (an unusable certificate): retried hours apart */
 } md_job_error_t;
 
 /* Loads the job of md or starts a new one. A job for other domains, key specs or another
@@ -44,10 +45,9 @@ void md_job_set_account(md_job_t *job, const char *account_id);
 /* The CA the next drive is to use ("ca-next"): failover after this one could not be reached. */
 void md_job_set_ca_next(md_job_t *job, const char *ca_url);
 
-/* The order of key spec 'key' ("rsa2048"): its URL (NULL when none), setting, dropping. */
+/* The order of key spec 'key' ("rsa2048"): its URL (NULL when none), setting it. */
 const char *md_job_order_url(const md_job_t *job, const char *key);
 void md_job_set_order(md_job_t *job, const char *key, const char *url, const char *status);
-void md_job_drop_order(md_job_t *job, const char *key);
 /* Whether the certificate of key spec 'key' is verified and saved in staging. */
 int md_job_is_staged(const md_job_t *job, const char *key);
 void md_job_set_staged(md_job_t *job, const char *key);

@@ -3,6 +3,7 @@
 # client at it. Answers pebble does not give come from a proxy of ours in front of it.
 import datetime
 import json
+import subprocess
 import time
 
 import pytest
@@ -96,6 +97,52 @@ def test_rate_limited_new_order_waits_for_retry_after(workdir, pebble_sid):
         assert next_try >= asked + RATE_LIMIT_RETRY_AFTER - 60, job
         assert "the CA limits our rate" in h.error_log_text()
         # and no new order meanwhile (a passing error would have been retried by now)
+        time.sleep(QUIET_SECONDS)
+        assert proxy.count("POST", new_order) == 1, proxy.requests
+    finally:
+        h.stop()
+        proxy.stop()
+
+
+def self_signed_pem(workdir, name):
+    """A certificate for another name than the MD's, signed by nobody the MD knows."""
+    key, cert = workdir / f"{name}.key", workdir / f"{name}.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-days", "30", "-subj", f"/CN={name}",
+                    "-addext", f"subjectAltName=DNS:{name}", "-keyout", str(key),
+                    "-out", str(cert)], check=True, capture_output=True)
+    return cert.read_bytes()
+
+
+def test_an_unusable_certificate_is_reported_and_never_ordered_again(workdir, pebble_sid):
+    http_port, https_port = ports.free_ports(2)
+    pebble = pebble_sid(http_port=http_port, tls_port=https_port)
+    proxy = CaProxy(pebble).start()
+    new_order = proxy.path_of("newOrder")
+    wrong = self_signed_pem(workdir, "other.example.test")
+    # the CA issues, but the certificate it hands out is not for the MD's names
+    proxy.inject = lambda method, path: (
+        (200, [("Content-Type", "application/pem-certificate-chain")], wrong)
+        if method == "POST" and path.startswith("/certZ/") else None)
+    h = MdHttpd(workdir, ca_url=proxy.directory_url, ca_file=pebble.ca_file,
+                http_port=http_port, https_port=https_port)
+    h.write_config(md_conf=f"MDPrivateKeys secp256r1\nMDCAChallenges http-01\nMDRetryDelay 1s\n"
+                           f"MDomain {DOMAIN}\n",
+                   vhosts=h.vhost(DOMAIN),
+                   extra_conf="<Location /md-status>\n  SetHandler md-status\n</Location>\n")
+    h.start()
+    try:
+        def job_error():
+            st, body = h.get(f"/md-status/{DOMAIN}")
+            job = json.loads(body).get("staging", {}).get("job", {}) if st == 200 else {}
+            return job if job.get("error") else None
+        job = wait_until(job_error, SERVED_TIMEOUT_SECONDS, interval=0.25)
+        assert job, h.error_log_tail(60)
+        assert job["error"]["class"] == "refused"
+        assert "is not usable" in job["error"]["detail"]
+        assert "a2md drive --reset" in job["error"]["detail"]
+        assert parse_time(job["next-try"]).timestamp() >= time.time() + 3000
+        # one order only: no loop of new orders (each would be a duplicate certificate)
         time.sleep(QUIET_SECONDS)
         assert proxy.count("POST", new_order) == 1, proxy.requests
     finally:

@@ -125,8 +125,12 @@ static void test_failure_is_recorded_with_backoff(void **state)
     md_job_t *job = open_job(f, f->md, CA_URL, 0);
     md_acme_problem_t prob = {
         "urn:ietf:params:acme:error:unauthorized", "no such file", 403, NULL, NULL, 0};
-    md_job_error_t err = {MD_STEP_AUTHZ, "www.example.org", APR_EINVAL, &prob,
-                          "the CA found the http-01 answer invalid"};
+    md_job_error_t err = {MD_STEP_AUTHZ,
+                          "www.example.org",
+                          APR_EINVAL,
+                          &prob,
+                          "the CA found the http-01 answer invalid",
+                          0};
     md_json_t *j, *e;
     apr_time_t when, next;
 

@@ -55,7 +55,7 @@ static void test_next_try_follows_the_jobs_schedule(void **state)
 {
     fixture_t *f = *state;
     md_job_t *job;
-    md_job_error_t err = {MD_STEP_ORDER, NULL, APR_ECONNREFUSED, NULL, "CA unreachable"};
+    md_job_error_t err = {MD_STEP_ORDER, NULL, APR_ECONNREFUSED, NULL, "CA unreachable", 0};
     md_json_t *j;
     apr_time_t when, next;
     apr_interval_time_t w;
