@@ -68,40 +68,59 @@ def parse_time(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def test_rate_limited_new_order_waits_for_retry_after(workdir, pebble_sid):
-    http_port, https_port = ports.free_ports(2)
-    pebble = pebble_sid(http_port=http_port, tls_port=https_port)
-    proxy = CaProxy(pebble).start()
-    new_order = proxy.path_of("newOrder")
-    proxy.inject = lambda method, path: (rate_limited(RATE_LIMIT_RETRY_AFTER)
-                                         if method == "POST" and path == new_order else None)
-    h = MdHttpd(workdir, ca_url=proxy.directory_url, ca_file=pebble.ca_file,
-                http_port=http_port, https_port=https_port)
-    h.write_config(md_conf=f"MDPrivateKeys secp256r1\nMDCAChallenges http-01\nMDRetryDelay 1s\n"
-                           f"MDomain {DOMAIN}\n",
-                   vhosts=h.vhost(DOMAIN),
-                   extra_conf="<Location /md-status>\n  SetHandler md-status\n</Location>\n")
-    h.start()
-    try:
-        def job_error():
-            st, body = h.get(f"/md-status/{DOMAIN}")
-            job = json.loads(body).get("staging", {}).get("job", {}) if st == 200 else {}
-            return job if job.get("error") else None
-        job = wait_until(job_error, SERVED_TIMEOUT_SECONDS, interval=0.25)
-        assert job, h.error_log_tail(60)
-        asked = time.time()
-        assert job["error"]["class"] == "rate-limited"
-        assert "rateLimited" in job["error"]["problem"]["type"]
-        # the next try is no sooner than the CA asked, and md-status says when
-        next_try = parse_time(job["next-try"]).timestamp()
-        assert next_try >= asked + RATE_LIMIT_RETRY_AFTER - 60, job
-        assert "the CA limits our rate" in h.error_log_text()
-        # and no new order meanwhile (a passing error would have been retried by now)
-        time.sleep(QUIET_SECONDS)
-        assert proxy.count("POST", new_order) == 1, proxy.requests
-    finally:
+@pytest.fixture
+def proxied(workdir, pebble_sid):
+    """start(make_inject) -> (httpd, proxy): our module with one MD at a proxy of ours in front
+    of pebble 2.10 that answers make_inject(proxy)(method, path) where that is not None."""
+    made = []
+
+    def start(make_inject):
+        http_port, https_port = ports.free_ports(2)
+        pebble = pebble_sid(http_port=http_port, tls_port=https_port)
+        proxy = CaProxy(pebble)
+        proxy.inject = make_inject(proxy)
+        proxy.start()
+        h = MdHttpd(workdir, ca_url=proxy.directory_url, ca_file=pebble.ca_file,
+                    http_port=http_port, https_port=https_port)
+        made.append((h, proxy))
+        h.write_config(md_conf="MDPrivateKeys secp256r1\nMDCAChallenges http-01\n"
+                               f"MDRetryDelay 1s\nMDomain {DOMAIN}\n",
+                       vhosts=h.vhost(DOMAIN),
+                       extra_conf="<Location /md-status>\n  SetHandler md-status\n</Location>\n")
+        h.start()
+        return h, proxy
+
+    yield start
+    for h, proxy in made:
         h.stop()
         proxy.stop()
+
+
+def job_error(h):
+    """The job's md-status once it has an error, else None."""
+    st, body = h.get(f"/md-status/{DOMAIN}")
+    job = json.loads(body).get("staging", {}).get("job", {}) if st == 200 else {}
+    return job if job.get("error") else None
+
+
+def test_rate_limited_new_order_waits_for_retry_after(proxied):
+    def make_inject(proxy):
+        new_order = proxy.path_of("newOrder")
+        return lambda method, path: (rate_limited(RATE_LIMIT_RETRY_AFTER)
+                                     if method == "POST" and path == new_order else None)
+    h, proxy = proxied(make_inject)
+    job = wait_until(lambda: job_error(h), SERVED_TIMEOUT_SECONDS, interval=0.25)
+    assert job, h.error_log_tail(60)
+    asked = time.time()
+    assert job["error"]["class"] == "rate-limited"
+    assert "rateLimited" in job["error"]["problem"]["type"]
+    # the next try is no sooner than the CA asked, and md-status says when
+    next_try = parse_time(job["next-try"]).timestamp()
+    assert next_try >= asked + RATE_LIMIT_RETRY_AFTER - 60, job
+    assert "the CA limits our rate" in h.error_log_text()
+    # and no new order meanwhile (a passing error would have been retried by now)
+    time.sleep(QUIET_SECONDS)
+    assert proxy.count("POST", proxy.path_of("newOrder")) == 1, proxy.requests
 
 
 def self_signed_pem(workdir, name):
@@ -114,37 +133,18 @@ def self_signed_pem(workdir, name):
     return cert.read_bytes()
 
 
-def test_an_unusable_certificate_is_reported_and_never_ordered_again(workdir, pebble_sid):
-    http_port, https_port = ports.free_ports(2)
-    pebble = pebble_sid(http_port=http_port, tls_port=https_port)
-    proxy = CaProxy(pebble).start()
-    new_order = proxy.path_of("newOrder")
+def test_an_unusable_certificate_is_reported_and_never_ordered_again(workdir, proxied):
     wrong = self_signed_pem(workdir, "other.example.test")
     # the CA issues, but the certificate it hands out is not for the MD's names
-    proxy.inject = lambda method, path: (
+    h, proxy = proxied(lambda proxy: lambda method, path: (
         (200, [("Content-Type", "application/pem-certificate-chain")], wrong)
-        if method == "POST" and path.startswith("/certZ/") else None)
-    h = MdHttpd(workdir, ca_url=proxy.directory_url, ca_file=pebble.ca_file,
-                http_port=http_port, https_port=https_port)
-    h.write_config(md_conf=f"MDPrivateKeys secp256r1\nMDCAChallenges http-01\nMDRetryDelay 1s\n"
-                           f"MDomain {DOMAIN}\n",
-                   vhosts=h.vhost(DOMAIN),
-                   extra_conf="<Location /md-status>\n  SetHandler md-status\n</Location>\n")
-    h.start()
-    try:
-        def job_error():
-            st, body = h.get(f"/md-status/{DOMAIN}")
-            job = json.loads(body).get("staging", {}).get("job", {}) if st == 200 else {}
-            return job if job.get("error") else None
-        job = wait_until(job_error, SERVED_TIMEOUT_SECONDS, interval=0.25)
-        assert job, h.error_log_tail(60)
-        assert job["error"]["class"] == "refused"
-        assert "is not usable" in job["error"]["detail"]
-        assert "a2md drive --reset" in job["error"]["detail"]
-        assert parse_time(job["next-try"]).timestamp() >= time.time() + 3000
-        # one order only: no loop of new orders (each would be a duplicate certificate)
-        time.sleep(QUIET_SECONDS)
-        assert proxy.count("POST", new_order) == 1, proxy.requests
-    finally:
-        h.stop()
-        proxy.stop()
+        if method == "POST" and path.startswith("/certZ/") else None))
+    job = wait_until(lambda: job_error(h), SERVED_TIMEOUT_SECONDS, interval=0.25)
+    assert job, h.error_log_tail(60)
+    assert job["error"]["class"] == "refused"
+    assert "is not usable" in job["error"]["detail"]
+    assert "a2md drive --reset" in job["error"]["detail"]
+    assert parse_time(job["next-try"]).timestamp() >= time.time() + 3000
+    # one order only: no loop of new orders (each would be a duplicate certificate)
+    time.sleep(QUIET_SECONDS)
+    assert proxy.count("POST", proxy.path_of("newOrder")) == 1, proxy.requests
