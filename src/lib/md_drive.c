@@ -411,6 +411,15 @@ static apr_status_t authorize(md_drive_t *d, const char *url)
     if ((rv = md_acme_authz_get(&authz, d->acme, url, d->p)) != APR_SUCCESS) {
         return ca_fail(d, rv, NULL, apr_psprintf(d->p, "fetching authorization %s", url));
     }
+    if (!authz->domain || md_array_str_index(d->md->domains, authz->domain, 0) < 0) {
+        /* nothing goes to challenges/ (the workers answer for any Host) nor to a DNS hook for
+         * a name the operator did not ask for */
+        d->err.refused = 1;
+        return fail(d, APR_EINVAL, authz->domain, NULL,
+                    "the CA asks to authorize '%s' (%s), which is not a name of the MD: "
+                    "refused, nothing is answered for it",
+                    authz->domain ? authz->domain : "(none)", url);
+    }
     if (is_status(authz->status, ST_VALID)) {
         return APR_SUCCESS;
     }

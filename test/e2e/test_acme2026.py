@@ -74,11 +74,13 @@ def proxied(workdir, pebble_sid):
     of pebble 2.10 that answers make_inject(proxy)(method, path) where that is not None."""
     made = []
 
-    def start(make_inject):
+    def start(make_inject, rewrite=None):
         http_port, https_port = ports.free_ports(2)
         pebble = pebble_sid(http_port=http_port, tls_port=https_port)
         proxy = CaProxy(pebble)
         proxy.inject = make_inject(proxy)
+        if rewrite:
+            proxy.rewrite = rewrite
         proxy.start()
         h = MdHttpd(workdir, ca_url=proxy.directory_url, ca_file=pebble.ca_file,
                     http_port=http_port, https_port=https_port)
@@ -148,3 +150,23 @@ def test_an_unusable_certificate_is_reported_and_never_ordered_again(workdir, pr
     # one order only: no loop of new orders (each would be a duplicate certificate)
     time.sleep(QUIET_SECONDS)
     assert proxy.count("POST", proxy.path_of("newOrder")) == 1, proxy.requests
+
+
+def test_an_authorization_for_a_name_not_of_the_md_is_refused(proxied):
+    evil = "evil.example.test"
+
+    def rewrite(method, path, answer):
+        status, headers, body = answer
+        if method == "POST" and path.startswith("/authZ/") and status == 200:
+            authz = json.loads(body)
+            authz["identifier"]["value"] = evil
+            body = json.dumps(authz).encode()
+        return status, headers, body
+    h, proxy = proxied(lambda proxy: lambda method, path: None, rewrite)
+    job = wait_until(lambda: job_error(h), SERVED_TIMEOUT_SECONDS, interval=0.25)
+    assert job, h.error_log_tail(60)
+    assert job["error"]["class"] == "refused"
+    assert f"'{evil}'" in job["error"]["detail"] and "not a name of the MD" in job["error"]["detail"]
+    # nothing answered for it: no file for that name, no challenge taken up at the CA
+    assert not (h.store_dir / "challenges" / evil).exists()
+    assert not [r for r in proxy.requests if r[1].startswith("/chalZ/")], proxy.requests

@@ -18,11 +18,13 @@ UPSTREAM_TIMEOUT_SECONDS = 30.0
 class CaProxy:
     """Listens on 127.0.0.1 (pebble's listener certificate, so pebble's ca_file is its trust too)
     and forwards to pebble. inject(method, path) -> None (forward) or (status, headers, body);
+    rewrite(method, path, (status, headers, body)) -> what goes back instead of pebble's answer;
     requests records (method, path) of everything that came, injected or not."""
 
     def __init__(self, pebble, inject=None):
         self.pebble = pebble
         self.inject = inject or (lambda method, path: None)
+        self.rewrite = lambda method, path, answer: answer
         self.port = ports.free_port()
         self.requests = []
         self.lock = threading.Lock()
@@ -58,7 +60,9 @@ class CaProxy:
                     proxy.requests.append((self.command, self.path))
                 answer = proxy.inject(self.command, self.path)
                 if answer is None:
-                    answer = proxy._forward(self.command, self.path, self.headers, body)
+                    answer = proxy.rewrite(self.command, self.path,
+                                           proxy._forward(self.command, self.path, self.headers,
+                                                          body))
                 status, headers, data = answer
                 self.send_response(status)
                 for name, value in headers:
