@@ -35,6 +35,7 @@ struct md_http_t {
     apr_interval_time_t timeout;
     apr_size_t body_max;
     volatile apr_uint32_t *cancel;      /* non-zero: the request in flight is given up */
+    int https_only;                     /* http:// URLs are refused */
     char last_error[MD_HTTP_ERROR_MAX]; /* why the last request failed, "" when it did not */
 };
 
@@ -123,6 +124,11 @@ apr_status_t md_http_create(md_http_t **ph, apr_pool_t *p, const char *user_agen
 void md_http_set_cancel(md_http_t *h, volatile apr_uint32_t *cancel)
 {
     h->cancel = cancel;
+}
+
+void md_http_set_https_only(md_http_t *h, int on)
+{
+    h->https_only = on;
 }
 
 /* curl asks this about once a second and whenever data moves: non-zero aborts the request. */
@@ -413,6 +419,11 @@ apr_status_t md_http_request(md_http_response_t **pres, md_http_t *h, const char
     if (!url || !http_scheme_ok(url)) {
         http_failed(h, APR_EINVAL, "%s %s refused: only http:// and https:// URLs are allowed",
                     method, url ? url : "(none)");
+        return APR_EINVAL;
+    }
+    if (h->https_only && !http_is_https(url)) {
+        http_failed(h, APR_EINVAL, "%s %s refused: the CA's directory is https, this URL is not",
+                    method, url);
         return APR_EINVAL;
     }
     memset(&req, 0, sizeof(req));

@@ -49,6 +49,11 @@ apr_status_t md_http_create(md_http_t **ph, apr_pool_t *p, const char *user_agen
  * second with APR_EINTR, and so does every later one. NULL: never. */
 void md_http_set_cancel(md_http_t *h, volatile apr_uint32_t *cancel);
 
+/* With on set, requests to plain http:// URLs are refused without a connection: a client of
+ * an https ACME directory follows no URL the CA (or anyone between) hands out that would
+ * leave TLS. */
+void md_http_set_https_only(md_http_t *h, int on);
+
 /* Connect and whole-request timeouts (> 0; 0 keeps the current value). Rounded up to
  * milliseconds. */
 void md_http_set_timeouts(md_http_t *h, apr_interval_time_t connect_timeout,

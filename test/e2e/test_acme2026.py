@@ -170,3 +170,19 @@ def test_an_authorization_for_a_name_not_of_the_md_is_refused(proxied):
     # nothing answered for it: no file for that name, no challenge taken up at the CA
     assert not (h.store_dir / "challenges" / evil).exists()
     assert not [r for r in proxy.requests if r[1].startswith("/chalZ/")], proxy.requests
+
+
+def test_from_an_https_directory_no_plain_http_url_is_followed(proxied):
+    def rewrite(method, path, answer):
+        status, headers, body = answer
+        if method == "POST" and path.startswith("/order-plz") and status == 201:
+            order = json.loads(body)
+            order["authorizations"] = [u.replace("https://", "http://", 1)
+                                       for u in order["authorizations"]]
+            body = json.dumps(order).encode()
+        return status, headers, body
+    h, proxy = proxied(lambda proxy: lambda method, path: None, rewrite)
+    job = wait_until(lambda: job_error(h), SERVED_TIMEOUT_SECONDS, interval=0.25)
+    assert job, h.error_log_tail(60)
+    assert "the CA's directory is https, this URL is not" in job["error"]["detail"]
+    assert "http://127.0.0.1" in job["error"]["detail"]

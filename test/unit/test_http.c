@@ -369,6 +369,28 @@ static void test_refused_schemes(void **state)
     assert_int_equal(200, res->status);
 }
 
+static void test_https_only_refuses_plain_urls_without_connecting(void **state)
+{
+    fixture_t *f = *state;
+    md_http_t *h = client(f, NULL);
+    md_http_response_t *res = NULL;
+    int port, fd = listener(&port);
+
+    md_http_set_https_only(h, 1);
+    expect_error(f, h, "POST", apr_psprintf(f->pool, "http://127.0.0.1:%d/acme/order", port),
+                 APR_EINVAL);
+    assert_non_null(strstr(md_http_last_error(h), "directory is https"));
+    assert_int_equal(0, fcntl(fd, F_SETFL, O_NONBLOCK));
+    assert_int_equal(-1, accept(fd, NULL, NULL));
+    assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+    close(fd);
+    /* off again: plain http goes */
+    md_http_set_https_only(h, 0);
+    assert_int_equal(APR_SUCCESS, md_http_request(&res, h, "GET", plain_url(f, "/hello"), NULL,
+                                                  NULL, 0, f->pool));
+    assert_int_equal(200, res->status);
+}
+
 static void test_tls_trust(void **state)
 {
     fixture_t *f = *state;
@@ -522,6 +544,8 @@ int main(void)
         cmocka_unit_test_setup(test_post_echo, unit_log_clear_setup),
         cmocka_unit_test_setup(test_redirects, unit_log_clear_setup),
         cmocka_unit_test_setup(test_refused_schemes, unit_log_clear_setup),
+        cmocka_unit_test_setup(test_https_only_refuses_plain_urls_without_connecting,
+                               unit_log_clear_setup),
         cmocka_unit_test_setup(test_tls_trust, unit_log_clear_setup),
         cmocka_unit_test_setup(test_connection_errors, unit_log_clear_setup),
         cmocka_unit_test_setup(test_body_cap, unit_log_clear_setup),
