@@ -253,6 +253,7 @@ static apr_status_t dir_parse(md_acme_directory_t **pdir, md_acme_t *acme,
     dir->new_order = dir_url(j, "newOrder", acme->p);
     dir->revoke_cert = dir_url(j, "revokeCert", acme->p);
     dir->key_change = dir_url(j, "keyChange", acme->p);
+    dir->renewal_info = dir_url(j, "renewalInfo", acme->p);
     if (!dir->new_nonce || !dir->new_account || !dir->new_order) {
         return dir_not_acme(acme->url, "it names no newNonce, newAccount and newOrder (RFC 8555 "
                                        "7.1.1)");

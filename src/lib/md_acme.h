@@ -49,6 +49,7 @@ typedef struct md_acme_t md_acme_t;
 typedef struct {
     const char *url;
     const char *new_nonce, *new_account, *new_order, *revoke_cert, *key_change;
+    const char *renewal_info;     /* RFC 9773 ARI, NULL when the CA has none */
     const char *terms_of_service; /* meta.termsOfService, may be NULL */
     int eab_required;             /* meta.externalAccountRequired */
 } md_acme_directory_t;

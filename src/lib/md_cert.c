@@ -328,6 +328,31 @@ const char *md_cert_issuer(const md_cert_t *cert, apr_pool_t *p)
     return name_oneline(X509_get_issuer_name(cert->x509), p);
 }
 
+apr_status_t md_cert_ari_id(const char **pid, const md_cert_t *cert, apr_pool_t *p)
+{
+    const ASN1_OCTET_STRING *keyid = X509_get0_authority_key_id(cert->x509);
+    unsigned char *der = NULL;
+    int len, off;
+
+    *pid = NULL;
+    if (!keyid || ASN1_STRING_length(keyid) <= 0) {
+        return APR_ENOENT;
+    }
+    /* the serial's DER without tag and length: its content octets, sign byte included */
+    len = i2d_ASN1_INTEGER(X509_get0_serialNumber(cert->x509), &der);
+    off = len > 2 ? 2 + ((der[1] & 0x80) ? (der[1] & 0x7f) : 0) : len;
+    if (len <= 2 || off >= len) {
+        OPENSSL_free(der);
+        return APR_EINVAL;
+    }
+    *pid = apr_pstrcat(p,
+                       md_base64url_encode(ASN1_STRING_get0_data(keyid),
+                                           (apr_size_t) ASN1_STRING_length(keyid), p),
+                       ".", md_base64url_encode(der + off, (apr_size_t) (len - off), p), NULL);
+    OPENSSL_free(der);
+    return APR_SUCCESS;
+}
+
 const char *md_cert_serial_hex(const md_cert_t *cert, apr_pool_t *p)
 {
     BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert->x509), NULL);

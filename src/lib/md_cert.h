@@ -38,6 +38,10 @@ apr_time_t md_cert_not_after(const md_cert_t *cert);
 const char *md_cert_subject(const md_cert_t *cert, apr_pool_t *p); /* one-line RFC 2253 */
 const char *md_cert_issuer(const md_cert_t *cert, apr_pool_t *p);
 const char *md_cert_serial_hex(const md_cert_t *cert, apr_pool_t *p); /* upper-case hex */
+/* The certificate's ARI identifier (RFC 9773 4.1): base64url of its Authority Key Identifier's
+ * keyIdentifier, ".", base64url of its serial number's DER content octets. APR_ENOENT when it
+ * has no keyIdentifier (such a certificate has no ARI). */
+apr_status_t md_cert_ari_id(const char **pid, const md_cert_t *cert, apr_pool_t *p);
 /* SHA-256 over the DER, lower-case hex. */
 const char *md_cert_fingerprint(const md_cert_t *cert, apr_pool_t *p);
 int md_cert_is_self_signed(const md_cert_t *cert);

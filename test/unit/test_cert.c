@@ -13,6 +13,7 @@
 #include <apr_file_io.h>
 #include <apr_strings.h>
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -342,6 +343,45 @@ static void test_chain_parse_errors(void **state)
     assert_non_null(strstr(err, "block 2"));
 }
 
+/* A certificate with the serial and Authority Key Identifier of RFC 9773's example. */
+static md_cert_t *ari_example_cert(fixture_t *f, int with_akid)
+{
+    static const unsigned char keyid[] = {0x69, 0x88, 0x5B, 0x6B, 0x87, 0x46, 0x40,
+                                          0x41, 0xE1, 0xB3, 0x7B, 0x84, 0x7B, 0xA0,
+                                          0xAE, 0x2C, 0xDE, 0x01, 0xC8, 0xD4};
+    X509 *x = X509_new();
+    BIGNUM *bn = NULL;
+    AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
+
+    assert_non_null(x);
+    assert_true(BN_hex2bn(&bn, "87654321") > 0);
+    assert_non_null(BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)));
+    BN_free(bn);
+    X509_gmtime_adj(X509_getm_notBefore(x), 0);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    assert_int_equal(X509_set_pubkey(x, md_pkey_evp(f->ec1)), 1);
+    if (with_akid) {
+        akid->keyid = ASN1_OCTET_STRING_new();
+        assert_int_equal(ASN1_OCTET_STRING_set(akid->keyid, keyid, sizeof(keyid)), 1);
+        assert_int_equal(X509_add1_ext_i2d(x, NID_authority_key_identifier, akid, 0, 0), 1);
+    }
+    AUTHORITY_KEYID_free(akid);
+    assert_true(X509_sign(x, md_pkey_evp(f->ec1), EVP_sha256()) > 0);
+    return md_cert_wrap(x, f->pool);
+}
+
+static void test_ari_id_is_rfc_9773s(void **state)
+{
+    fixture_t *f = *state;
+    const char *id;
+
+    /* RFC 9773 4.1: keyIdentifier 69:88:5B:..:D4 and serial 0x87654321 (DER 00 87 65 43 21) */
+    assert_int_equal(md_cert_ari_id(&id, ari_example_cert(f, 1), f->pool), APR_SUCCESS);
+    assert_string_equal(id, "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE");
+    assert_int_equal(md_cert_ari_id(&id, ari_example_cert(f, 0), f->pool), APR_ENOENT);
+    assert_null(id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +393,7 @@ int main(void)
         cmocka_unit_test(test_chain_links),
         cmocka_unit_test(test_chain_pem_and_file),
         cmocka_unit_test(test_chain_parse_errors),
+        cmocka_unit_test(test_ari_id_is_rfc_9773s),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
