@@ -21,6 +21,9 @@
  * doubling: a CA that takes seconds costs only a few more looks. */
 #define MD_DRIVE_POLL_FIRST apr_time_from_msec(10)
 #define MD_DRIVE_POLL_MAX apr_time_from_sec(1)
+/* While polling, a CA that does not answer at all for up to this long is asked again: a
+ * restart of it, a network blip; longer, the drive fails (and is tried again later). */
+#define MD_DRIVE_CA_AWAY_MAX apr_time_from_sec(5)
 /* How soon a cancelled drive (server shutdown) notices while it waits. */
 #define MD_DRIVE_CANCEL_SLICE apr_time_from_msec(100)
 /* Jobs at once in md_drive_all: pebble 2.4 can lock up with many orders in flight
@@ -363,6 +366,7 @@ static apr_status_t await_authz(md_drive_t *d, md_acme_authz_t **pauthz, const c
 {
     md_acme_authz_t *authz = *pauthz;
     const char *domain = authz->domain, *url = authz->url;
+    apr_time_t away_since = 0;
     md_poll_t poll;
     apr_status_t rv;
 
@@ -377,8 +381,14 @@ static apr_status_t await_authz(md_drive_t *d, md_acme_authz_t **pauthz, const c
                             timeout_or(d->opts->authz_timeout, MD_DRIVE_AUTHZ_TIMEOUT), d->p));
         }
         if ((rv = md_acme_authz_get(&authz, d->acme, url, d->p)) != APR_SUCCESS) {
+            away_since = away_since ? away_since : apr_time_now();
+            if (ca_unreachable(rv) && apr_time_now() - away_since < MD_DRIVE_CA_AWAY_MAX) {
+                authz = *pauthz; /* a CA away for a moment (a restart): ask again */
+                continue;
+            }
             return ca_fail(d, rv, domain, "polling the authorization");
         }
+        away_since = 0;
         *pauthz = authz;
     }
     if (!is_status(authz->status, ST_VALID)) {
@@ -678,6 +688,32 @@ static apr_status_t acme_client(md_drive_t *d)
     return rv;
 }
 
+/* The drive failed because the CA does not know the account it used (a CA reset). */
+static int account_forgotten(const md_drive_t *d)
+{
+    return d->err.problem &&
+           !strcmp(md_acme_problem_short_type(d->err.problem), "accountDoesNotExist");
+}
+
+/* The account is not to be used again in this run: by this drive (it looks the account up
+ * anew and registers one when the CA knows none) nor by the drives beside it -- unless one of
+ * them has already replaced it. */
+static void forget_account(md_drive_t *d)
+{
+    const char *old = d->md->ca_account;
+
+    if (d->accts) {
+        apr_thread_mutex_lock(d->accts->lock);
+        if (d->accts->id && old && !strcmp(d->accts->id, old)) {
+            d->accts->id = NULL;
+            d->accts->acct = NULL;
+            d->accts->key = NULL;
+        }
+        apr_thread_mutex_unlock(d->accts->lock);
+    }
+    d->md->ca_account = NULL;
+}
+
 static apr_status_t drive_steps(md_drive_t *d)
 {
     const apr_array_header_t *specs = md_pkey_specs(d->md, d->p);
@@ -782,6 +818,15 @@ static apr_status_t drive_md(md_reg_t *reg, const md_t *md, const md_drive_opts_
         return APR_SUCCESS;
     }
     rv = drive_steps(d);
+    if (rv != APR_SUCCESS && rv != APR_EINTR && account_forgotten(d)) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_NOTICE, APR_SUCCESS,
+                      "%s: the CA %s no longer knows account %s (was it reset?): registering "
+                      "anew and starting over",
+                      md->name, d->ca_url, d->md->ca_account ? d->md->ca_account : "(none)");
+        forget_account(d);
+        memset(&d->err, 0, sizeof(d->err));
+        rv = drive_steps(d);
+    }
     if (rv == APR_SUCCESS && opts->on_staged) {
         opts->on_staged(md, opts->on_staged_baton, p);
     } else if (rv == APR_EINTR) {

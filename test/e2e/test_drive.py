@@ -311,6 +311,24 @@ def test_drive_pebble_stopped_mid_order_then_rerun(env):
     check_chain(env, env.staged(name), ["restart.example.org"])
 
 
+def test_drive_pebble_reset_mid_order_registers_anew_in_the_same_run(env):
+    name = env.add("reset.example.org")
+    reset = []
+
+    def reset_pebble_once(host, token):
+        if not reset:
+            reset.append(token)
+            env.pebble.restart()  # a CA that forgot every account and order
+
+    env.responder.on_request = reset_pebble_once
+    r = env.a2md("-v", "drive", name)
+    assert reset
+    assert r.rc == 0, r
+    check_chain(env, env.staged(name), ["reset.example.org"])
+    # one run: the account it had was forgotten, a new one registered
+    assert "no longer knows account" in r.err, r
+
+
 def test_drive_kill9_then_rerun(env):
     name = env.add("kill.example.org", "www.kill.example.org")
     env.responder.delay = SLOW_ANSWER_SECONDS
