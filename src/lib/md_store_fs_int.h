@@ -95,6 +95,15 @@ apr_status_t md_store_fs_rmtree(const char *path);
  * link followed, no special file blocking): what was written without fsync becomes durable. */
 apr_status_t md_store_fs_sync_entry(const char *path);
 
+/* The descriptors of the group's directory and of entry 'name' in it, both opened as
+ * directories without following a link; with create, the group and the entry are made when
+ * missing (with the group's permissions, not narrowed by the umask). A link in place of
+ * either is refused (logged, APR_EINVAL); other failures are returned with *perr, not logged.
+ * The caller closes the descriptors that are not -1, also after a failure. */
+apr_status_t md_store_fs_open_entry(int *pgfd, int *pefd, const char **perr, md_store_t *store,
+                                    md_store_group_t group, const char *name, int create,
+                                    apr_pool_t *p);
+
 /* A directory opened without following a link (O_DIRECTORY|O_NOFOLLOW); -1 and errno. */
 int md_store_fs_open_dir(const char *path);
 

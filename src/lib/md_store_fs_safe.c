@@ -15,6 +15,7 @@
 #include "md_log.h"
 #include "md_store.h"
 #include "md_store_fs_int.h"
+#include "md_util.h"
 
 /* Every file the store holds is small: a chain of a few certificates, a key, md.json, a job
  * with its short log. Anything bigger was put there by someone else. */
@@ -48,21 +49,35 @@ static apr_status_t open_error(const char **perr, const char *path, int err, int
     return APR_FROM_OS_ERROR(err);
 }
 
-/* The descriptors of the group's directory and of entry 'name' in it, both opened as
- * directories without following a link. A link in place of either is refused (logged,
- * APR_EINVAL); other failures are returned with *perr. */
-static apr_status_t open_entry(int *pgfd, int *pefd, const char **perr, md_store_t *store,
-                               md_store_group_t group, const char *name, apr_pool_t *p)
+apr_status_t md_store_fs_open_entry(int *pgfd, int *pefd, const char **perr, md_store_t *store,
+                                    md_store_group_t group, const char *name, int create,
+                                    apr_pool_t *p)
 {
-    const char *gdir = md_store_fs_group_dir(&(apr_status_t){0}, store, group, 0, p);
-    int err;
+    apr_status_t rv = APR_SUCCESS;
+    const char *gdir = md_store_fs_group_dir(&rv, store, group, create, p);
+    mode_t mode = md_perms_mode(md_store_fs_dir_perms(group));
+    int err, made = 0;
 
-    *pefd = -1;
+    *pgfd = *pefd = -1;
+    *perr = NULL;
+    if (!gdir) {
+        *perr = "cannot create the group directory (see above)";
+        return rv;
+    }
     if ((*pgfd = md_store_fs_open_dir(gdir)) < 0) {
         err = errno;
         return open_error(perr, gdir, err, 1, p);
     }
+    /* made with the group's permissions, not narrowed by the umask (fchmod below) */
+    if (create && !(made = mkdirat(*pgfd, name, mode) == 0) && errno != EEXIST) {
+        err = errno;
+        return open_error(perr, md_store_path(store, group, name, NULL, p), err, 1, p);
+    }
     if ((*pefd = openat(*pgfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+        err = errno;
+        return open_error(perr, md_store_path(store, group, name, NULL, p), err, 1, p);
+    }
+    if (made && fchmod(*pefd, mode) != 0) {
         err = errno;
         return open_error(perr, md_store_path(store, group, name, NULL, p), err, 1, p);
     }
@@ -88,7 +103,7 @@ apr_status_t md_store_fs_read(char **pdata, apr_size_t *plen, const char **perr,
         *perr = "invalid store name";
         return APR_EINVAL;
     }
-    if ((rv = open_entry(&gfd, &efd, perr, store, group, name, p)) != APR_SUCCESS) {
+    if ((rv = md_store_fs_open_entry(&gfd, &efd, perr, store, group, name, 0, p)) != APR_SUCCESS) {
         goto out;
     }
     /* O_NONBLOCK: a FIFO planted in place of a file must not hang the reader */

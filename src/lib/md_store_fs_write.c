@@ -24,52 +24,29 @@ static apr_status_t invalid_name(md_store_group_t group, const char *name, const
     return APR_EINVAL;
 }
 
-/* The entry directory group/name opened without following a link: made (with the group's
- * permissions, not narrowed by the umask) when missing. -1 with *prv set (logged). */
-static int open_entry(apr_status_t *prv, md_store_t *store, md_store_group_t group,
-                      const char *name, int create, apr_pool_t *p)
+/* The entry directory of group/name, opened by md_store_fs_open_entry; -1 with *prv set
+ * (logged, but for a missing entry when it is not to be made). */
+static int entry_fd(apr_status_t *prv, md_store_t *store, md_store_group_t group, const char *name,
+                    int create, apr_pool_t *p)
 {
-    const char *gdir = md_store_fs_group_dir(prv, store, group, create, p);
-    const char *entry = md_store_path(store, group, name, NULL, p);
-    mode_t mode = md_perms_mode(md_store_fs_dir_perms(group));
-    int gfd, efd = -1, made = 0;
+    const char *err;
+    int gfd, efd;
 
-    if (!gdir) {
-        return -1;
+    *prv = md_store_fs_open_entry(&gfd, &efd, &err, store, group, name, create, p);
+    if (gfd >= 0) {
+        close(gfd);
     }
-    if ((gfd = md_store_fs_open_dir(gdir)) < 0) {
-        *prv = APR_FROM_OS_ERROR(errno);
-        if (create || !APR_STATUS_IS_ENOENT(*prv)) {
-            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, *prv, "cannot open store directory %s", gdir);
-        }
-        return -1;
+    if (*prv == APR_SUCCESS) {
+        return efd;
     }
-    if (create) {
-        made = mkdirat(gfd, name, mode) == 0;
-        if (!made && errno != EEXIST) {
-            *prv = APR_FROM_OS_ERROR(errno);
-            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, *prv, "cannot create store directory %s", entry);
-            close(gfd);
-            return -1;
-        }
-    }
-    efd = openat(gfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    *prv = efd >= 0 ? APR_SUCCESS : APR_FROM_OS_ERROR(errno);
-    if (efd < 0 && (errno == ELOOP || errno == ENOTDIR)) {
-        *prv = APR_EINVAL;
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, *prv,
-                      "%s: not a directory (a symbolic link?): refused, nothing written there",
-                      entry);
-    } else if (efd < 0 && !(APR_STATUS_IS_ENOENT(*prv) && !create)) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, *prv, "cannot open store directory %s", entry);
-    } else if (made && fchmod(efd, mode) != 0) {
-        *prv = APR_FROM_OS_ERROR(errno);
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, *prv, "cannot set permissions of %s", entry);
+    if (efd >= 0) {
         close(efd);
-        efd = -1;
     }
-    close(gfd);
-    return efd;
+    if (!APR_STATUS_IS_EINVAL(*prv) && !(APR_STATUS_IS_ENOENT(*prv) && !create)) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, *prv, "cannot open store directory %s",
+                      err ? err : md_store_path(store, group, name, NULL, p));
+    }
+    return -1;
 }
 
 /* data into a new file tmp in efd with exactly perms, synced when durable. */
@@ -121,7 +98,7 @@ apr_status_t md_store_fs_write(md_store_t *store, md_store_group_t group, const 
     if (!path || !aspect) {
         return invalid_name(group, name, aspect);
     }
-    if ((efd = open_entry(&rv, store, group, name, 1, p)) < 0) {
+    if ((efd = entry_fd(&rv, store, group, name, 1, p)) < 0) {
         return rv;
     }
     if ((rv = md_store_fs_token(&token, p)) == APR_SUCCESS) {
@@ -155,7 +132,7 @@ apr_status_t md_store_fs_unlink(md_store_t *store, md_store_group_t group, const
     if (!path || !aspect) {
         return invalid_name(group, name, aspect);
     }
-    if ((efd = open_entry(&rv, store, group, name, 0, p)) < 0) {
+    if ((efd = entry_fd(&rv, store, group, name, 0, p)) < 0) {
         return APR_STATUS_IS_ENOENT(rv) ? APR_SUCCESS : rv;
     }
     /* a link planted in place of the file goes, never what it points to */
