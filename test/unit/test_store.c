@@ -817,9 +817,7 @@ static void test_promotion_takes_both_locks_root_first(void **state)
     md_store_t *store = unit_store_open(f->dir, f->pool);
     md_store_t *probe = unit_store_open(f->dir, f->pool); /* a lock file description of its own */
     promote_call_t call = {store, "a.org", APR_EGENERAL, NULL};
-    apr_array_header_t *chain, *set = apr_array_make(f->pool, 1, sizeof(md_set_entry_t *));
-    md_set_entry_t *e = apr_pcalloc(f->pool, sizeof(*e));
-    md_pkey_spec_t *spec;
+    apr_array_header_t *chain;
     apr_thread_t *thread;
     apr_status_t ignored;
     md_pkey_t *key;
@@ -829,12 +827,7 @@ static void test_promotion_takes_both_locks_root_first(void **state)
 
     unit_key_and_chain(&key, &chain, "a.org", TEST_CERT_VALID, f->pool);
     unit_save_key_chain(store, MD_SG_STAGING, "a.org", key, chain, f->pool);
-    assert_int_equal(md_pkey_get_spec(&spec, key, f->pool), APR_SUCCESS);
-    e->spec = spec;
-    e->key = key;
-    e->chain = chain;
-    APR_ARRAY_PUSH(set, md_set_entry_t *) = e;
-    call.set = set;
+    call.set = unit_set_of(key, chain, f->pool);
     pid = fork_lock_holder(f->dir, MD_STORE_LOCK_USER, &tell);
     assert_int_equal(apr_thread_create(&thread, NULL, promote_thread, &call, f->pool), APR_SUCCESS);
     /* the promotion takes root's lock, then waits for the User's */

@@ -52,21 +52,16 @@ static void stage_set(md_store_t *store, const char *name, const char *mdname,
 /* The set staged for name as a caller loads it (md_plan_load_set) before it promotes. */
 static apr_array_header_t *staged(md_store_t *store, const char *name, apr_pool_t *p)
 {
-    apr_array_header_t *set = apr_array_make(p, 1, sizeof(md_set_entry_t *));
-    md_set_entry_t *e = apr_pcalloc(p, sizeof(*e));
-    md_pkey_spec_t *spec;
+    apr_array_header_t *chain;
+    md_pkey_t *key;
     const char *err;
 
+    assert_int_equal(md_store_load_pkey(&key, &err, store, MD_SG_STAGING, name, UNIT_KEY_FILE, p),
+                     APR_SUCCESS);
     assert_int_equal(
-        md_store_load_pkey(&e->key, &err, store, MD_SG_STAGING, name, UNIT_KEY_FILE, p),
+        md_store_load_chain(&chain, &err, store, MD_SG_STAGING, name, UNIT_CERT_FILE, p),
         APR_SUCCESS);
-    assert_int_equal(
-        md_store_load_chain(&e->chain, &err, store, MD_SG_STAGING, name, UNIT_CERT_FILE, p),
-        APR_SUCCESS);
-    assert_int_equal(md_pkey_get_spec(&spec, e->key, p), APR_SUCCESS);
-    e->spec = spec;
-    APR_ARRAY_PUSH(set, md_set_entry_t *) = e;
-    return set;
+    return unit_set_of(key, chain, p);
 }
 
 static int str_in(const apr_array_header_t *a, const char *s)

@@ -282,19 +282,13 @@ static void test_promote_refuses_a_linked_or_fifo_md_json_of_the_staged_set(void
     md_store_t *store = unit_store_open(f->dir, f->pool);
     const char *decoy = decoy_and_entry(f, store), *archived;
     const char *md_json = entry_path(f, store, MD_FN_MD);
-    apr_array_header_t *chain, *set = apr_array_make(f->pool, 1, sizeof(md_set_entry_t *));
-    md_set_entry_t *e = apr_pcalloc(f->pool, sizeof(*e));
-    md_pkey_spec_t *spec;
+    apr_array_header_t *chain, *set;
     md_pkey_t *key;
 
     /* a complete staged set, and no md.json in domains/ to take instead of the staged one */
     unit_key_and_chain(&key, &chain, NAME, apr_time_from_sec(3600), f->pool);
     unit_save_key_chain(store, MD_SG_STAGING, NAME, key, chain, f->pool);
-    e->key = key;
-    e->chain = chain;
-    assert_int_equal(md_pkey_get_spec(&spec, key, f->pool), APR_SUCCESS);
-    e->spec = spec;
-    APR_ARRAY_PUSH(set, md_set_entry_t *) = e;
+    set = unit_set_of(key, chain, f->pool);
     assert_int_equal(symlink(decoy, md_json), 0);
     assert_int_equal(md_store_promote(&archived, store, MD_SG_STAGING, NAME, set, f->pool),
                      APR_EINVAL);

@@ -106,6 +106,20 @@ const char *unit_slurp(const char *path, apr_pool_t *p)
     return data;
 }
 
+apr_array_header_t *unit_set_of(md_pkey_t *key, apr_array_header_t *chain, apr_pool_t *p)
+{
+    apr_array_header_t *set = apr_array_make(p, 1, sizeof(md_set_entry_t *));
+    md_set_entry_t *e = apr_pcalloc(p, sizeof(*e));
+    md_pkey_spec_t *spec;
+
+    assert_int_equal(md_pkey_get_spec(&spec, key, p), APR_SUCCESS);
+    e->spec = spec;
+    e->key = key;
+    e->chain = chain;
+    APR_ARRAY_PUSH(set, md_set_entry_t *) = e;
+    return set;
+}
+
 int unit_dir_count(const char *path, apr_pool_t *p)
 {
     apr_finfo_t fi;

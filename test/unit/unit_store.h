@@ -50,6 +50,10 @@ mode_t unit_mode_of(const char *path);
 /* The content of the file at path; fails the test when it cannot be read. */
 const char *unit_slurp(const char *path, apr_pool_t *p);
 
+/* A set of one certificate (md_set_entry_t*, as md_plan_load_set gives it to promotion): key,
+ * chain and the key's spec. */
+apr_array_header_t *unit_set_of(md_pkey_t *key, apr_array_header_t *chain, apr_pool_t *p);
+
 /* How many entries (but "." and "..") the directory at path holds; fails the test when it
  * cannot be read. */
 int unit_dir_count(const char *path, apr_pool_t *p);
