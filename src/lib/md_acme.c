@@ -2,7 +2,6 @@
  * badNonce retries, problem documents (RFC 7807), and key authorizations for challenges. */
 #include <string.h>
 #include <strings.h>
-#include <apr_cstr.h>
 #include <apr_strings.h>
 
 #include "md_acme.h"
@@ -161,7 +160,7 @@ apr_status_t md_acme_create(md_acme_t **pacme, const char *url, const char *ca_f
         return rv;
     }
     /* from an https directory only https: no URL the CA hands out leads out of TLS */
-    md_http_set_https_only(acme->http, !apr_cstr_casecmpn(url, "https://", strlen("https://")));
+    md_http_set_https_only(acme->http, md_http_url_is_https(url));
     if ((rv = apr_pool_create(&acme->prob_pool, p)) != APR_SUCCESS) {
         return rv;
     }

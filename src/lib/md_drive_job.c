@@ -244,9 +244,8 @@ static md_json_t *problem_json(const md_acme_problem_t *prob, apr_pool_t *p)
 }
 
 /* What the class means for the operator, in the log line. */
-static const char *retry_words(md_retry_class_t cls, apr_pool_t *p)
+static const char *retry_words(md_retry_class_t cls)
 {
-    (void) p;
     switch (cls) {
     case MD_RETRY_RATE_LIMITED:
         return "the CA limits our rate: waiting as long as it asked";
@@ -290,7 +289,7 @@ apr_status_t md_job_failed(md_job_t *job, const md_job_error_t *err)
     job_log(job, err->step, apr_pstrcat(job->p, "failed: ", err->detail, NULL));
     md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_SUCCESS, "%s: %s failed%s%s: %s; %s; next try at %s",
                   job->name, md_step_name(err->step), err->domain ? " for " : "",
-                  err->domain ? err->domain : "", err->detail, retry_words(cls, job->p),
+                  err->domain ? err->domain : "", err->detail, retry_words(cls),
                   md_time_format(next, job->p));
     return job_save(job);
 }

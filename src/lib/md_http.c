@@ -244,14 +244,14 @@ static size_t http_on_header(char *data, size_t size, size_t nmemb, void *baton)
     return n;
 }
 
-static int http_is_https(const char *url)
+int md_http_url_is_https(const char *url)
 {
     return !strncasecmp(url, "https://", strlen("https://"));
 }
 
 static int http_scheme_ok(const char *url)
 {
-    return http_is_https(url) || !strncasecmp(url, "http://", strlen("http://"));
+    return md_http_url_is_https(url) || !strncasecmp(url, "http://", strlen("http://"));
 }
 
 static long http_ms(apr_interval_time_t t)
@@ -276,7 +276,7 @@ static CURLcode http_setup(md_http_t *h, http_req_t *req, const char *url, char 
     HTTP_SETOPT(rc, c, CURLOPT_URL, url);
     HTTP_SETOPT(rc, c, CURLOPT_PROTOCOLS_STR, HTTP_PROTOCOLS);
     HTTP_SETOPT(rc, c, CURLOPT_REDIR_PROTOCOLS_STR,
-                http_is_https(url) ? HTTP_PROTOCOLS_SECURE : HTTP_PROTOCOLS);
+                md_http_url_is_https(url) ? HTTP_PROTOCOLS_SECURE : HTTP_PROTOCOLS);
     HTTP_SETOPT(rc, c, CURLOPT_ERRORBUFFER, errbuf);
     HTTP_SETOPT(rc, c, CURLOPT_NOSIGNAL, 1L); /* we run in threads: no SIGALRM timeouts */
     HTTP_SETOPT(rc, c, CURLOPT_USERAGENT, h->user_agent);
@@ -421,7 +421,7 @@ apr_status_t md_http_request(md_http_response_t **pres, md_http_t *h, const char
                     method, url ? url : "(none)");
         return APR_EINVAL;
     }
-    if (h->https_only && !http_is_https(url)) {
+    if (h->https_only && !md_http_url_is_https(url)) {
         http_failed(h, APR_EINVAL, "%s %s refused: the CA's directory is https, this URL is not",
                     method, url);
         return APR_EINVAL;

@@ -53,6 +53,8 @@ void md_http_set_cancel(md_http_t *h, volatile apr_uint32_t *cancel);
  * an https ACME directory follows no URL the CA (or anyone between) hands out that would
  * leave TLS. */
 void md_http_set_https_only(md_http_t *h, int on);
+/* Whether url is an https:// one (the scheme in any case). */
+int md_http_url_is_https(const char *url);
 
 /* Connect and whole-request timeouts (> 0; 0 keeps the current value). Rounded up to
  * milliseconds. */

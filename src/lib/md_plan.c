@@ -50,14 +50,6 @@ apr_status_t md_plan_load_set(apr_array_header_t **pset, const char **pwhy, md_r
     return APR_SUCCESS;
 }
 
-int md_plan_installable(const char **pwhy, md_reg_t *reg, const md_t *md, md_store_group_t group,
-                        apr_pool_t *p)
-{
-    apr_array_header_t *set;
-
-    return md_plan_load_set(&set, pwhy, reg, md, group, p) == APR_SUCCESS;
-}
-
 /* Whether group has a certificate file of md at all (a set worth a word when it is refused). */
 static int has_certs(md_reg_t *reg, const md_t *md, md_store_group_t group, apr_pool_t *p)
 {

@@ -39,11 +39,12 @@ typedef struct {
 
 /* Decides what comes next for md at 'now'. In order: a staged set that is installable (every
  * key spec's key and chain pass md_job_verify for md as it is now) is installed once its
- * activation time (staged + delay) has come, else waited for; a staged set that no longer fits
- * md is ignored (plan->refused says why; the next drive starts over); a live set not yet
- * presented is installed; otherwise the set in use (live or domains) decides: drive when its
- * renew window opens, or at once when a key spec lacks a usable certificate -- not before the
- * job's next try after a failure. */
+ * activation time (staged + delay) has come; a live set not yet presented is installed (also
+ * while a newer staged one waits); a staged set waits for its activation; a staged set that
+ * no longer fits md makes the next drive start over at once (plan->refused says why);
+ * otherwise the set in use (live or domains) decides: drive when its renew window opens
+ * (once per check_interval for certificates due when issued), or at once when a key spec
+ * lacks a usable certificate -- never before the job's next try after a failure. */
 apr_status_t md_plan_next(md_plan_t *plan, md_reg_t *reg, const md_t *md,
                           const md_plan_opts_t *opts, apr_time_t now, apr_pool_t *p);
 
@@ -52,10 +53,6 @@ apr_status_t md_plan_next(md_plan_t *plan, md_reg_t *reg, const md_t *md,
  * installable set. APR_EINVAL or APR_ENOENT with the reason in *pwhy. */
 apr_status_t md_plan_load_set(apr_array_header_t **pset, const char **pwhy, md_reg_t *reg,
                               const md_t *md, md_store_group_t group, apr_pool_t *p);
-
-/* Whether group holds a set installable for md (md_plan_load_set); the reason in *pwhy. */
-int md_plan_installable(const char **pwhy, md_reg_t *reg, const md_t *md, md_store_group_t group,
-                        apr_pool_t *p);
 
 const char *md_plan_step_name(md_plan_step_t step); /* "install", "drive", "activate" */
 
