@@ -4,11 +4,10 @@
 #include <string.h>
 #include <apr_atomic.h>
 #include <apr_strings.h>
-#include <apr_allocator.h>
 #include <apr_thread_mutex.h>
-#include <apr_thread_proc.h>
 
 #include "md_drive.h"
+#include "md_drive_int.h"
 #include "md_drive_job.h"
 #include "md_retry.h"
 #include "md_cert.h"
@@ -26,36 +25,12 @@
 #define MD_DRIVE_CA_AWAY_MAX apr_time_from_sec(5)
 /* How soon a cancelled drive (server shutdown) notices while it waits. */
 #define MD_DRIVE_CANCEL_SLICE apr_time_from_msec(100)
-/* Jobs at once in md_drive_all: pebble 2.4 can lock up with many orders in flight
- * (TESTING-NOTES.md), and real CAs rate-limit; more buys little. */
-#define MD_DRIVE_CONCURRENCY_MAX 8
 
 /* RFC 8555 7.1.3 / 7.1.4: order and authorization states. */
 #define ST_PENDING "pending"
 #define ST_READY "ready"
 #define ST_PROCESSING "processing"
 #define ST_VALID "valid"
-
-/* What jobs running together share about accounts. They choose one at a time, so that MDs new
- * to a CA share the account the first one registers; and an account the CA confirmed during
- * this run is used as it is by the others, without asking the CA about it again for each MD
- * (one request less per MD, and none made while holding the lock). */
-typedef struct {
-    apr_thread_mutex_t *lock;
-    apr_pool_t *p;        /* for the strings below; used under lock only */
-    const char *ca_url;   /* the CA that confirmed the account below, NULL: none yet */
-    const char *id;       /* that account's id in accounts/ */
-    md_acme_acct_t *acct; /* and, once a job has used it, the account and its key as loaded */
-    md_pkey_t *key;       /* (read-only from then on: signing with one key is thread-safe) */
-} md_drive_accts_t;
-
-/* What one worker thread keeps from one MD to the next: its client of the CA (connection, TLS
- * session, directory, a nonce), so that an MD does not pay a handshake and two requests
- * before its first real one. */
-typedef struct {
-    apr_pool_t *p;   /* the thread's own; outlives the jobs */
-    md_acme_t *acme; /* NULL until the first job */
-} md_drive_conn_t;
 
 /* A challenge answer set up for an authorization of the order in progress. */
 typedef struct {
@@ -155,7 +130,7 @@ static void poll_start(md_poll_t *poll, md_drive_t *d, apr_interval_time_t timeo
     poll->cancel = d->opts->cancel;
 }
 
-static int cancelled(volatile apr_uint32_t *cancel)
+int md_drive_cancelled(volatile apr_uint32_t *cancel)
 {
     return cancel && apr_atomic_read32(cancel);
 }
@@ -165,9 +140,8 @@ static int cancelled(volatile apr_uint32_t *cancel)
 static apr_status_t poll_wait(md_poll_t *poll, apr_interval_time_t retry_after)
 {
     apr_time_t now = apr_time_now();
-    apr_interval_time_t wait = md_retry_after_capped(retry_after) > poll->delay
-                                   ? md_retry_after_capped(retry_after)
-                                   : poll->delay;
+    apr_interval_time_t after = md_retry_after_capped(retry_after);
+    apr_interval_time_t wait = after > poll->delay ? after : poll->delay;
     apr_time_t until;
 
     if (now >= poll->deadline) {
@@ -175,13 +149,13 @@ static apr_status_t poll_wait(md_poll_t *poll, apr_interval_time_t retry_after)
     }
     until = now + wait > poll->deadline ? poll->deadline : now + wait;
     while ((now = apr_time_now()) < until) {
-        if (cancelled(poll->cancel)) {
+        if (md_drive_cancelled(poll->cancel)) {
             return APR_EINTR;
         }
         apr_sleep(until - now > MD_DRIVE_CANCEL_SLICE ? MD_DRIVE_CANCEL_SLICE : until - now);
     }
     poll->delay = poll->delay * 2 > MD_DRIVE_POLL_MAX ? MD_DRIVE_POLL_MAX : poll->delay * 2;
-    return cancelled(poll->cancel) ? APR_EINTR : APR_SUCCESS;
+    return md_drive_cancelled(poll->cancel) ? APR_EINTR : APR_SUCCESS;
 }
 
 static apr_interval_time_t timeout_or(apr_interval_time_t t, apr_interval_time_t dflt)
@@ -410,7 +384,8 @@ static const char *offered_types(const md_acme_authz_t *authz, apr_pool_t *p)
 }
 
 /* RFC 8555 7.5 and 7.5.1: one authorization -- choose a challenge, set up its answer, tell
- * the CA, wait for its decision; the answer is taken down whatever happened. */
+ * the CA, wait for its decision. The answer is noted in d->answered: it stays until the order
+ * is done (answers_teardown). */
 static apr_status_t authorize(md_drive_t *d, const char *url)
 {
     md_drive_answer_t *answered;
@@ -784,8 +759,8 @@ static void ca_failover(md_drive_t *d)
                   next);
 }
 
-static apr_status_t drive_md(md_reg_t *reg, const md_t *md, const md_drive_opts_t *opts,
-                             md_drive_accts_t *accts, md_drive_conn_t *conn, apr_pool_t *p)
+apr_status_t md_drive_one(md_reg_t *reg, const md_t *md, const md_drive_opts_t *opts,
+                          md_drive_accts_t *accts, md_drive_conn_t *conn, apr_pool_t *p)
 {
     md_drive_t *d = apr_pcalloc(p, sizeof(*d));
     apr_status_t rv;
@@ -842,116 +817,5 @@ static apr_status_t drive_md(md_reg_t *reg, const md_t *md, const md_drive_opts_
 
 apr_status_t md_drive(md_reg_t *reg, const md_t *md, const md_drive_opts_t *opts, apr_pool_t *p)
 {
-    return drive_md(reg, md, opts, NULL, NULL, p);
-}
-
-/* ---- many MDs at once: threads share only the queue, each job has its own pool ---- */
-
-/* Most memory a worker thread keeps between its jobs (a job uses a few hundred KiB). */
-#define MD_DRIVE_THREAD_MEM_KEEP (4 * 1024 * 1024)
-
-typedef struct {
-    md_reg_t *reg;
-    const apr_array_header_t *mds;
-    const md_drive_opts_t *opts;
-    apr_thread_mutex_t *lock; /* guards next and failed */
-    md_drive_accts_t accts;
-    int next;
-    apr_status_t failed;
-} md_drive_queue_t;
-
-/* Takes MDs from the queue until it is empty. */
-static void drive_queue(md_drive_queue_t *q)
-{
-    md_drive_conn_t conn = {NULL, NULL};
-    apr_allocator_t *alloc = NULL;
-    apr_pool_t *p;
-    apr_status_t rv;
-    int i;
-
-    /* Unmanaged pools: none is shared with other threads. They share this thread's allocator,
-     * which keeps the memory one job gave back for the next: APR may map each block afresh,
-     * and unmapping in a threaded process costs every CPU a TLB flush. */
-    if (apr_allocator_create(&alloc) != APR_SUCCESS) {
-        alloc = NULL;
-    } else {
-        apr_allocator_max_free_set(alloc, MD_DRIVE_THREAD_MEM_KEEP);
-    }
-    if (apr_pool_create_unmanaged_ex(&conn.p, NULL, alloc) != APR_SUCCESS) {
-        conn.p = NULL;
-    }
-    for (;;) {
-        apr_thread_mutex_lock(q->lock);
-        i = q->next < q->mds->nelts && !cancelled(q->opts->cancel) ? q->next++ : -1;
-        apr_thread_mutex_unlock(q->lock);
-        if (i < 0) {
-            break;
-        }
-        if ((rv = apr_pool_create_unmanaged_ex(&p, NULL, alloc)) == APR_SUCCESS) {
-            rv = drive_md(q->reg, APR_ARRAY_IDX(q->mds, i, const md_t *), q->opts, &q->accts,
-                          conn.p ? &conn : NULL, p);
-            apr_pool_destroy(p);
-        }
-        if (rv != APR_SUCCESS) {
-            apr_thread_mutex_lock(q->lock);
-            q->failed = q->failed == APR_SUCCESS ? rv : q->failed;
-            apr_thread_mutex_unlock(q->lock);
-        }
-    }
-    if (conn.p) {
-        apr_pool_destroy(conn.p);
-    }
-    if (alloc) {
-        apr_allocator_destroy(alloc);
-    }
-}
-
-static void *APR_THREAD_FUNC drive_worker(apr_thread_t *thread, void *baton)
-{
-    drive_queue(baton);
-    apr_thread_exit(thread, APR_SUCCESS);
-    return NULL;
-}
-
-apr_status_t md_drive_all(md_reg_t *reg, const apr_array_header_t *mds, const md_drive_opts_t *opts,
-                          int concurrency, apr_pool_t *p)
-{
-    md_drive_queue_t q;
-    apr_thread_t **threads;
-    apr_status_t rv, trv;
-    int n, started = 0;
-
-    n = concurrency < 1 ? 1 : concurrency;
-    n = n > MD_DRIVE_CONCURRENCY_MAX ? MD_DRIVE_CONCURRENCY_MAX : n;
-    n = n > mds->nelts ? mds->nelts : n;
-    if (n == 0) {
-        return APR_SUCCESS;
-    }
-    memset(&q, 0, sizeof(q));
-    q.reg = reg;
-    q.mds = mds;
-    q.opts = opts;
-    q.failed = APR_SUCCESS;
-    /* the shared account strings get a pool of their own: p is not for use by the threads */
-    if ((rv = apr_thread_mutex_create(&q.lock, APR_THREAD_MUTEX_DEFAULT, p)) != APR_SUCCESS ||
-        (rv = apr_thread_mutex_create(&q.accts.lock, APR_THREAD_MUTEX_DEFAULT, p)) != APR_SUCCESS ||
-        (rv = apr_pool_create_unmanaged_ex(&q.accts.p, NULL, NULL)) != APR_SUCCESS) {
-        return rv;
-    }
-    threads = apr_pcalloc(p, (apr_size_t) n * sizeof(*threads));
-    for (; started < n; ++started) {
-        if ((rv = apr_thread_create(&threads[started], NULL, drive_worker, &q, p)) != APR_SUCCESS) {
-            md_log_perror(MD_LOG_MARK, MD_LOG_WARN, rv, "drive: only %d of %d threads started",
-                          started, n);
-            break;
-        }
-    }
-    if (started == 0) {
-        drive_queue(&q);
-    }
-    for (int i = 0; i < started; ++i) {
-        apr_thread_join(&trv, threads[i]);
-    }
-    apr_pool_destroy(q.accts.p);
-    return q.failed;
+    return md_drive_one(reg, md, opts, NULL, NULL, p);
 }
