@@ -171,8 +171,13 @@ typedef struct {
     apr_interval_time_t retry_after;
 } md_acme_order_t;
 
+/* What a newOrder asks for (RFC 8555 7.4). Members other than domains may be NULL. */
+typedef struct {
+    const apr_array_header_t *domains; /* const char*: the identifiers, "*.x" for a wildcard */
+} md_acme_order_req_t;
+
 apr_status_t md_acme_order_new(md_acme_order_t **porder, md_acme_t *acme,
-                               const apr_array_header_t *domains, apr_pool_t *p);
+                               const md_acme_order_req_t *req, apr_pool_t *p);
 apr_status_t md_acme_order_get(md_acme_order_t **porder, md_acme_t *acme, const char *url,
                                apr_pool_t *p);
 apr_status_t md_acme_authz_get(md_acme_authz_t **pauthz, md_acme_t *acme, const char *url,

@@ -184,8 +184,9 @@ static apr_status_t res_json(const md_json_t **pj, const md_acme_res_t *res, con
 }
 
 /* {"identifiers":[{"type":"dns","value":d}, ...]} (RFC 8555 7.4); a wildcard keeps its "*.". */
-static md_json_t *new_order_payload(const apr_array_header_t *domains, apr_pool_t *p)
+static md_json_t *new_order_payload(const md_acme_order_req_t *req, apr_pool_t *p)
 {
+    const apr_array_header_t *domains = req->domains;
     md_json_t *payload = md_json_new_obj(p), *idents = md_json_new_arr(p), *ident;
 
     for (int i = 0; i < domains->nelts; ++i) {
@@ -199,8 +200,9 @@ static md_json_t *new_order_payload(const apr_array_header_t *domains, apr_pool_
 }
 
 apr_status_t md_acme_order_new(md_acme_order_t **porder, md_acme_t *acme,
-                               const apr_array_header_t *domains, apr_pool_t *p)
+                               const md_acme_order_req_t *req, apr_pool_t *p)
 {
+    const apr_array_header_t *domains = req->domains;
     const char *what = apr_psprintf(p, "creating an order for %s",
                                     domains ? md_array_str_join(domains, ", ", p) : "(null)");
     const md_acme_directory_t *dir;
@@ -221,7 +223,7 @@ apr_status_t md_acme_order_new(md_acme_order_t **porder, md_acme_t *acme,
                       "%s: the CA's directory %s has no newOrder", what, dir->url);
         return APR_EINVAL;
     }
-    rv = post(&res, acme, dir->new_order, new_order_payload(domains, p), what, p);
+    rv = post(&res, acme, dir->new_order, new_order_payload(req, p), what, p);
     if (rv == APR_SUCCESS && (rv = res_json(&j, res, what)) == APR_SUCCESS) {
         /* The order's URL is only in the Location header (RFC 8555 7.4). */
         if (!res->location) {

@@ -325,7 +325,9 @@ static apr_status_t step_order(md_drive_t *d)
         }
     }
     if (!d->order) {
-        if ((rv = md_acme_order_new(&d->order, d->acme, d->md->domains, d->p)) != APR_SUCCESS) {
+        md_acme_order_req_t req = {d->md->domains};
+
+        if ((rv = md_acme_order_new(&d->order, d->acme, &req, d->p)) != APR_SUCCESS) {
             return ca_fail(d, rv, NULL, "creating an order");
         }
     }

@@ -402,7 +402,8 @@ static void test_order_flow(void **state)
     ca_start(f);
     APR_ARRAY_PUSH(domains, const char *) = "example.org";
     APR_ARRAY_PUSH(domains, const char *) = "*.example.org";
-    assert_int_equal(md_acme_order_new(&o, f->acme, domains, f->pool), APR_SUCCESS);
+    assert_int_equal(md_acme_order_new(&o, f->acme, &(md_acme_order_req_t){domains}, f->pool),
+                     APR_SUCCESS);
     assert_string_equal(last_request(f), "/new-order {\"identifiers\":["
                                          "{\"type\":\"dns\",\"value\":\"example.org\"},"
                                          "{\"type\":\"dns\",\"value\":\"*.example.org\"}]}");
@@ -470,7 +471,8 @@ static void test_ca_problems_are_reported(void **state)
     ca_start(f);
     APR_ARRAY_PUSH(domains, const char *) = "example.org";
     APR_ARRAY_PUSH(domains, const char *) = "rejected.example.org";
-    assert_int_not_equal(md_acme_order_new(&o, f->acme, domains, f->pool), APR_SUCCESS);
+    assert_int_not_equal(md_acme_order_new(&o, f->acme, &(md_acme_order_req_t){domains}, f->pool),
+                         APR_SUCCESS);
     assert_null(o);
     assert_non_null(
         strstr(unit_log_text(), "creating an order for example.org, rejected.example.org"));
