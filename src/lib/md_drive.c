@@ -765,6 +765,7 @@ apr_status_t md_drive_one(md_reg_t *reg, const md_t *md, const md_drive_opts_t *
                           md_drive_accts_t *accts, md_drive_conn_t *conn, apr_pool_t *p)
 {
     md_drive_t *d = apr_pcalloc(p, sizeof(*d));
+    apr_time_t remembered;
     apr_status_t rv;
 
     d->accts = accts;
@@ -790,6 +791,7 @@ apr_status_t md_drive_one(md_reg_t *reg, const md_t *md, const md_drive_opts_t *
     }
     d->job->retry_delay = opts->retry_delay;
     d->job->retry_max = opts->retry_max;
+    d->job->errors_min = md_reg_failure_get(reg, md->name, &remembered);
     if (d->job->step == MD_STEP_STAGED && all_staged(d)) {
         md_log_perror(MD_LOG_MARK, MD_LOG_INFO, APR_SUCCESS, "%s: already staged", md->name);
         return APR_SUCCESS;
@@ -804,6 +806,9 @@ apr_status_t md_drive_one(md_reg_t *reg, const md_t *md, const md_drive_opts_t *
         memset(&d->err, 0, sizeof(d->err));
         rv = drive_steps(d);
     }
+    if (rv == APR_SUCCESS) {
+        md_reg_failure_note(reg, md->name, 0, 0);
+    }
     if (rv == APR_SUCCESS && opts->on_staged) {
         opts->on_staged(md, opts->on_staged_baton, p);
     } else if (rv == APR_EINTR) {
@@ -813,6 +818,8 @@ apr_status_t md_drive_one(md_reg_t *reg, const md_t *md, const md_drive_opts_t *
     } else if (rv != APR_SUCCESS) {
         ca_failover(d);
         md_job_failed(d->job, &d->err);
+        /* also when job.json could not be saved: the backoff holds, the driver never spins */
+        md_reg_failure_note(reg, md->name, d->job->next_try, d->job->errors);
     }
     return rv;
 }

@@ -267,8 +267,9 @@ apr_status_t md_job_failed(md_job_t *job, const md_job_error_t *err)
     apr_time_t now = apr_time_now(), next;
     apr_uint32_t random = 0;
     char buf[256];
-    int errors = (int) md_json_get_int(job->json, "errors", 0) + 1;
+    int errors = (int) md_json_get_int(job->json, "errors", 0);
 
+    errors = (errors > job->errors_min ? errors : job->errors_min) + 1;
     md_crypt_random((unsigned char *) &random, sizeof(random)); /* jitter only: 0 will do */
     next = now + md_retry_wait(cls, errors, prob ? prob->retry_after : 0, job->retry_delay,
                                job->retry_max, random);
@@ -286,6 +287,8 @@ apr_status_t md_job_failed(md_job_t *job, const md_job_error_t *err)
     md_json_set(job->json, "error", e);
     md_json_set_int(job->json, "errors", errors);
     md_json_set_str(job->json, "next-try", md_time_format(next, job->p));
+    job->errors = errors;
+    job->next_try = next;
     job_log(job, err->step, apr_pstrcat(job->p, "failed: ", err->detail, NULL));
     md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_SUCCESS, "%s: %s failed%s%s: %s; %s; next try at %s",
                   job->name, md_step_name(err->step), err->domain ? " for " : "",

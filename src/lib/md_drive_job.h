@@ -16,6 +16,10 @@ typedef struct {
     md_step_t step;  /* the last completed step */
     /* transient failures' backoff (md_retry_wait); 0: MD_RETRY_TRANSIENT_BASE / _MAX */
     apr_interval_time_t retry_delay, retry_max;
+    /* failures: at least errors_min before this one counts (what the process remembers when
+     * job.json could not be saved); errors and next_try as md_job_failed set them */
+    int errors_min, errors;
+    apr_time_t next_try;
     apr_pool_t *p;
 } md_job_t;
 
@@ -52,8 +56,9 @@ void md_job_set_order(md_job_t *job, const char *key, const char *url, const cha
 int md_job_is_staged(const md_job_t *job, const char *key);
 void md_job_set_staged(md_job_t *job, const char *key);
 
-/* Records a failure: counts it, keeps the error, sets next-try (backoff), logs one line at
- * ERR ("<md>: <step> failed for <domain>: <reason>; next try at <time>") and saves. */
+/* Records a failure: counts it, keeps the error, sets next-try (backoff; also in job->errors
+ * and job->next_try, which hold when the save fails), logs one line at ERR ("<md>: <step>
+ * failed for <domain>: <reason>; next try at <time>") and saves. */
 apr_status_t md_job_failed(md_job_t *job, const md_job_error_t *err);
 
 /* Records the end: step "staged", the error count and error cleared; saves. */

@@ -226,7 +226,7 @@ apr_status_t md_plan_next(md_plan_t *plan, md_reg_t *reg, const md_t *md,
 {
     apr_array_header_t *staged = NULL, *live = NULL;
     md_json_t *job;
-    apr_time_t at = 0, next_try;
+    apr_time_t at = 0, next_try, remembered;
 
     memset(plan, 0, sizeof(*plan));
     plan->current = opts && opts->live_presented ? MD_SG_LIVE : MD_SG_DOMAINS;
@@ -258,6 +258,10 @@ apr_status_t md_plan_next(md_plan_t *plan, md_reg_t *reg, const md_t *md,
     }
     next_try =
         md_drive_job_load(&job, reg, md->name, p) == APR_SUCCESS ? json_time(job, "next-try") : 0;
+    /* what this process remembers of a drive whose job.json could not be saved */
+    if (md_reg_failure_get(reg, md->name, &remembered) > 0 && remembered > next_try) {
+        next_try = remembered;
+    }
     if (plan->at <= now && next_try > now) {
         plan->at = next_try;
         plan->why = "the next try after a failure";

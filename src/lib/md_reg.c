@@ -5,22 +5,71 @@
 #include <apr_strings.h>
 #include <apr_file_io.h>
 #include <apr_hash.h>
+#include <apr_thread_mutex.h>
 
 #include "md_reg.h"
 #include "md_cert.h"
 #include "md_log.h"
 
+/* A failed drive as the process that ran it remembers it (md_reg_failure_note). */
+typedef struct {
+    apr_time_t next_try;
+    int errors;
+} md_reg_failure_t;
+
 struct md_reg_t {
     md_store_t *store;
+    apr_pool_t *p;
+    apr_thread_mutex_t *mutex; /* guards failures: drives of several MDs run in threads */
+    apr_hash_t *failures;      /* MD name -> md_reg_failure_t* */
 };
 
 apr_status_t md_reg_create(md_reg_t **preg, md_store_t *store, apr_pool_t *p)
 {
     md_reg_t *reg = apr_pcalloc(p, sizeof(*reg));
+    apr_status_t rv;
 
     reg->store = store;
+    reg->p = p;
+    reg->failures = apr_hash_make(p);
+    if ((rv = apr_thread_mutex_create(&reg->mutex, APR_THREAD_MUTEX_DEFAULT, p)) != APR_SUCCESS) {
+        return rv;
+    }
     *preg = reg;
     return APR_SUCCESS;
+}
+
+void md_reg_failure_note(md_reg_t *reg, const char *name, apr_time_t next_try, int errors)
+{
+    md_reg_failure_t *f;
+
+    apr_thread_mutex_lock(reg->mutex);
+    f = apr_hash_get(reg->failures, name, APR_HASH_KEY_STRING);
+    if (!f && errors > 0) {
+        /* one entry per MD name for the registry's life: bounded by the MDs there are */
+        f = apr_pcalloc(reg->p, sizeof(*f));
+        apr_hash_set(reg->failures, apr_pstrdup(reg->p, name), APR_HASH_KEY_STRING, f);
+    }
+    if (f) {
+        f->next_try = errors > 0 ? next_try : 0;
+        f->errors = errors > 0 ? errors : 0;
+    }
+    apr_thread_mutex_unlock(reg->mutex);
+}
+
+int md_reg_failure_get(md_reg_t *reg, const char *name, apr_time_t *pnext_try)
+{
+    md_reg_failure_t *f;
+    int errors = 0;
+
+    *pnext_try = 0;
+    apr_thread_mutex_lock(reg->mutex);
+    if ((f = apr_hash_get(reg->failures, name, APR_HASH_KEY_STRING)) != NULL) {
+        *pnext_try = f->next_try;
+        errors = f->errors;
+    }
+    apr_thread_mutex_unlock(reg->mutex);
+    return errors;
 }
 
 md_store_t *md_reg_store(md_reg_t *reg)

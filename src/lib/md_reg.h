@@ -11,6 +11,13 @@ typedef struct md_reg_t md_reg_t;
 apr_status_t md_reg_create(md_reg_t **preg, md_store_t *store, apr_pool_t *p);
 md_store_t *md_reg_store(md_reg_t *reg);
 
+/* The drives' failures as this process remembers them beside job.json, so that the backoff
+ * holds when job.json cannot be written (a full disk): the failure count and next try of the
+ * MD's last drive; errors 0 forgets them (the drive succeeded). Thread-safe. */
+void md_reg_failure_note(md_reg_t *reg, const char *name, apr_time_t next_try, int errors);
+/* The failure count remembered for name (0: none), its next try in *pnext_try. */
+int md_reg_failure_get(md_reg_t *reg, const char *name, apr_time_t *pnext_try);
+
 /* Adds md (its domains are checked and normalised, name = first domain unless set). Refused
  * with APR_EINVAL for an invalid name, APR_EEXIST when the name or one of its domains is
  * already managed (the log names the MD that has it). */
