@@ -9,6 +9,7 @@
 #include "md_drive.h"
 #include "md_log.h"
 #include "md_plan.h"
+#include "md_retry.h"
 
 /* Jobs at once unless -n says otherwise (md_drive_all caps it further). */
 #define A2MD_DRIVE_CONCURRENCY 4
@@ -82,13 +83,31 @@ static int needs_drive(a2md_ctx_t *ctx, const md_t *md, apr_time_t now)
            plan.step == MD_PLAN_DRIVE && (!plan.renew_at || plan.renew_at <= now);
 }
 
+/* When the CA answered md's last drive with a rate limit whose time has not come, until then
+ * (0: not so). A drive by hand skips other backoffs, never the CA's own Retry-After: the CA
+ * counts every request, and a client that hammers through its limits gets blocked. */
+static apr_time_t rate_limited_until(a2md_ctx_t *ctx, const md_t *md, apr_time_t now)
+{
+    md_json_t *job = NULL, *err;
+    const char *next;
+    apr_time_t until = 0;
+
+    if (md_drive_job_load(&job, ctx->reg, md->name, ctx->p) != APR_SUCCESS ||
+        !(err = md_json_get(job, "error", ctx->p)) || !md_json_get_str(err, "class") ||
+        strcmp(md_json_get_str(err, "class"), md_retry_class_name(MD_RETRY_RATE_LIMITED)) ||
+        !(next = md_json_get_str(job, "next-try")) || md_time_parse(&until, next) != APR_SUCCESS) {
+        return 0;
+    }
+    return until > now ? until : 0;
+}
+
 /* The MDs to drive: those named (all of them), else those that need it. -a and -t apply to
  * this run only: the MDs in the store keep their CA and agreement. */
-static apr_status_t select_mds(apr_array_header_t **pmds, a2md_ctx_t *ctx, int argc,
+static apr_status_t select_mds(apr_array_header_t **pmds, int *plimited, a2md_ctx_t *ctx, int argc,
                                const char *const *argv)
 {
     apr_array_header_t *all, *mds = apr_array_make(ctx->p, 5, sizeof(md_t *));
-    apr_time_t now = apr_time_now();
+    apr_time_t now = apr_time_now(), until;
     apr_status_t rv;
     md_t *md;
 
@@ -106,6 +125,12 @@ static apr_status_t select_mds(apr_array_header_t **pmds, a2md_ctx_t *ctx, int a
     for (int i = 0; i < all->nelts; ++i) {
         md = APR_ARRAY_IDX(all, i, md_t *);
         if (argc == 0 && !needs_drive(ctx, md, now)) {
+            continue;
+        }
+        if ((until = rate_limited_until(ctx, md, now)) != 0) {
+            a2md_print(ctx, "%s: not driven: the CA rate-limited it and asked to wait until %s\n",
+                       md->name, md_time_format(until, ctx->p));
+            *plimited += 1;
             continue;
         }
         if (ctx->ca_url) {
@@ -163,23 +188,26 @@ static apr_status_t cmd_drive(a2md_ctx_t *ctx, int argc, const char *const *argv
     drive_args_t args;
     apr_array_header_t *mds = NULL;
     apr_status_t rv;
-    int failed = 0;
+    int failed = 0, limited = 0;
 
     if ((rv = parse_drive_args(&args, ctx, argc, argv)) != APR_SUCCESS ||
         (rv = a2md_open_reg(ctx, 0)) != APR_SUCCESS ||
-        (rv = select_mds(&mds, ctx, argc - args.names, argv + args.names)) != APR_SUCCESS) {
+        (rv = select_mds(&mds, &limited, ctx, argc - args.names, argv + args.names)) !=
+            APR_SUCCESS) {
         return rv;
     }
     if (mds->nelts == 0) {
-        a2md_print(ctx, "nothing to drive: every managed domain is complete\n");
-        return APR_SUCCESS;
+        if (!limited) {
+            a2md_print(ctx, "nothing to drive: every managed domain is complete\n");
+        }
+        return limited ? APR_EAGAIN : APR_SUCCESS;
     }
     /* no lock around the drive: every write takes the lock of its group for itself */
     md_drive_all(ctx->reg, mds, &args.opts, args.concurrency, ctx->p);
     for (int i = 0; i < mds->nelts; ++i) {
         failed += !report_md(ctx, APR_ARRAY_IDX(mds, i, md_t *));
     }
-    return failed ? APR_EGENERAL : APR_SUCCESS;
+    return failed || limited ? APR_EGENERAL : APR_SUCCESS;
 }
 
 const a2md_cmd_t a2md_cmd_drive = {

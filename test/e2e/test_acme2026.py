@@ -5,6 +5,7 @@ import datetime
 import json
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from mdtest.caproxy import CaProxy, rate_limited
 from mdtest.mdhttpd import MdHttpd, cert_dns_names
 from mdtest.procs import wait_until
 
+A2MD = Path(__file__).resolve().parents[2] / "build" / "a2md"
 DOMAIN = "www.example.test"
 SERVED_TIMEOUT_SECONDS = 40.0
 # how long a test watches that something does NOT happen: with MDRetryDelay 1s a transient
@@ -123,6 +125,32 @@ def test_rate_limited_new_order_waits_for_retry_after(proxied):
     # and no new order meanwhile (a passing error would have been retried by now)
     time.sleep(QUIET_SECONDS)
     assert proxy.count("POST", proxy.path_of("newOrder")) == 1, proxy.requests
+
+
+def test_a2md_drive_by_hand_waits_for_the_cas_retry_after(workdir, pebble_sid):
+    pebble = pebble_sid()
+    proxy = CaProxy(pebble)
+    new_order = proxy.path_of("newOrder")
+    proxy.inject = lambda method, path: (rate_limited(RATE_LIMIT_RETRY_AFTER)
+                                         if method == "POST" and path == new_order else None)
+    proxy.start()
+    try:
+        def a2md(*args):
+            return subprocess.run([str(A2MD), "-d", str(workdir / "md"), "-C", str(pebble.ca_file),
+                                   *args], capture_output=True, text=True, timeout=60)
+        r = a2md("-a", proxy.directory_url, "-t", "accepted", "add", DOMAIN)
+        assert r.returncode == 0, r.stderr
+        r = a2md("drive", DOMAIN)
+        assert r.returncode == 1 and "rateLimited" in r.stdout + r.stderr, r
+        # a drive by hand skips our own backoff, never the CA's: named or not, no request
+        for args in (["drive", DOMAIN], ["drive"], ["drive", "--reset", DOMAIN]):
+            r = a2md(*args)
+            assert r.returncode == 1, r
+            assert f"{DOMAIN}: not driven: the CA rate-limited it and asked to wait until" \
+                in r.stdout, r
+        assert proxy.count("POST", new_order) == 1, proxy.requests
+    finally:
+        proxy.stop()
 
 
 def self_signed_pem(workdir, name):
