@@ -156,17 +156,27 @@ apr_status_t md_acme_authz_from_json(md_acme_authz_t **pauthz, const md_json_t *
 }
 
 /* md_acme_post that logs a failure: what was being done and what the CA said (md_acme_post
- * forgets the problem of an earlier request, so one kept now belongs to this request). */
+ * forgets the problem of an earlier request, so one kept now belongs to this request). A
+ * request that got no answer at all is logged at debug only: the caller decides whether that
+ * is an error (a CA away for a moment while polling is asked again) and says so itself. */
 static apr_status_t post(md_acme_res_t **pres, md_acme_t *acme, const char *url,
                          const md_json_t *payload, const char *what, apr_pool_t *p)
 {
     apr_status_t rv = md_acme_post(pres, acme, url, payload, p);
     const md_acme_problem_t *prob;
+    const char *http_err;
 
     if (rv != APR_SUCCESS) {
         prob = md_acme_last_problem(acme);
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s failed: %s", what,
-                      prob ? md_acme_problem_str(prob, p) : "no problem document from the CA");
+        http_err = md_http_last_error(md_acme_http(acme));
+        if (*pres || prob) {
+            md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s failed: %s", what,
+                          prob ? md_acme_problem_str(prob, p)
+                               : "the CA answered without a problem document");
+        } else {
+            md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, rv, "%s: no answer from the CA%s%s", what,
+                          http_err[0] ? ": " : "", http_err);
+        }
     }
     return rv;
 }

@@ -302,6 +302,9 @@ def test_drive_pebble_stopped_mid_order_then_rerun(env):
     assert r.rc == 1, r
     assert stopped
     assert env.job(name)["step"] == "order"
+    # while the CA was away polling asked again; that is said once, in the job's error line
+    errors = [ln for ln in r.err.splitlines() if ln.startswith("a2md: ")]
+    assert len(errors) == 1 and "next try at" in errors[0], r.err
     assert env.pebble.directory_url.rsplit("/", 1)[0] in env.job(name)["error"]["detail"]
     # the restarted pebble knows neither account nor order: both are made anew
     env.responder.on_request = None
