@@ -240,13 +240,17 @@ static apr_status_t add_transitive_names(md_mod_conf_t *mc, apr_hash_t *owners, 
 
 /* ---- contacts ---- */
 
-/* ServerAdmin is only used when it looks like an address a CA accepts: x@y.z */
+/* ServerAdmin is only used when it looks like an address a CA accepts: x@y.z, given with or
+ * without "mailto:" (httpd allows a URL there) */
 static const char *admin_contact(const server_rec *s, apr_pool_t *p)
 {
     const char *admin = s->server_admin, *at;
 
     if (!admin) {
         return NULL;
+    }
+    if (!strncasecmp(admin, "mailto:", 7)) {
+        admin += 7;
     }
     at = strchr(admin, '@');
     if (!at || at == admin || !strchr(at + 1, '.') || strpbrk(admin, " \t,;<>")) {

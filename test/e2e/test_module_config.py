@@ -158,13 +158,17 @@ def test_store_gets_md_json_with_merged_settings(md_httpd):
 
 
 def test_contact_from_server_admin(md_httpd):
-    h = md_httpd(md_conf=QUIET + "MDomain a.example.org\nMDomain b.example.org\n")
+    h = md_httpd(md_conf=QUIET + "MDomain a.example.org\nMDomain b.example.org\n"
+                 "MDomain c.example.org\n")
     h.write_config(vhosts=h.vhost("a.example.org", extra="ServerAdmin hostmaster@a.example.org") +
-                   h.vhost("b.example.org"),
+                   h.vhost("b.example.org") +
+                   h.vhost("c.example.org", extra="ServerAdmin MAILTO:tls@c.example.org"),
                    extra_conf="ServerAdmin webmaster@example.net\n")
     h.start()
     assert h.md_json("a.example.org")["contacts"] == ["mailto:hostmaster@a.example.org"]
     assert h.md_json("b.example.org")["contacts"] == ["mailto:webmaster@example.net"]
+    # ServerAdmin may be written as a mailto: URL; the contact is that address, once
+    assert h.md_json("c.example.org")["contacts"] == ["mailto:tls@c.example.org"]
 
 
 def test_md_removed_from_config_keeps_its_files(md_httpd):
