@@ -165,6 +165,10 @@ static int parse_options(a2md_ctx_t *ctx, int argc, const char *const *argv, int
     while ((rv = apr_getopt_long(opt, options, &ch, &arg)) == APR_SUCCESS) {
         switch (ch) {
         case 'a':
+            if (strncasecmp(arg, "https://", 8) && strncasecmp(arg, "http://", 7)) {
+                a2md_usage_error(ctx, "-a: '%s' is not the http(s) URL of an ACME directory", arg);
+                return A2MD_EXIT_USAGE;
+            }
             ctx->ca_url = arg;
             break;
         case 'C':
@@ -192,7 +196,7 @@ static int parse_options(a2md_ctx_t *ctx, int argc, const char *const *argv, int
             ctx->verbose++;
             break;
         case 'V':
-            printf("a2md (mod_md) %s\n", MD_VERSION);
+            printf("version: %s\n", MD_VERSION); /* as the bundled a2md says it */
             return -1;
         }
     }

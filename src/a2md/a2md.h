@@ -11,10 +11,11 @@
 #include "md_reg.h"
 #include "md_store.h"
 
-/* Exit codes: 0 success, 1 the command failed, 2 the command line is wrong. */
+/* Exit codes as the bundled a2md's, which scripts test: 0 success, 1 any failure -- the
+ * command line being wrong included (the message says so and points to --help). */
 #define A2MD_EXIT_OK 0
 #define A2MD_EXIT_FAIL 1
-#define A2MD_EXIT_USAGE 2
+#define A2MD_EXIT_USAGE A2MD_EXIT_FAIL
 
 typedef struct {
     apr_pool_t *p;
