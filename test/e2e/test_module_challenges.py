@@ -5,6 +5,7 @@ import http.client
 import socket
 import ssl
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from mdtest import ports
 from mdtest.mdhttpd import MOD_MD_PATH, MdHttpd
 from mdtest.procs import wait_until
 
+A2MD = Path(__file__).resolve().parents[2] / "build" / "a2md"
 EXTRA_MODULES = ("alias", "rewrite")
 CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
 HTTP01_FILE = "acme-http-01.txt"
@@ -387,3 +389,21 @@ def test_require_https_permanent_redirects_and_sets_hsts(md_httpd, pebble_factor
     assert challenge_requests(h, 200), challenge_requests(h)
     status, headers, _ = http_request(h.http_port, names[0], "/index.html")
     assert status == 301 and "strict-transport-security" not in headers
+
+
+def test_http01_answers_of_a_store_only_md_driven_by_a2md(md_httpd, pebble_factory, workdir):
+    # the server manages one MD; a second one is only in the store, driven by hand with a2md
+    # (a cluster node that gets certificates for others, a move from another server)
+    names = ["conf.example.test"]
+    h, root = start_with_pebble(md_httpd, pebble_factory, workdir, names, "http-01")
+    wait_for_cert(h, names[0], root)
+    other = "storeonly.example.test"
+    a2md = [str(A2MD), "-d", str(h.store_dir), "-C", str(h.pebble.ca_file)]
+    r = subprocess.run(a2md + ["-a", h.pebble.directory_url, "-t", "accepted", "add", other],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(a2md + ["drive", "-c", "http-01", other], capture_output=True, text=True,
+                       timeout=120)
+    # pebble fetched the answer a2md wrote, from the running server
+    assert r.returncode == 0, (r.stdout, r.stderr, challenge_requests(h))
+    assert any(line.split()[-1].split(":")[0] == other for line in challenge_requests(h, 200))
