@@ -512,7 +512,7 @@ static const char *set_global_file(cmd_parms *cmd, void *mconfig, const char *ar
 static const char *set_duration(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     md_mod_conf_t *mc = conf_of(cmd);
-    int activation = !strcmp(cmd->info, "activation");
+    int activation = !strcmp(cmd->info, "activation") || !strcmp(cmd->info, "initial");
     apr_interval_time_t dur;
 
     MD_MOD_GLOBAL_CHECK(cmd, mconfig);
@@ -522,6 +522,8 @@ static const char *set_duration(cmd_parms *cmd, void *mconfig, const char *arg)
     }
     if (!strcmp(cmd->info, "check")) {
         mc->check_interval = dur;
+    } else if (!strcmp(cmd->info, "initial")) {
+        mc->initial_delay = dur;
     } else if (activation) {
         mc->activation_delay = dur;
     } else {
@@ -668,5 +670,7 @@ const command_rec md_mod_cmds[] = {
                  "program run after renewals: <cmd> <md-name>..."),
     MD_CMD_TAKE1("MDActivationDelay", set_duration, "activation",
                  "how long a renewed certificate waits before it is served (default 0)"),
+    MD_CMD_TAKE1("MDInitialDelay", set_duration, "initial",
+                 "how long after a (re)start the first check waits (default 0)"),
     {NULL},
 };

@@ -482,6 +482,16 @@ static apr_status_t drive_callback(int state, void *baton, apr_pool_t *ptemp)
         }
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, drv->s, "md driver: started in process %ld",
                      (long) getpid());
+        if (drv->mc->initial_delay > 0) {
+            /* MDInitialDelay: the first run waits (each generation's driver, as it starts) */
+            apr_atomic_set64(&drv->gen->times->next_run,
+                             (apr_uint64_t) (apr_time_now() + drv->mc->initial_delay));
+            drv->set_interval(drv->wd, drv->mc->initial_delay, drv, drive_callback);
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, drv->s,
+                         "md driver: first run in %s (MDInitialDelay)",
+                         md_duration_format(drv->mc->initial_delay, ptemp));
+            break;
+        }
         /* at once: mod_watchdog calls RUNNING only after a tick (100 ms) of sleep */
         drive_now(drv, ptemp);
         break;

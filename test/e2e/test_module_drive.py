@@ -157,6 +157,18 @@ def test_md_obtained_in_background_and_served_without_restart(site):
     assert not (site.store / "live" / DOMAIN).exists()
 
 
+def test_initial_delay_holds_the_first_run_back(site):
+    site.start(global_lines=["MDInitialDelay 1h"])
+    assert wait_until(lambda: "md driver: first run in 1h (MDInitialDelay)"
+                      in site.httpd.error_log_text(), 10), site.httpd.error_log_tail()
+    st, j = site.status()
+    assert st == 200, j
+    # the driver says when it runs first; nothing was asked of the CA meanwhile
+    assert parse_time(j["next-run"]) >= time.time() + 3500, j
+    assert "driving" not in site.httpd.error_log_text()
+    assert not (site.store / "staging" / DOMAIN).exists()
+
+
 def test_ca_failover_to_the_second_ca_when_the_first_is_unreachable(site):
     """MDCertificateAuthority with two URLs, the first a closed port: the certificate comes
     from the second, without anyone stepping in."""
