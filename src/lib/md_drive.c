@@ -749,16 +749,25 @@ static void ca_failover(md_drive_t *d)
 {
     const apr_array_header_t *urls = d->md->ca_urls;
     int i = md_array_str_index(urls, d->ca_url, 1);
+    int after = d->opts->retry_failover > 0 ? d->opts->retry_failover : MD_DRIVE_RETRY_FAILOVER;
+    int errors = md_job_errors(d->job) + 1; /* with the one about to be recorded */
     const char *next;
 
-    if (urls->nelts < 2 || !ca_unreachable(d->err.status)) {
+    if (urls->nelts < 2 || (!ca_unreachable(d->err.status) && errors % after != 0)) {
         return;
     }
     next = APR_ARRAY_IDX(urls, (i + 1) % urls->nelts, const char *);
     md_job_set_ca_next(d->job, next);
-    md_log_perror(MD_LOG_MARK, MD_LOG_WARN, d->err.status,
-                  "%s: CA %s could not be reached; the next try goes to %s", d->md->name, d->ca_url,
-                  next);
+    if (ca_unreachable(d->err.status)) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_WARN, d->err.status,
+                      "%s: CA %s could not be reached; the next try goes to %s", d->md->name,
+                      d->ca_url, next);
+    } else {
+        md_log_perror(MD_LOG_MARK, MD_LOG_WARN, APR_SUCCESS,
+                      "%s: %d tries in a row failed at CA %s; the next try goes to %s "
+                      "(MDRetryFailover %d)",
+                      d->md->name, errors, d->ca_url, next, after);
+    }
 }
 
 apr_status_t md_drive_one(md_reg_t *reg, const md_t *md, const md_drive_opts_t *opts,

@@ -21,12 +21,17 @@ typedef struct {
     apr_interval_time_t order_timeout; /* give up waiting for issuance after (0: default) */
     apr_interval_time_t retry_delay;   /* wait after a first failure, doubling (0: default) */
     apr_interval_time_t retry_max;     /* the longest wait between tries (0: default) */
+    /* MDRetryFailover: after this many failed tries in a row at one CA of several, the next
+     * one is tried (0: MD_DRIVE_RETRY_FAILOVER); a CA not reached at all is left at once */
+    int retry_failover;
     /* Called in the drive's own thread as soon as md's set is staged and verified, while other
      * MDs of the run may still be driven (the module makes it live at once). p is the job's
      * pool, for this thread only, gone after the call. NULL: none. */
     void (*on_staged)(const md_t *md, void *baton, apr_pool_t *p);
     void *on_staged_baton;
 } md_drive_opts_t;
+
+#define MD_DRIVE_RETRY_FAILOVER 13
 
 /* Steps of the job, in order; job.json "step" holds the name of the last completed one. */
 typedef enum {

@@ -257,6 +257,13 @@ static const char *retry_words(md_retry_class_t cls)
     }
 }
 
+int md_job_errors(const md_job_t *job)
+{
+    int errors = (int) md_json_get_int(job->json, "errors", 0);
+
+    return errors > job->errors_min ? errors : job->errors_min;
+}
+
 apr_status_t md_job_failed(md_job_t *job, const md_job_error_t *err)
 {
     md_json_t *e = md_json_new_obj(job->p);
@@ -267,9 +274,7 @@ apr_status_t md_job_failed(md_job_t *job, const md_job_error_t *err)
     apr_time_t now = apr_time_now(), next;
     apr_uint32_t random = 0;
     char buf[256];
-    int errors = (int) md_json_get_int(job->json, "errors", 0);
-
-    errors = (errors > job->errors_min ? errors : job->errors_min) + 1;
+    int errors = md_job_errors(job) + 1;
     md_crypt_random((unsigned char *) &random, sizeof(random)); /* jitter only: 0 will do */
     next = now + md_retry_wait(cls, errors, prob ? prob->retry_after : 0, job->retry_delay,
                                job->retry_max, random);

@@ -56,6 +56,9 @@ void md_job_set_order(md_job_t *job, const char *key, const char *url, const cha
 int md_job_is_staged(const md_job_t *job, const char *key);
 void md_job_set_staged(md_job_t *job, const char *key);
 
+/* The failures in a row so far (job.json's count, or what the process remembers if more). */
+int md_job_errors(const md_job_t *job);
+
 /* Records a failure: counts it, keeps the error, sets next-try (backoff; also in job->errors
  * and job->next_try, which hold when the save fails), logs one line at ERR ("<md>: <step>
  * failed for <domain>: <reason>; next try at <time>") and saves. */

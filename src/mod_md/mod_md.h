@@ -56,6 +56,7 @@ typedef struct md_mod_conf_t {
     const char *notify_cmd;               /* MDNotifyCmd */
     apr_interval_time_t activation_delay; /* MDActivationDelay: staged -> served, default 0 */
     apr_interval_time_t initial_delay;    /* MDInitialDelay: start -> first drive, default 0 */
+    int retry_failover;                   /* MDRetryFailover, 0: the library's default */
 
     /* runtime, set up in post_config */
     md_reg_t *reg;           /* NULL when no MD is configured (no store is opened then) */

@@ -1,5 +1,6 @@
 /* mod_md_config.c: the directive table and its handlers -- MD definitions (lines and sections)
  * and their settings, checked while httpd reads the config so that configtest names file:line. */
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
@@ -603,6 +604,22 @@ static const char *set_proxy(cmd_parms *cmd, void *mconfig, const char *arg)
     return NULL;
 }
 
+static const char *set_retry_failover(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    char *end;
+    long n = strtol(arg, &end, 10);
+
+    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    if (end == arg || *end || n < 1 || n > 1000) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a number of tries from 1 to 1000 (after how many "
+                            "failed tries in a row the next CA of MDCertificateAuthority is used)",
+                            cmd->cmd->name, arg);
+    }
+    conf_of(cmd)->retry_failover = (int) n;
+    return NULL;
+}
+
 static const char *set_base_server(cmd_parms *cmd, void *mconfig, int flag)
 {
     MD_MOD_GLOBAL_CHECK(cmd, mconfig);
@@ -670,6 +687,8 @@ const command_rec md_mod_cmds[] = {
                  "program run after renewals: <cmd> <md-name>..."),
     MD_CMD_TAKE1("MDActivationDelay", set_duration, "activation",
                  "how long a renewed certificate waits before it is served (default 0)"),
+    MD_CMD_TAKE1("MDRetryFailover", set_retry_failover, NULL,
+                 "failed tries in a row after which the next CA is used (default 13)"),
     MD_CMD_TAKE1("MDInitialDelay", set_duration, "initial",
                  "how long after a (re)start the first check waits (default 0)"),
     {NULL},

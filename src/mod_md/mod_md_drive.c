@@ -354,6 +354,7 @@ static void opts_make(md_drive_opts_t *opts, const md_mod_conf_t *mc, md_mod_gen
     opts->chall.dns01_cmd = mc->dns01_cmd;
     opts->retry_delay = md_mod_retry_delay(mc);
     opts->retry_max = md_mod_check_interval(mc);
+    opts->retry_failover = mc->retry_failover;
 }
 
 /* After md_drive_all: what each drive reached (on_staged), the messages, the next run. */

@@ -153,6 +153,42 @@ def test_a2md_drive_by_hand_waits_for_the_cas_retry_after(workdir, pebble_sid):
         proxy.stop()
 
 
+def test_retry_failover_after_that_many_failures_at_a_ca_that_answers(workdir, pebble_sid):
+    # the first CA answers, but every newOrder with a server error; the second is pebble itself
+    http_port, https_port = ports.free_ports(2)
+    pebble = pebble_sid(http_port=http_port, tls_port=https_port)
+    proxy = CaProxy(pebble)
+    new_order = proxy.path_of("newOrder")
+    problem = {"type": "urn:ietf:params:acme:error:serverInternal", "detail": "down for repairs",
+               "status": 500}
+    proxy.inject = lambda method, path: (
+        (500, [("Content-Type", "application/problem+json")], json.dumps(problem).encode())
+        if method == "POST" and path == new_order else None)
+    proxy.start()
+    h = MdHttpd(workdir, ca_url=f"{proxy.directory_url} {pebble.directory_url}",
+                ca_file=pebble.ca_file, http_port=http_port, https_port=https_port)
+    try:
+        h.write_config(md_conf="MDPrivateKeys secp256r1\nMDCAChallenges http-01\n"
+                               f"MDRetryDelay 1s\nMDRetryFailover 2\nMDomain {DOMAIN}\n",
+                       vhosts=h.vhost(DOMAIN))
+        h.start()
+        root = pebble.write_root(workdir / "pebble-root.pem")
+
+        def served():
+            try:
+                return h.peer_cert(DOMAIN, cafile=root)
+            except (OSError, ValueError):
+                return None
+        assert wait_until(served, SERVED_TIMEOUT_SECONDS, interval=0.25), h.error_log_tail(60)
+        # two tries at the first CA, then the second
+        assert proxy.count("POST", new_order) == 2, proxy.requests
+        assert (f"2 tries in a row failed at CA {proxy.directory_url}; the next try goes to "
+                f"{pebble.directory_url} (MDRetryFailover 2)") in h.error_log_text()
+    finally:
+        h.stop()
+        proxy.stop()
+
+
 def self_signed_pem(workdir, name):
     """A certificate for another name than the MD's, signed by nobody the MD knows."""
     key, cert = workdir / f"{name}.key", workdir / f"{name}.pem"
