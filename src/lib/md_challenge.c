@@ -295,11 +295,20 @@ static const char *chall_domain(const md_acme_authz_t *authz)
                                              : authz->domain;
 }
 
+/* The dns-01 TXT value: base64url(SHA-256(key authorization)) (RFC 8555 8.4). */
+static apr_status_t dns01_txt(const char **ptxt, const char *keyauthz, apr_pool_t *p)
+{
+    unsigned char digest[MD_SHA256_LEN];
+    apr_status_t rv = md_crypt_sha256(digest, keyauthz, strlen(keyauthz));
+
+    *ptxt = rv == APR_SUCCESS ? md_base64url_encode(digest, sizeof(digest), p) : NULL;
+    return rv;
+}
+
 apr_status_t md_chall_setup(md_store_t *store, md_acme_t *acme, const md_acme_authz_t *authz,
                             const md_acme_chall_t *chall, const md_chall_env_t *env, apr_pool_t *p)
 {
     const char *domain = chall_domain(authz), *keyauthz, *args[4];
-    unsigned char digest[MD_SHA256_LEN];
     apr_status_t rv;
 
     if (!md_base64url_is_token(chall->token)) {
@@ -316,11 +325,9 @@ apr_status_t md_chall_setup(md_store_t *store, md_acme_t *acme, const md_acme_au
     } else if (!strcmp(chall->type, MD_CHALL_TLSALPN01)) {
         rv = tlsalpn01_setup(store, domain, keyauthz, p);
     } else if (!strcmp(chall->type, MD_CHALL_DNS01) && env->dns01_cmd && *env->dns01_cmd) {
-        /* The TXT record holds base64url(SHA-256(key authorization)) (RFC 8555 8.4). */
-        if ((rv = md_crypt_sha256(digest, keyauthz, strlen(keyauthz))) == APR_SUCCESS) {
+        if ((rv = dns01_txt(&args[2], keyauthz, p)) == APR_SUCCESS) {
             args[0] = "setup";
             args[1] = domain;
-            args[2] = md_base64url_encode(digest, sizeof(digest), p);
             args[3] = NULL;
             rv = dns01_run(env->dns01_cmd, args, env->cancel, p);
         }
@@ -332,11 +339,11 @@ apr_status_t md_chall_setup(md_store_t *store, md_acme_t *acme, const md_acme_au
     return rv; /* a failure is logged where its reason is known (store, command, OpenSSL) */
 }
 
-apr_status_t md_chall_teardown(md_store_t *store, const md_acme_authz_t *authz,
+apr_status_t md_chall_teardown(md_store_t *store, md_acme_t *acme, const md_acme_authz_t *authz,
                                const md_acme_chall_t *chall, const md_chall_env_t *env,
                                apr_pool_t *p)
 {
-    const char *domain = chall_domain(authz), *args[3];
+    const char *domain = chall_domain(authz), *args[4], *keyauthz;
     apr_status_t rv;
 
     if (!strcmp(chall->type, MD_CHALL_HTTP01)) {
@@ -353,6 +360,12 @@ apr_status_t md_chall_teardown(md_store_t *store, const md_acme_authz_t *authz,
         args[0] = "teardown";
         args[1] = domain;
         args[2] = NULL;
+        if (env->dns01_version >= 2 &&
+            ((rv = md_acme_key_authz(&keyauthz, acme, chall->token, p)) != APR_SUCCESS ||
+             (rv = dns01_txt(&args[2], keyauthz, p)) != APR_SUCCESS)) {
+            return rv;
+        }
+        args[3] = NULL;
         return dns01_run(env->dns01_cmd, args, env->cancel, p);
     }
     md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_ENOTIMPL, "%s: cannot tear down a %s challenge",

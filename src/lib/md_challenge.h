@@ -25,6 +25,7 @@ typedef struct {
     /* The drive's cancel flag (md_drive_opts_t.cancel): once non-zero, a running dns-01
      * command is killed and none is started; setup and teardown answer APR_EINTR. NULL: never. */
     volatile apr_uint32_t *cancel;
+    int dns01_version; /* MDChallengeDns01Version: 2 gives teardown the <txt> as well */
 } md_chall_env_t;
 
 /* Picks the challenge to answer for authz: in the order of env->allowed when given, else
@@ -42,9 +43,10 @@ apr_status_t md_chall_choose(const md_acme_chall_t **pchall, const md_acme_authz
 apr_status_t md_chall_setup(md_store_t *store, md_acme_t *acme, const md_acme_authz_t *authz,
                             const md_acme_chall_t *chall, const md_chall_env_t *env, apr_pool_t *p);
 
-/* Removes what setup made (files; runs 'cmd teardown <domain>' for dns-01, unless the drive
- * is cancelled: a stopping server does not wait for it, the record stays behind then). */
-apr_status_t md_chall_teardown(md_store_t *store, const md_acme_authz_t *authz,
+/* Removes what setup made (files; runs 'cmd teardown <domain>' for dns-01 -- with '<txt>' after
+ * it when env->dns01_version is 2 -- unless the drive is cancelled: a stopping server does not
+ * wait for it, the record stays behind then). */
+apr_status_t md_chall_teardown(md_store_t *store, md_acme_t *acme, const md_acme_authz_t *authz,
                                const md_acme_chall_t *chall, const md_chall_env_t *env,
                                apr_pool_t *p);
 

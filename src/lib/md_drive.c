@@ -616,7 +616,7 @@ static void answers_teardown(md_drive_t *d, apr_status_t rv)
     }
     for (int i = 0; i < d->answered->nelts; ++i) {
         const md_drive_answer_t *a = APR_ARRAY_IDX(d->answered, i, const md_drive_answer_t *);
-        md_chall_teardown(d->store, a->authz, a->chall, &d->chall, d->p);
+        md_chall_teardown(d->store, d->acme, a->authz, a->chall, &d->chall, d->p);
     }
     apr_array_clear(d->answered);
 }

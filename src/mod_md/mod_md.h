@@ -52,6 +52,7 @@ typedef struct md_mod_conf_t {
     apr_interval_time_t check_interval;   /* MDCheckInterval */
     apr_interval_time_t retry_delay;      /* MDRetryDelay */
     const char *dns01_cmd;                /* MDChallengeDns01 */
+    int dns01_version;                    /* MDChallengeDns01Version: 1 (default) or 2 */
     const char *message_cmd;              /* MDMessageCmd */
     const char *notify_cmd;               /* MDNotifyCmd */
     apr_interval_time_t activation_delay; /* MDActivationDelay: staged -> served, default 0 */

@@ -604,6 +604,19 @@ static const char *set_proxy(cmd_parms *cmd, void *mconfig, const char *arg)
     return NULL;
 }
 
+static const char *set_dns01_version(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    if (strcmp(arg, "1") && strcmp(arg, "2")) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a version: 1 runs 'teardown <domain>', 2 runs "
+                            "'teardown <domain> <txt-value>'",
+                            cmd->cmd->name, arg);
+    }
+    conf_of(cmd)->dns01_version = arg[0] - '0';
+    return NULL;
+}
+
 static const char *set_retry_failover(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     char *end;
@@ -669,6 +682,8 @@ const command_rec md_mod_cmds[] = {
                 "allowed challenge types: http-01 tls-alpn-01 dns-01"),
     MD_CMD_TAKE1("MDChallengeDns01", set_global_file, "dns01",
                  "program that sets up/tears down dns-01 TXT records"),
+    MD_CMD_TAKE1("MDChallengeDns01Version", set_dns01_version, NULL,
+                 "1: teardown <domain> (default); 2: teardown <domain> <txt-value>"),
     AP_INIT_TAKE12("MDPortMap", set_port_map, NULL, RSRC_CONF,
                    "local ports the CA's 80 and 443 arrive at: http:N https:N (http:- none)"),
     MD_CMD_TAKE1("MDStoreDir", set_store_dir, NULL, "the store's directory (default md)"),

@@ -352,6 +352,7 @@ static void opts_make(md_drive_opts_t *opts, const md_mod_conf_t *mc, md_mod_gen
     opts->chall.http01_possible = mc->http01_possible;
     opts->chall.tlsalpn01_possible = mc->tlsalpn01_possible;
     opts->chall.dns01_cmd = mc->dns01_cmd;
+    opts->chall.dns01_version = mc->dns01_version;
     opts->retry_delay = md_mod_retry_delay(mc);
     opts->retry_max = md_mod_check_interval(mc);
     opts->retry_failover = mc->retry_failover;

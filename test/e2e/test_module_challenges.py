@@ -346,11 +346,12 @@ req = urllib.request.Request(MGMT + path, data=json.dumps(body).encode(), method
 with urllib.request.urlopen(req, timeout=5) as r:
     r.read()
 with open(LOG, "a") as f:
-    f.write(action + " " + domain + "\\n")
+    f.write(" ".join(sys.argv[1:]) + "\\n")
 """
 
 
-def test_wildcard_via_dns01_is_served(md_httpd, pebble_factory, workdir):
+@pytest.mark.parametrize("version", [1, 2])
+def test_wildcard_via_dns01_is_served(md_httpd, pebble_factory, workdir, version):
     # the base name goes by http-01, the wildcard (which only dns-01 can prove) by the script
     shared = workdir / "dns01"
     shared.mkdir()
@@ -363,14 +364,18 @@ def test_wildcard_via_dns01_is_served(md_httpd, pebble_factory, workdir):
     script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     names = ["wild.example.test", "*.wild.example.test"]
     h = md_httpd(["MDCAChallenges http-01 dns-01", f"MDChallengeDns01 {script}",
-                  f"MDomain {' '.join(names)}"],
+                  f"MDChallengeDns01Version {version}", f"MDomain {' '.join(names)}"],
                  pebble=pebble, http_port=http_port, https_port=https_port)
     start(h, h.vhost(names) + h.vhost(names, https=False))
     root = pebble.write_root(workdir / "pebble-root.pem")
     status, peer = wait_for_cert(h, "any.wild.example.test", root)
     assert status == 200 and san_names(peer) == sorted(names)
-    calls = log.read_text().splitlines()
-    assert "setup wild.example.test" in calls and "teardown wild.example.test" in calls
+    calls = [line.split() for line in log.read_text().splitlines()]
+    setup = [c for c in calls if c[:2] == ["setup", "wild.example.test"]]
+    teardown = [c for c in calls if c[:2] == ["teardown", "wild.example.test"]]
+    assert len(setup) == 1 and len(setup[0]) == 3 and len(teardown) == 1, calls
+    # version 2 tells teardown which value to remove: the one setup published
+    assert teardown[0][2:] == (setup[0][2:] if version == 2 else []), calls
 
 
 def test_require_https_permanent_redirects_and_sets_hsts(md_httpd, pebble_factory, workdir):

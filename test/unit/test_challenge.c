@@ -216,7 +216,7 @@ static void test_choose_default_preference(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, MD_CHALL_DNS01,
                                     MD_CHALL_TLSALPN01, NULL);
-    md_chall_env_t env = {NULL, 1, 1, "/bin/true", NULL};
+    md_chall_env_t env = {NULL, 1, 1, "/bin/true", NULL, 0};
 
     assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_TLSALPN01);
     env.tlsalpn01_possible = 0;
@@ -234,7 +234,7 @@ static void test_choose_allowed_order(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_TLSALPN01, MD_CHALL_HTTP01,
                                     MD_CHALL_DNS01, NULL);
-    md_chall_env_t env = {NULL, 1, 1, NULL, NULL};
+    md_chall_env_t env = {NULL, 1, 1, NULL, NULL, 0};
 
     env.allowed = strs(f->pool, MD_CHALL_HTTP01, MD_CHALL_TLSALPN01);
     assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_HTTP01);
@@ -258,7 +258,7 @@ static void test_choose_only_offered(void **state)
 {
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, NULL);
-    md_chall_env_t env = {NULL, 1, 1, "/bin/true", NULL};
+    md_chall_env_t env = {NULL, 1, 1, "/bin/true", NULL, 0};
 
     assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_HTTP01);
     env.http01_possible = 0;
@@ -273,7 +273,7 @@ static void test_choose_wildcard(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "*.example.org", MD_CHALL_HTTP01, MD_CHALL_DNS01,
                                     MD_CHALL_TLSALPN01, NULL);
-    md_chall_env_t env = {NULL, 1, 1, "/bin/true", NULL};
+    md_chall_env_t env = {NULL, 1, 1, "/bin/true", NULL, 0};
 
     assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_DNS01);
     env.allowed = strs(f->pool, MD_CHALL_HTTP01, MD_CHALL_DNS01);
@@ -290,7 +290,7 @@ static void test_choose_nothing_possible(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "www.example.org", MD_CHALL_HTTP01, MD_CHALL_TLSALPN01,
                                     MD_CHALL_DNS01, NULL);
-    md_chall_env_t env = {NULL, 0, 0, NULL, NULL};
+    md_chall_env_t env = {NULL, 0, 0, NULL, NULL, 0};
     const md_acme_chall_t *c;
 
     assert_int_equal(md_chall_choose(&c, a, &env, f->pool), APR_ENOTIMPL);
@@ -329,7 +329,7 @@ static void test_tlsalpn01_setup_teardown(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_TLSALPN01, NULL);
     const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 0, 1, NULL, NULL};
+    md_chall_env_t env = {NULL, 0, 1, NULL, NULL, 0};
     const char *keyauthz, *perr;
     apr_array_header_t *chain;
     md_pkey_t *key;
@@ -354,7 +354,7 @@ static void test_tlsalpn01_setup_teardown(void **state)
     assert_true(md_cert_names_equal(cert, strs(f->pool, "example.org", NULL), f->pool));
     assert_acme_identifier(cert, keyauthz);
 
-    assert_int_equal(md_chall_teardown(f->store, a, c, &env, f->pool), APR_SUCCESS);
+    assert_int_equal(md_chall_teardown(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
     assert_false(
         md_store_exists(f->store, MD_SG_CHALLENGES, "example.org", MD_FN_TLSALPN01_CERT, f->pool));
     assert_false(
@@ -368,7 +368,7 @@ static void test_http01_setup_answer_teardown(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, NULL);
     const md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 1, 0, NULL, NULL};
+    md_chall_env_t env = {NULL, 1, 0, NULL, NULL, 0};
     const char *keyauthz, *answer, *path;
     struct stat st;
 
@@ -404,7 +404,7 @@ static void test_http01_setup_answer_teardown(void **state)
     assert_int_equal(md_chall_http01_answer(&answer, f->store, "*.example.org", TOKEN, f->pool),
                      APR_EINVAL);
 
-    assert_int_equal(md_chall_teardown(f->store, a, c, &env, f->pool), APR_SUCCESS);
+    assert_int_equal(md_chall_teardown(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
     assert_int_equal(md_chall_http01_answer(&answer, f->store, "example.org", TOKEN, f->pool),
                      APR_ENOENT);
     /* nothing there yet: also just "no answer" */
@@ -417,7 +417,7 @@ static void test_setup_refuses_bad_token(void **state)
     fixture_t *f = *state;
     md_acme_authz_t *a = authz_make(f->pool, "example.org", MD_CHALL_HTTP01, NULL);
     md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
-    md_chall_env_t env = {NULL, 1, 0, NULL, NULL};
+    md_chall_env_t env = {NULL, 1, 0, NULL, NULL, 0};
 
     c->token = "../../md_store.json";
     assert_int_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_EINVAL);
@@ -436,7 +436,7 @@ typedef struct {
 static dns01_case_t dns01_case(fixture_t *f, const char *domain, const char *name, const char *body)
 {
     dns01_case_t dc = {
-        f, authz_make(f->pool, domain, MD_CHALL_DNS01, NULL), {NULL, 0, 0, NULL, NULL}};
+        f, authz_make(f->pool, domain, MD_CHALL_DNS01, NULL), {NULL, 0, 0, NULL, NULL, 0}};
 
     dc.env.dns01_cmd = script(f, name, body);
     return dc;
@@ -451,7 +451,7 @@ static apr_status_t dns01_setup(dns01_case_t *dc)
 
 static apr_status_t dns01_teardown(dns01_case_t *dc)
 {
-    return md_chall_teardown(dc->f->store, dc->authz,
+    return md_chall_teardown(dc->f->store, dc->f->acme, dc->authz,
                              APR_ARRAY_IDX(dc->authz->challenges, 0, const md_acme_chall_t *),
                              &dc->env, dc->f->pool);
 }
@@ -474,6 +474,12 @@ static void test_dns01_setup_teardown(void **state)
 
     assert_int_equal(dns01_teardown(&dc), APR_SUCCESS);
     expected = apr_pstrcat(f->pool, expected, "2:teardown example.org\n", NULL);
+    assert_string_equal(slurp(record, f->pool), expected);
+    /* MDChallengeDns01Version 2: teardown is told the value too (to remove just that record) */
+    dc.env.dns01_version = 2;
+    assert_int_equal(dns01_teardown(&dc), APR_SUCCESS);
+    expected = apr_pstrcat(f->pool, expected, "3:teardown example.org ",
+                           expected_txt(keyauthz, f->pool), "\n", NULL);
     assert_string_equal(slurp(record, f->pool), expected);
     assert_string_equal(unit_log_text(), "");
 }
