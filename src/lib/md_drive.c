@@ -658,6 +658,7 @@ static apr_status_t acme_client(md_drive_t *d)
                         conn ? conn->p : d->p);
     if (rv == APR_SUCCESS) {
         md_http_set_cancel(md_acme_http(d->acme), d->opts->cancel);
+        md_http_set_proxy_ca_file(md_acme_http(d->acme), d->opts->proxy_ca_file);
     }
     if (rv == APR_SUCCESS && conn) {
         conn->acme = d->acme;

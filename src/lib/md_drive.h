@@ -11,6 +11,7 @@
 typedef struct {
     const char *ca_file;            /* trust for the CA's TLS; NULL: system */
     const char *proxy;              /* NULL: none beyond curl's environment */
+    const char *proxy_ca_file;      /* trust for an https:// proxy's TLS; NULL: system */
     md_chall_env_t chall;           /* challenge types possible / allowed, dns-01 command */
     const char *eab_kid, *eab_hmac; /* external account binding, when the CA requires it */
     int reset;                      /* start afresh: discard a job in progress */

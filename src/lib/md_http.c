@@ -31,6 +31,7 @@ struct md_http_t {
     const char *user_agent;
     const char *ca_file;
     const char *proxy_url;
+    const char *proxy_ca_file; /* trust for an https:// proxy's own TLS, NULL: the system's */
     apr_interval_time_t connect_timeout;
     apr_interval_time_t timeout;
     apr_size_t body_max;
@@ -129,6 +130,11 @@ void md_http_set_cancel(md_http_t *h, volatile apr_uint32_t *cancel)
 void md_http_set_https_only(md_http_t *h, int on)
 {
     h->https_only = on;
+}
+
+void md_http_set_proxy_ca_file(md_http_t *h, const char *ca_file)
+{
+    h->proxy_ca_file = ca_file ? apr_pstrdup(h->pool, ca_file) : NULL;
 }
 
 /* curl asks this about once a second and whenever data moves: non-zero aborts the request. */
@@ -290,6 +296,9 @@ static CURLcode http_setup(md_http_t *h, http_req_t *req, const char *url, char 
     }
     if (h->proxy_url) {
         HTTP_SETOPT(rc, c, CURLOPT_PROXY, h->proxy_url);
+    }
+    if (h->proxy_ca_file) {
+        HTTP_SETOPT(rc, c, CURLOPT_PROXY_CAINFO, h->proxy_ca_file);
     }
     HTTP_SETOPT(rc, c, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     HTTP_SETOPT(rc, c, CURLOPT_WRITEFUNCTION, http_on_body);
@@ -463,7 +472,9 @@ apr_status_t md_http_request(md_http_response_t **pres, md_http_t *h, const char
         } else {
             why = errbuf[0] ? http_trim(errbuf) : curl_easy_strerror(cc);
         }
-        http_failed(h, rv, "%s %s failed: %s", method, url, why);
+        /* the operator must know which leg failed: a proxy's own TLS needs its own trust */
+        http_failed(h, rv, "%s %s%s%s failed: %s", method, url, h->proxy_url ? " via proxy " : "",
+                    h->proxy_url ? h->proxy_url : "", why);
         goto leave;
     }
     http_response_finish(&req, h->curl);

@@ -53,6 +53,8 @@ void md_http_set_cancel(md_http_t *h, volatile apr_uint32_t *cancel);
  * an https ACME directory follows no URL the CA (or anyone between) hands out that would
  * leave TLS. */
 void md_http_set_https_only(md_http_t *h, int on);
+/* The trust (PEM file) for the TLS of an https:// proxy; NULL: the system's trust store. */
+void md_http_set_proxy_ca_file(md_http_t *h, const char *ca_file);
 /* Whether url is an https:// one (the scheme in any case). */
 int md_http_url_is_https(const char *url);
 

@@ -47,6 +47,7 @@ typedef struct md_mod_conf_t {
     const char *store_dir;     /* MDStoreDir, NULL: <ServerRoot>/md */
     const char *ca_file;       /* MDCACertificateFile */
     const char *proxy;         /* MDHttpProxy */
+    const char *proxy_ca_file; /* MDHttpProxyCACertificateFile */
     int port_http, port_https; /* MDPortMap: local ports that get the CA's 80/443; -1 unset */
     int base_server;           /* MDBaseServer */
     apr_interval_time_t check_interval;   /* MDCheckInterval */

@@ -491,7 +491,7 @@ static const char *set_global_file(cmd_parms *cmd, void *mconfig, const char *ar
 {
     md_mod_conf_t *mc = conf_of(cmd);
     const char *which = cmd->info, *path, *err;
-    int executable = strcmp(which, "ca_file") != 0;
+    int executable = strcmp(which, "ca_file") && strcmp(which, "proxy_ca_file");
 
     MD_MOD_GLOBAL_CHECK(cmd, mconfig);
     if ((err = file_check(cmd, &path, arg, executable)) != NULL) {
@@ -499,6 +499,8 @@ static const char *set_global_file(cmd_parms *cmd, void *mconfig, const char *ar
     }
     if (!strcmp(which, "ca_file")) {
         mc->ca_file = path;
+    } else if (!strcmp(which, "proxy_ca_file")) {
+        mc->proxy_ca_file = path;
     } else if (!strcmp(which, "dns01")) {
         mc->dns01_cmd = path;
     } else if (!strcmp(which, "message")) {
@@ -688,6 +690,8 @@ const command_rec md_mod_cmds[] = {
                    "local ports the CA's 80 and 443 arrive at: http:N https:N (http:- none)"),
     MD_CMD_TAKE1("MDStoreDir", set_store_dir, NULL, "the store's directory (default md)"),
     MD_CMD_TAKE1("MDHttpProxy", set_proxy, NULL, "proxy URL for talking to the CA"),
+    MD_CMD_TAKE1("MDHttpProxyCACertificateFile", set_global_file, "proxy_ca_file",
+                 "PEM file with the roots to trust for an https:// MDHttpProxy's own TLS"),
     MD_CMD_TAKE1("MDRequireHttps", set_require_https, NULL,
                  "off | temporary | permanent: redirect http: to https: for MD vhosts"),
     MD_CMD_TAKE1("MDCertificateFile", set_static_file, "cert",

@@ -348,6 +348,7 @@ static void opts_make(md_drive_opts_t *opts, const md_mod_conf_t *mc, md_mod_gen
     opts->cancel = &gen->cancel;
     opts->ca_file = mc->ca_file;
     opts->proxy = mc->proxy;
+    opts->proxy_ca_file = mc->proxy_ca_file;
     opts->chall.allowed = NULL; /* each MD's own MDCAChallenges */
     opts->chall.http01_possible = mc->http01_possible;
     opts->chall.tlsalpn01_possible = mc->tlsalpn01_possible;

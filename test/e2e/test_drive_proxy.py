@@ -1,18 +1,30 @@
 # test_drive_proxy.py: 'a2md -p <proxy> drive' reaches the CA through an HTTP proxy (CONNECT),
 # as operators behind an outgoing proxy need, and a dead proxy is a clear error.
+import json
 import socket
+import ssl
 import threading
 
 from mdtest import ports
+from mdtest.mdhttpd import MdHttpd
+from mdtest.procs import wait_until
 from test_drive import check_chain, env  # noqa: F401  (env is a fixture)
+
+DOMAIN = "www.example.test"
+SERVED_TIMEOUT_SECONDS = 40.0
 
 RELAY_CHUNK = 65536
 
 
 class ConnectProxy:
-    """A minimal HTTP CONNECT proxy on loopback that records where clients tunnel to."""
+    """A minimal HTTP CONNECT proxy on loopback that records where clients tunnel to; with
+    tls=(cert file, key file) an https:// proxy (clients talk TLS to the proxy itself)."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
+        self.tls = None
+        if tls:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(*map(str, tls))
         self.port = ports.free_port()
         self.targets = []
         self.sock = socket.socket()
@@ -30,6 +42,12 @@ class ConnectProxy:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client):
+        if self.tls:
+            try:
+                client = self.tls.wrap_socket(client, server_side=True)
+            except (OSError, ssl.SSLError):
+                client.close()  # the client did not trust us: nothing tunnelled
+                return
         head = b""
         while b"\r\n\r\n" not in head:
             data = client.recv(RELAY_CHUNK)
@@ -87,3 +105,53 @@ def test_drive_with_a_dead_proxy_fails_clearly(env):  # noqa: F811
     assert r.rc == 1
     assert name in r.err and "127.0.0.1" in r.err
     assert not env.staged(name).exists()
+
+
+def test_module_through_an_https_proxy_it_trusts_by_its_own_file(workdir, pebble_factory):
+    """MDHttpProxy https://... with MDHttpProxyCACertificateFile: the proxy's own certificate is
+    checked against that file (here: not one the system trusts)."""
+    http_port, https_port = ports.free_ports(2)
+    pebble = pebble_factory(http_port=http_port, tls_port=https_port)
+    proxy = ConnectProxy(tls=(pebble.ca_file, pebble.key_file))
+    root = pebble.write_root(workdir / "pebble-root.pem")
+    made = []
+
+    def start(lines):
+        h = MdHttpd(workdir, name=f"httpd{len(made)}", pebble=pebble, http_port=http_port,
+                    https_port=https_port)
+        made.append(h)
+        h.write_config(md_conf="\n".join(["MDPrivateKeys secp256r1", "MDCAChallenges http-01",
+                                          "MDRetryDelay 1s", "ServerAdmin admin@example.test",
+                                          f"MDHttpProxy https://127.0.0.1:{proxy.port}",
+                                          *lines, f"MDomain {DOMAIN}"]),
+                       vhosts=h.vhost(DOMAIN),
+                       extra_conf="<Location /md-status>\n  SetHandler md-status\n</Location>\n")
+        h.start()
+        return h
+
+    def job_error(h):
+        st, body = h.get(f"/md-status/{DOMAIN}")
+        job = json.loads(body).get("staging", {}).get("job", {}) if st == 200 else {}
+        return job.get("error")
+
+    try:
+        # without the file, the proxy is not trusted: nothing reaches the CA, the error says so
+        h = start([])
+        err = wait_until(lambda: job_error(h), SERVED_TIMEOUT_SECONDS, interval=0.25)
+        assert err and "proxy" in err["detail"].lower(), (err, h.error_log_tail(40))
+        assert not proxy.targets
+        h.stop()
+        # with it, the certificate comes through the proxy
+        h = start([f"MDHttpProxyCACertificateFile {pebble.ca_file}"])
+
+        def served():
+            try:
+                return h.peer_cert(DOMAIN, cafile=root)
+            except (OSError, ValueError):
+                return None
+        assert wait_until(served, SERVED_TIMEOUT_SECONDS, interval=0.25), h.error_log_tail(60)
+        assert pebble.directory_url.split("/")[2] in proxy.targets, proxy.targets
+    finally:
+        for h in made:
+            h.stop()
+        proxy.close()
