@@ -54,12 +54,7 @@ def test_certificate_from_pebble_2_10_served(workdir, pebble_sid):
                    vhosts=h.vhost(DOMAIN))
     h.start()
     try:
-        def served():
-            try:
-                return h.peer_cert(DOMAIN, cafile=root)
-            except (OSError, ValueError):
-                return None
-        cert = wait_until(served, SERVED_TIMEOUT_SECONDS, interval=0.25)
+        cert = h.wait_served(DOMAIN, root)
         assert cert, h.error_log_tail(60)
         assert set(cert_dns_names(cert)) == {DOMAIN}
     finally:
@@ -174,12 +169,7 @@ def test_retry_failover_after_that_many_failures_at_a_ca_that_answers(workdir, p
         h.start()
         root = pebble.write_root(workdir / "pebble-root.pem")
 
-        def served():
-            try:
-                return h.peer_cert(DOMAIN, cafile=root)
-            except (OSError, ValueError):
-                return None
-        assert wait_until(served, SERVED_TIMEOUT_SECONDS, interval=0.25), h.error_log_tail(60)
+        assert h.wait_served(DOMAIN, root), h.error_log_tail(60)
         # two tries at the first CA, then the second
         assert proxy.count("POST", new_order) == 2, proxy.requests
         assert (f"2 tries in a row failed at CA {proxy.directory_url}; the next try goes to "

@@ -144,12 +144,7 @@ def test_module_through_an_https_proxy_it_trusts_by_its_own_file(workdir, pebble
         # with it, the certificate comes through the proxy
         h = start([f"MDHttpProxyCACertificateFile {pebble.ca_file}"])
 
-        def served():
-            try:
-                return h.peer_cert(DOMAIN, cafile=root)
-            except (OSError, ValueError):
-                return None
-        assert wait_until(served, SERVED_TIMEOUT_SECONDS, interval=0.25), h.error_log_tail(60)
+        assert h.wait_served(DOMAIN, root), h.error_log_tail(60)
         assert pebble.directory_url.split("/")[2] in proxy.targets, proxy.targets
     finally:
         for h in made:

@@ -71,10 +71,7 @@ class Site:
     # --- what a client sees ---------------------------------------------------------------------
     def served_cert(self, name=DOMAIN):
         """The leaf served for SNI `name`, verified against pebble's root and `name`; None if that fails."""
-        try:
-            return self.httpd.peer_cert(name, cafile=self.root_file)
-        except (OSError, ValueError):
-            return None
+        return self.httpd.verified_cert(name, self.root_file)
 
     def wait_served(self, other_than=None, timeout=SERVED_TIMEOUT_SECONDS):
         """Wait until a verified certificate (another serial than `other_than`) is served."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from cryptography import x509
 
 from .httpd import Httpd
+from .procs import wait_until
 
 REPO_DIR = Path(__file__).resolve().parents[3]
 # MDTEST_MOD_MD points the tests at another build (e.g. build-san/mod_md.so)
@@ -18,6 +19,9 @@ MOD_MD_PATH = Path(os.environ.get("MDTEST_MOD_MD", REPO_DIR / "build" / "mod_md.
 # not, so the sanitizer runtimes are preloaded; an error aborts the child ("exit signal Abort")
 # and leaves its report in the log directory given
 SAN_MOD_MD_PATH = REPO_DIR / "build-san" / "mod_md.so"
+# from start to a certificate served: pebble answers in well under a second, but a loaded CI
+# machine and a retry or two take their time
+SERVED_TIMEOUT_SECONDS = 40.0
 SAN_RUNTIMES = ("/usr/lib/gcc/x86_64-linux-gnu/12/libasan.so",
                 "/usr/lib/gcc/x86_64-linux-gnu/12/libubsan.so")
 
@@ -137,6 +141,17 @@ class MdHttpd(Httpd):
             with ctx.wrap_socket(sock, server_hostname=server_name) as tls:
                 der = tls.getpeercert(binary_form=True)
         return x509.load_der_x509_certificate(der)
+
+    def verified_cert(self, server_name, cafile):
+        """The certificate served for server_name if it verifies against cafile, else None."""
+        try:
+            return self.peer_cert(server_name, cafile=cafile)
+        except (OSError, ValueError):
+            return None
+
+    def wait_served(self, server_name, cafile, timeout=SERVED_TIMEOUT_SECONDS):
+        """Waits until a certificate that verifies against cafile is served; it, or None."""
+        return wait_until(lambda: self.verified_cert(server_name, cafile), timeout, interval=0.25)
 
     def https_get(self, server_name, path="/", cafile=None):
         """GET over TLS with SNI and Host server_name on the https port; returns (status, body)."""
