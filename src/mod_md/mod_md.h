@@ -59,6 +59,7 @@ typedef struct md_mod_conf_t {
     apr_interval_time_t activation_delay; /* MDActivationDelay: staged -> served, default 0 */
     apr_interval_time_t initial_delay;    /* MDInitialDelay: start -> first drive, default 0 */
     int retry_failover;                   /* MDRetryFailover, 0: the library's default */
+    apr_interval_time_t store_lock_wait;  /* MDStoreLocks <duration>; 0: the default */
 
     /* runtime, set up in post_config */
     md_reg_t *reg;           /* NULL when no MD is configured (no store is opened then) */

@@ -619,6 +619,27 @@ static const char *set_dns01_version(cmd_parms *cmd, void *mconfig, const char *
     return NULL;
 }
 
+/* MDStoreLocks on|off|<duration>. The store is always locked around activation (a store
+ * shared by several servers included): on/off are accepted for the bundled module's configs;
+ * a duration is how long startup waits for the lock. */
+static const char *set_store_locks(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    apr_interval_time_t dur;
+
+    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    if (!strcasecmp(arg, "on") || !strcasecmp(arg, "off")) {
+        return NULL;
+    }
+    if (md_duration_parse(&dur, arg, "s") != APR_SUCCESS || dur <= 0) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is neither on, off nor a duration (how long startup waits "
+                            "for the store's lock, e.g. 10s)",
+                            cmd->cmd->name, arg);
+    }
+    conf_of(cmd)->store_lock_wait = dur;
+    return NULL;
+}
+
 static const char *set_retry_failover(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     char *end;
@@ -689,6 +710,8 @@ const command_rec md_mod_cmds[] = {
     AP_INIT_TAKE12("MDPortMap", set_port_map, NULL, RSRC_CONF,
                    "local ports the CA's 80 and 443 arrive at: http:N https:N (http:- none)"),
     MD_CMD_TAKE1("MDStoreDir", set_store_dir, NULL, "the store's directory (default md)"),
+    MD_CMD_TAKE1("MDStoreLocks", set_store_locks, NULL,
+                 "on | off | how long startup waits for the store's lock (default 5s)"),
     MD_CMD_TAKE1("MDHttpProxy", set_proxy, NULL, "proxy URL for talking to the CA"),
     MD_CMD_TAKE1("MDHttpProxyCACertificateFile", set_global_file, "proxy_ca_file",
                  "PEM file with the roots to trust for an https:// MDHttpProxy's own TLS"),

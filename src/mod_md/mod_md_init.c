@@ -21,8 +21,9 @@ APLOG_USE_MODULE(md);
 /* How long startup waits for root's store lock: only root's processes (a2md, another httpd on
  * the store) take it, for single writes; one that keeps it longer is stuck. */
 #define MD_MOD_STORE_LOCK_WAIT apr_time_from_sec(30)
-/* How long startup waits for the lock of the User's part: the driver holds it for single
- * writes too, but any process of the User could hold it forever, so startup goes on without. */
+/* How long startup waits for the lock of the User's part (MDStoreLocks <duration> sets it):
+ * the driver holds it for single writes too, but any process of the User could hold it
+ * forever, so startup goes on without. */
 #define MD_MOD_USER_LOCK_WAIT apr_time_from_sec(5)
 #define MD_MOD_PORT_HTTP_DEFAULT 80
 #define MD_MOD_PORT_HTTPS_DEFAULT 443
@@ -94,6 +95,8 @@ static apr_array_header_t *mds_staged(md_mod_conf_t *mc, apr_pool_t *p)
  * driver announces a live set to the workers again) and the sets wait for the next restart. */
 static void install_staged(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pconf, apr_pool_t *ptemp)
 {
+    apr_interval_time_t wait =
+        mc->store_lock_wait > 0 ? mc->store_lock_wait : MD_MOD_USER_LOCK_WAIT;
     md_store_t *store = md_reg_store(mc->reg);
     apr_array_header_t *staged = mds_staged(mc, ptemp), *strays;
     md_store_lock_t *lock;
@@ -105,8 +108,7 @@ static void install_staged(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pconf, 
     if (staged->nelts == 0 && strays->nelts == 0) {
         return; /* nothing to wait for */
     }
-    if ((rv = md_store_lock(&lock, store, MD_STORE_LOCK_USER, MD_MOD_USER_LOCK_WAIT, ptemp)) !=
-        APR_SUCCESS) {
+    if ((rv = md_store_lock(&lock, store, MD_STORE_LOCK_USER, wait, ptemp)) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
                      "the MD store's lock %s %s: staged certificates are not installed now; the "
                      "server starts with the certificates already installed, and the staged "
@@ -114,7 +116,7 @@ static void install_staged(server_rec *s, md_mod_conf_t *mc, apr_pool_t *pconf, 
                      md_store_lock_path(store, MD_STORE_LOCK_USER, ptemp),
                      APR_STATUS_IS_TIMEUP(rv)
                          ? apr_pstrcat(ptemp, "is held by another process for more than ",
-                                       md_duration_format(MD_MOD_USER_LOCK_WAIT, ptemp), NULL)
+                                       md_duration_format(wait, ptemp), NULL)
                          : "cannot be taken (see above)");
         return;
     }

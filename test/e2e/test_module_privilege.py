@@ -254,6 +254,7 @@ def verified_serial(site, name):
 
 def test_user_holding_its_lock_never_stops_the_server_and_sets_wait_for_the_next_restart(
         site, user_lock_holder):
+    site.write_config(extra_conf="MDStoreLocks 2s\n")  # how long startup waits for the lock
     site.start()
     store = site.store_dir
     for name in (ONE, TWO):
@@ -283,7 +284,8 @@ def test_user_holding_its_lock_never_stops_the_server_and_sets_wait_for_the_next
             f"{store}/user.lock is held by another process" in line]
     assert len(held) == 2, site.error_log_tail()  # the graceful restart, the start
     assert all("starts with the certificates already installed" in line and
-               "installed at the next restart" in line for line in held), held
+               "installed at the next restart" in line and "for more than 2s" in line
+               for line in held), held
     assert "the renewed certificate is installed" not in log
 
     holder.kill()
