@@ -50,6 +50,7 @@ typedef struct md_mod_conf_t {
     const char *proxy_ca_file; /* MDHttpProxyCACertificateFile */
     int port_http, port_https; /* MDPortMap: local ports that get the CA's 80/443; -1 unset */
     int base_server;           /* MDBaseServer */
+    int match_servernames;     /* MDMatchNames servernames: vhosts match MDs by ServerName only */
     apr_interval_time_t check_interval;   /* MDCheckInterval */
     apr_interval_time_t retry_delay;      /* MDRetryDelay */
     const char *dns01_cmd;                /* MDChallengeDns01 */

@@ -82,8 +82,9 @@ static apr_status_t md_assemble(md_t **pmd, const md_mod_conf_t *mc, const md_mo
 
 /* ---- vhosts ---- */
 
-/* ServerName, ServerAlias (also wildcard ones), lower-cased. */
-static apr_array_header_t *vhost_names(const server_rec *s, apr_pool_t *p)
+/* ServerName, ServerAlias (also wildcard ones), lower-cased; ServerName alone with
+ * servername_only. */
+static apr_array_header_t *vhost_names_of(const server_rec *s, int servername_only, apr_pool_t *p)
 {
     const apr_array_header_t *lists[] = {s->names, s->wild_names};
     apr_array_header_t *names = apr_array_make(p, 5, sizeof(const char *));
@@ -94,7 +95,7 @@ static apr_array_header_t *vhost_names(const server_rec *s, apr_pool_t *p)
         ap_str_tolower(name);
         APR_ARRAY_PUSH(names, const char *) = name;
     }
-    for (apr_size_t l = 0; l < sizeof(lists) / sizeof(lists[0]); ++l) {
+    for (apr_size_t l = 0; !servername_only && l < sizeof(lists) / sizeof(lists[0]); ++l) {
         for (int i = 0; lists[l] && i < lists[l]->nelts; ++i) {
             name = apr_pstrdup(p, APR_ARRAY_IDX(lists[l], i, const char *));
             ap_str_tolower(name);
@@ -104,6 +105,11 @@ static apr_array_header_t *vhost_names(const server_rec *s, apr_pool_t *p)
         }
     }
     return names;
+}
+
+static apr_array_header_t *vhost_names(const server_rec *s, apr_pool_t *p)
+{
+    return vhost_names_of(s, 0, p);
 }
 
 /* The MDs that have a wildcard name (few, usually none): a name no MD has exactly is only
@@ -153,7 +159,8 @@ static const char *vhost_where(const server_rec *s, apr_pool_t *p)
                         s->defn_name ? s->defn_name : "?", s->defn_line_number);
 }
 
-/* Each vhost's MD from its names as configured; a vhost with names in two MDs is an error. */
+/* Each vhost's MD from its names as configured (MDMatchNames servernames: its ServerName only);
+ * a vhost with names in two MDs is an error. */
 static apr_status_t assign_vhosts(md_mod_conf_t *mc, apr_hash_t *owners, server_rec *base,
                                   apr_pool_t *p)
 {
@@ -168,7 +175,7 @@ static apr_status_t assign_vhosts(md_mod_conf_t *mc, apr_hash_t *owners, server_
         if (!srv_considered(mc, s)) {
             continue;
         }
-        names = vhost_names(s, p);
+        names = vhost_names_of(s, mc->match_servernames, p);
         for (int i = 0; i < names->nelts; ++i) {
             const char *name = APR_ARRAY_IDX(names, i, const char *);
             md_t *md = md_of_name(owners, wild, name);

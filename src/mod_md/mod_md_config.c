@@ -656,6 +656,19 @@ static const char *set_retry_failover(cmd_parms *cmd, void *mconfig, const char 
     return NULL;
 }
 
+static const char *set_match_names(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    if (strcasecmp(arg, "all") && strcasecmp(arg, "servernames")) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is neither 'all' (a vhost uses the MD of its ServerName or "
+                            "of a ServerAlias) nor 'servernames' (of its ServerName only)",
+                            cmd->cmd->name, arg);
+    }
+    conf_of(cmd)->match_servernames = !strcasecmp(arg, "servernames");
+    return NULL;
+}
+
 static const char *set_base_server(cmd_parms *cmd, void *mconfig, int flag)
 {
     MD_MOD_GLOBAL_CHECK(cmd, mconfig);
@@ -721,6 +734,8 @@ const command_rec md_mod_cmds[] = {
                  "inside an MD section: a static certificate chain file, not renewed"),
     MD_CMD_TAKE1("MDCertificateKeyFile", set_static_file, "key",
                  "inside an MD section: the key of MDCertificateFile"),
+    MD_CMD_TAKE1("MDMatchNames", set_match_names, NULL,
+                 "all | servernames: which vhost names find the vhost's MD (default all)"),
     AP_INIT_FLAG("MDBaseServer", set_base_server, NULL, RSRC_CONF,
                  "on: the server outside any vhost may use an MD too (default off)"),
     MD_CMD_TAKE1("MDMessageCmd", set_global_file, "message",

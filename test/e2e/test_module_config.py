@@ -95,6 +95,20 @@ def test_vhost_with_names_in_two_mds_stops_configtest_and_start(md_httpd):
     assert not h.running()
 
 
+def test_match_names_servernames_matches_a_vhost_by_its_servername_only(md_httpd):
+    # an alias that is another MD's name: a conflict while aliases find MDs, not with servernames
+    h = md_httpd(md_conf=QUIET + "MDMembers manual\nMDMatchNames servernames\n"
+                 "MDomain a.example.org\nMDomain b.example.org\n")
+    h.write_config(vhosts=h.vhost(["a.example.org", "b.example.org"]) + h.vhost("b.example.org"))
+    rc, out = h.configtest()
+    assert rc == 0, out
+    h.start()
+    assert h.md_json("a.example.org")["domains"] == ["a.example.org"]
+    assert h.md_json("b.example.org")["domains"] == ["b.example.org"]
+    # the vhost a.example.org presents a's certificate (its fallback for now)
+    assert set(cert_dns_names(h.peer_cert("a.example.org"))) == {"a.example.org"}
+
+
 def test_transitive_alias_claimed_by_two_mds_is_an_error(md_httpd):
     h = md_httpd(md_conf=QUIET + "MDomain a.example.org\nMDomain b.example.org\n")
     h.write_config(vhosts=h.vhost(["a.example.org", "shared.example.org"]) +
