@@ -188,6 +188,10 @@ md_json_t *md_to_json(const md_t *md, apr_pool_t *p)
     md_json_set_int(j, MD_KEY_TRANSITIVE, md->transitive);
 
     md_json_set_str(ca, MD_KEY_PROTO, md->ca_proto);
+    if (md->ca_urls && md->ca_urls->nelts > 0) {
+        /* the CA in use, as the bundled module writes it beside the list (older ones read it) */
+        md_json_set_str(ca, MD_KEY_URL, APR_ARRAY_IDX(md->ca_urls, 0, const char *));
+    }
     md_json_set_strs(ca, MD_KEY_URLS, md->ca_urls);
     md_json_set_str(ca, MD_KEY_ACCOUNT, md->ca_account);
     md_json_set_str(ca, MD_KEY_AGREEMENT, md->ca_agreement);
@@ -208,7 +212,9 @@ md_json_t *md_to_json(const md_t *md, apr_pool_t *p)
         }
         md_json_set(j, MD_KEY_PRIVKEY, keys);
     }
-    md_json_set_int(j, MD_KEY_STATE, md->state);
+    /* an MD whose state nobody computed yet has no certificate: the bundled module reads 0
+     * as "unknown" and would not drive it */
+    md_json_set_int(j, MD_KEY_STATE, md->state == MD_S_UNKNOWN ? MD_S_INCOMPLETE : md->state);
     md_json_set_str(j, MD_KEY_STATE_DESCR, md->state_descr);
     md_json_set_int(j, MD_KEY_RENEW_MODE, md->renew_mode);
     md_json_set_str(j, MD_KEY_RENEW_WINDOW, md_timeslice_format(&md->renew_window, p));

@@ -117,6 +117,10 @@ def test_add_normalises_names_and_takes_ca_and_terms(store):
     assert md["domains"] == ["example.org", "www.example.org"]
     assert md["ca"]["urls"] == ["https://acme.example.net/dir"]
     assert md["ca"]["agreement"] == "accepted"
+    # md.json as the bundled module reads it: incomplete (1, not "unknown" 0), the CA in "url"
+    stored = json.loads((store / "domains" / "example.org" / "md.json").read_text())
+    assert stored["state"] == 1 and stored["renew-mode"] == 1
+    assert stored["ca"]["url"] == "https://acme.example.net/dir"
 
 
 def test_add_wildcard_and_idn(store):
