@@ -277,7 +277,7 @@ static apr_status_t tlsalpn01_setup(md_store_t *store, const char *domain, const
 static apr_status_t dns01_run(const char *cmd, const char *const *args,
                               volatile apr_uint32_t *cancel, apr_pool_t *p)
 {
-    md_cmd_opts_t opts = {"dns-01: MDChallengeDns01", MD_DNS01_CMD_TIMEOUT, cancel, 1};
+    md_cmd_opts_t opts = {"dns-01: MDChallengeDns01", MD_DNS01_CMD_TIMEOUT, cancel, 1, NULL};
     apr_array_header_t *argv = apr_array_make(p, 4, sizeof(const char *));
 
     for (; *args; ++args) {

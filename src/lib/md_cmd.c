@@ -108,9 +108,42 @@ extern char **environ; /* POSIX: declared by the program that uses it */
  * stdout: commands of concurrent drives never hold each other's pipes open. No signal is
  * blocked or ignored in it: httpd blocks them in its threads and ignores SIGPIPE, and an exec
  * keeps both -- a hook's kill or timeout(1) would not end its curl, nor 'cmd | head' end. */
-static apr_status_t spawn(apr_proc_t *proc, apr_file_t **prd, const char *cmd,
-                          const char *const *argv, apr_pool_t *p)
+/* The process's environment with the "NAME=value" entries of env replacing or joining it. */
+static char *const *environment(const apr_array_header_t *env, apr_pool_t *p)
 {
+    apr_size_t n = 0, k = 0, len;
+    const char **envp;
+    const char *add, *eq;
+    int replaced;
+
+    if (!env || env->nelts == 0) {
+        return environ;
+    }
+    while (environ[n]) {
+        ++n;
+    }
+    envp = apr_pcalloc(p, sizeof(*envp) * (n + (apr_size_t) env->nelts + 1));
+    for (apr_size_t i = 0; i < n; ++i) {
+        replaced = 0;
+        for (int j = 0; j < env->nelts && !replaced; ++j) {
+            add = APR_ARRAY_IDX(env, j, const char *);
+            len = (eq = strchr(add, '=')) ? (apr_size_t) (eq - add) + 1 : strlen(add);
+            replaced = !strncmp(environ[i], add, len);
+        }
+        if (!replaced) {
+            envp[k++] = environ[i];
+        }
+    }
+    for (int j = 0; j < env->nelts; ++j) {
+        envp[k++] = APR_ARRAY_IDX(env, j, const char *);
+    }
+    return (char *const *) envp; /* posix_spawn's type; it does not change them */
+}
+
+static apr_status_t spawn(apr_proc_t *proc, apr_file_t **prd, const char *cmd,
+                          const char *const *argv, const apr_array_header_t *env, apr_pool_t *p)
+{
+    char *const *envp = environment(env, p);
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     sigset_t none, all;
@@ -135,8 +168,8 @@ static apr_status_t spawn(apr_proc_t *proc, apr_file_t **prd, const char *cmd,
     err = err ? err : posix_spawnattr_setsigmask(&attr, &none);
     err = err ? err : posix_spawnattr_setsigdefault(&attr, &all);
     if (!err) {
-        err = strchr(cmd, '/') ? posix_spawn(&pid, cmd, &actions, &attr, args, environ)
-                               : posix_spawnp(&pid, cmd, &actions, &attr, args, environ);
+        err = strchr(cmd, '/') ? posix_spawn(&pid, cmd, &actions, &attr, args, envp)
+                               : posix_spawnp(&pid, cmd, &actions, &attr, args, envp);
     }
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
@@ -185,7 +218,7 @@ apr_status_t md_cmd_run(const char *program, const apr_array_header_t *args,
         return APR_EINTR;
     }
     apr_pool_create(&ptemp, p);
-    if ((rv = spawn(&proc, &rd, program, argv, ptemp)) != APR_SUCCESS) {
+    if ((rv = spawn(&proc, &rd, program, argv, opts->env, ptemp)) != APR_SUCCESS) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s: cannot run '%s'", opts->what, line);
         apr_pool_destroy(ptemp);
         return rv;

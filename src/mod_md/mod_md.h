@@ -55,8 +55,8 @@ typedef struct md_mod_conf_t {
     apr_interval_time_t retry_delay;      /* MDRetryDelay */
     const char *dns01_cmd;                /* MDChallengeDns01 */
     int dns01_version;                    /* MDChallengeDns01Version: 1 (default) or 2 */
-    const char *message_cmd;              /* MDMessageCmd */
-    const char *notify_cmd;               /* MDNotifyCmd */
+    apr_array_header_t *message_cmd;      /* MDMessageCmd: program and its arguments, NULL */
+    apr_array_header_t *notify_cmd;       /* MDNotifyCmd: the same */
     apr_interval_time_t activation_delay; /* MDActivationDelay: staged -> served, default 0 */
     apr_interval_time_t initial_delay;    /* MDInitialDelay: start -> first drive, default 0 */
     int retry_failover;                   /* MDRetryFailover, 0: the library's default */

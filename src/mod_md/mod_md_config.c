@@ -7,6 +7,7 @@
 
 #include <httpd.h>
 #include <http_config.h>
+#include <http_log.h>
 
 #include "md_challenge.h"
 #include "mod_md.h"
@@ -19,6 +20,8 @@
 #define MD_MOD_PORT_MAX 65535
 /* MDPortMap's way of saying "the CA cannot reach this port" */
 #define MD_MOD_PORT_NONE "-"
+
+APLOG_USE_MODULE(md);
 
 /* ---- where a directive stands ---- */
 
@@ -503,10 +506,43 @@ static const char *set_global_file(cmd_parms *cmd, void *mconfig, const char *ar
         mc->proxy_ca_file = path;
     } else if (!strcmp(which, "dns01")) {
         mc->dns01_cmd = path;
-    } else if (!strcmp(which, "message")) {
-        mc->message_cmd = path;
+    }
+    return NULL;
+}
+
+/* MDMessageCmd / MDNotifyCmd program [args...]: the program is looked for now, but one that is
+ * not there (yet: deployment tools often install it after the config) is a warning only; it
+ * is an error in the log when it is to run. */
+static const char *set_cmd(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
+{
+    md_mod_conf_t *mc = conf_of(cmd);
+    apr_array_header_t *cmdline;
+    const char *path, *err;
+
+    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    if (argc < 1) {
+        return apr_psprintf(cmd->pool, "%s needs the program to run (and its arguments, if any)",
+                            cmd->cmd->name);
+    }
+    if ((err = file_check(cmd, &path, argv[0], 1)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server,
+                     "%s:%d: %s (it is run later, when "
+                     "an event happens: install it by then)",
+                     cmd->directive->filename, cmd->directive->line_num, err);
+        path = ap_server_root_relative(cmd->pool, argv[0]);
+        if (!path) {
+            return err;
+        }
+    }
+    cmdline = apr_array_make(cmd->pool, argc, sizeof(const char *));
+    APR_ARRAY_PUSH(cmdline, const char *) = path;
+    for (int i = 1; i < argc; ++i) {
+        APR_ARRAY_PUSH(cmdline, const char *) = argv[i];
+    }
+    if (!strcmp(cmd->info, "message")) {
+        mc->message_cmd = cmdline;
     } else {
-        mc->notify_cmd = path;
+        mc->notify_cmd = cmdline;
     }
     return NULL;
 }
@@ -738,10 +774,10 @@ const command_rec md_mod_cmds[] = {
                  "all | servernames: which vhost names find the vhost's MD (default all)"),
     AP_INIT_FLAG("MDBaseServer", set_base_server, NULL, RSRC_CONF,
                  "on: the server outside any vhost may use an MD too (default off)"),
-    MD_CMD_TAKE1("MDMessageCmd", set_global_file, "message",
-                 "program run on events: <cmd> <event> <md-name>"),
-    MD_CMD_TAKE1("MDNotifyCmd", set_global_file, "notify",
-                 "program run after renewals: <cmd> <md-name>..."),
+    MD_CMD_ARGV("MDMessageCmd", set_cmd, "message",
+                "program [args] run on events: <program> [args] <event> <md-name>"),
+    MD_CMD_ARGV("MDNotifyCmd", set_cmd, "notify",
+                "program [args] run after renewals: <program> [args] <md-name>..."),
     MD_CMD_TAKE1("MDActivationDelay", set_duration, "activation",
                  "how long a renewed certificate waits before it is served (default 0)"),
     MD_CMD_TAKE1("MDRetryFailover", set_retry_failover, NULL,

@@ -166,16 +166,29 @@ static md_mod_gen_t *gen_make(md_mod_conf_t *mc, apr_pool_t *pconf)
 
 /* ---- MDMessageCmd / MDNotifyCmd: a program run with arguments, no shell ---- */
 
-static void run_cmd(md_mod_driver_t *drv, const char *directive, const char *program,
-                    const apr_array_header_t *args, apr_pool_t *p)
+/* Runs cmdline (the program and the arguments configured) with more arguments after those,
+ * and MD_STORE / MD_VERSION in its environment, as the bundled module's programs get them. */
+static void run_cmd(md_mod_driver_t *drv, const char *directive, const apr_array_header_t *cmdline,
+                    const apr_array_header_t *more, apr_pool_t *p)
 {
+    apr_array_header_t *args = apr_array_make(p, cmdline->nelts + 2, sizeof(const char *));
+    apr_array_header_t *env = apr_array_make(p, 2, sizeof(const char *));
     /* the child exiting (stop, restart) cancels: the program is killed then */
-    md_cmd_opts_t opts = {directive, MD_MOD_CMD_TIMEOUT, &drv->gen->cancel, 0};
+    md_cmd_opts_t opts = {directive, MD_MOD_CMD_TIMEOUT, &drv->gen->cancel, 0, env};
 
-    md_cmd_run(program, args, &opts, p);
+    for (int i = 1; i < cmdline->nelts; ++i) {
+        APR_ARRAY_PUSH(args, const char *) = APR_ARRAY_IDX(cmdline, i, const char *);
+    }
+    for (int i = 0; more && i < more->nelts; ++i) {
+        APR_ARRAY_PUSH(args, const char *) = APR_ARRAY_IDX(more, i, const char *);
+    }
+    APR_ARRAY_PUSH(env, const char *) =
+        apr_pstrcat(p, "MD_STORE=", md_store_dir(md_reg_store(drv->mc->reg)), NULL);
+    APR_ARRAY_PUSH(env, const char *) = "MD_VERSION=" MD_VERSION;
+    md_cmd_run(APR_ARRAY_IDX(cmdline, 0, const char *), args, &opts, p);
 }
 
-/* MDMessageCmd <event> <md> */
+/* MDMessageCmd [args] <event> <md> */
 static void message(md_mod_driver_t *drv, const char *event, const char *name, apr_pool_t *p)
 {
     apr_array_header_t *args;

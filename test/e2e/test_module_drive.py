@@ -3,6 +3,7 @@
 import datetime
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -320,7 +321,7 @@ def command_recorder(workdir, name):
     out.chmod(0o777)
     script = out / f"{name}.sh"
     log = out / f"{name}.log"
-    script.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
+    script.write_text(f'#!/bin/sh\necho "$@" >> {log}\necho "$MD_STORE $MD_VERSION" >> {log}.env\n')
     script.chmod(0o755)
     return script, log
 
@@ -335,14 +336,31 @@ def read_lines(path):
 def test_message_and_notify_commands_run_after_renewal(workdir, site):
     msg, msg_log = command_recorder(workdir, "message")
     notify, notify_log = command_recorder(workdir, "notify")
-    site.start(global_lines=[f"MDMessageCmd {msg}", f"MDNotifyCmd {notify}"])
+    # a program with arguments of its own (they come first), as the bundled module runs it
+    site.start(global_lines=[f"MDMessageCmd {msg} --quiet", f"MDNotifyCmd {notify}"])
     site.wait_served()
     assert wait_until(lambda: read_lines(notify_log), 10), site.httpd.error_log_tail()
-    assert read_lines(msg_log) == [f"renewed {DOMAIN}", f"installed {DOMAIN}"]
+    assert read_lines(msg_log) == [f"--quiet renewed {DOMAIN}", f"--quiet installed {DOMAIN}"]
     assert read_lines(notify_log) == [DOMAIN]
+    # the store and our version in the environment
+    env = read_lines(Path(f"{notify_log}.env"))[0].split()
+    assert env[0] == str(site.store) and re.fullmatch(r"\d+\.\d+\.\d+", env[1]), env
     # the module logs the command's end after it exited (the file is written before that)
     assert wait_until(lambda: f"MDNotifyCmd '{notify} {DOMAIN}' done" in site.httpd.error_log_text(), 10), \
         site.httpd.error_log_tail()
+
+
+def test_a_message_program_not_there_yet_is_a_warning_then_an_error_when_run(workdir, site):
+    missing = Path(workdir) / "not-yet" / "notify.sh"
+    site.write(global_lines=[f"MDMessageCmd {missing} --quiet"])
+    rc, out = site.httpd.configtest()
+    assert rc == 0, out
+    line = site.httpd.conf_line_of("MDMessageCmd")
+    assert f"{site.httpd.conf_path}:{line}: MDMessageCmd: file {missing} does not exist" in out, out
+    site.httpd.start()
+    site.wait_served()
+    assert wait_until(lambda: f"MDMessageCmd: cannot run '{missing} --quiet renewed {DOMAIN}'"
+                      in site.httpd.error_log_text(), 10), site.httpd.error_log_tail()
 
 
 def test_nonce_rejections_still_succeed(workdir, pebble_factory):

@@ -65,7 +65,7 @@ static void test_arguments_arrive_verbatim_without_a_shell(void **state)
     const char *out = apr_pstrcat(f->p, f->dir, "/args", NULL);
     const char *prog =
         unit_script(f->p, f->dir, "args.sh", apr_psprintf(f->p, "printf '%%s|' \"$@\" > %s", out));
-    md_cmd_opts_t opts = {"MDMessageCmd", LONG, NULL, 0};
+    md_cmd_opts_t opts = {"MDMessageCmd", LONG, NULL, 0, NULL};
     char *data = NULL;
     apr_size_t len;
 
@@ -75,11 +75,35 @@ static void test_arguments_arrive_verbatim_without_a_shell(void **state)
     assert_non_null(strstr(unit_log_text(), "MDMessageCmd '"));
 }
 
+static void test_environment_is_the_processes_with_additions(void **state)
+{
+    unit_fixture_t *f = *state;
+    const char *out = apr_pstrcat(f->p, f->dir, "/env", NULL);
+    const char *prog = unit_script(
+        f->p, f->dir, "env.sh",
+        apr_psprintf(f->p, "printf '%%s|%%s|%%s' \"$MD_STORE\" \"$MD_VERSION\" \"$UNIT_KEPT\" > %s",
+                     out));
+    apr_array_header_t *env = apr_array_make(f->p, 2, sizeof(const char *));
+    md_cmd_opts_t opts = {"MDMessageCmd", LONG, NULL, 0, env};
+    char *data = NULL;
+    apr_size_t len;
+
+    APR_ARRAY_PUSH(env, const char *) = "MD_STORE=/srv/md";
+    APR_ARRAY_PUSH(env, const char *) = "MD_VERSION=9.9.9";
+    setenv("UNIT_KEPT", "kept", 1);
+    setenv("MD_STORE", "replaced", 1);
+    assert_int_equal(md_cmd_run(prog, NULL, &opts, f->p), APR_SUCCESS);
+    unsetenv("UNIT_KEPT");
+    unsetenv("MD_STORE");
+    assert_int_equal(md_file_read(&data, &len, out, 0, f->p), APR_SUCCESS);
+    assert_string_equal(data, "/srv/md|9.9.9|kept");
+}
+
 static void test_exit_and_output_are_reported(void **state)
 {
     unit_fixture_t *f = *state;
     const char *prog = unit_script(f->p, f->dir, "fail.sh", "echo 'no such zone' >&2; exit 3");
-    md_cmd_opts_t opts = {"MDNotifyCmd", LONG, NULL, 0};
+    md_cmd_opts_t opts = {"MDNotifyCmd", LONG, NULL, 0, NULL};
 
     assert_int_equal(md_cmd_run(prog, NULL, &opts, f->p), APR_EGENERAL);
     assert_non_null(strstr(unit_log_last_error(), "exited with 3"));
@@ -92,7 +116,7 @@ static void test_a_timeout_kills_the_program_and_what_it_started(void **state)
     const char *pidfile = apr_pstrcat(f->p, f->dir, "/child.pid", NULL);
     const char *prog = unit_script(f->p, f->dir, "hang.sh",
                                    apr_psprintf(f->p, "sleep 60 & echo $! > %s; wait", pidfile));
-    md_cmd_opts_t opts = {"MDMessageCmd", SHORT, NULL, 0};
+    md_cmd_opts_t opts = {"MDMessageCmd", SHORT, NULL, 0, NULL};
     apr_time_t start = apr_time_now();
 
     assert_int_equal(md_cmd_run(prog, NULL, &opts, f->p), APR_TIMEUP);
@@ -127,7 +151,7 @@ static void test_a_cancellation_kills_it_and_none_starts_after(void **state)
     canceller_t c = {0, apr_pstrcat(f->p, f->dir, "/started", NULL)};
     const char *prog =
         unit_script(f->p, f->dir, "slow.sh", apr_psprintf(f->p, "touch %s; sleep 60", c.started));
-    md_cmd_opts_t opts = {"MDChallengeDns01", LONG, &c.flag, 0};
+    md_cmd_opts_t opts = {"MDChallengeDns01", LONG, &c.flag, 0, NULL};
     pthread_t t;
 
     assert_int_equal(pthread_create(&t, NULL, cancel_when_started, &c), 0);
@@ -145,7 +169,7 @@ static void test_the_program_gets_default_signals_whatever_its_caller_blocks(voi
     const char *prog = unit_script(
         f->p, f->dir, "sig.sh",
         apr_psprintf(f->p, "exec grep -E '^Sig(Blk|Ign):' /proc/self/status > %s", out));
-    md_cmd_opts_t opts = {"MDMessageCmd", LONG, NULL, 0};
+    md_cmd_opts_t opts = {"MDMessageCmd", LONG, NULL, 0, NULL};
     sigset_t block, old;
     char *data = NULL;
     apr_size_t len;
@@ -170,6 +194,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_arguments_arrive_verbatim_without_a_shell, setup,
+                                        unit_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_environment_is_the_processes_with_additions, setup,
                                         unit_fixture_teardown),
         cmocka_unit_test_setup_teardown(test_exit_and_output_are_reported, setup,
                                         unit_fixture_teardown),
