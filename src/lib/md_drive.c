@@ -88,6 +88,21 @@ static apr_status_t fail(md_drive_t *d, apr_status_t rv, const char *domain,
     return d->err.status;
 }
 
+/* Tells the operator's program (md_drive_opts_t.on_event); its refusal fails the step. */
+static apr_status_t event(md_drive_t *d, const char *name)
+{
+    apr_status_t rv;
+
+    if (!d->opts->on_event ||
+        (rv = d->opts->on_event(name, d->md, d->opts->on_event_baton, d->p)) == APR_SUCCESS) {
+        return APR_SUCCESS;
+    }
+    return fail(d, rv == APR_EINTR ? rv : APR_EGENERAL, NULL, NULL,
+                "the program run for event '%s' (MDMessageCmd) failed: the drive stops here "
+                "and is tried again later",
+                name);
+}
+
 /* The CA did not answer at all (rather than answering no). */
 static int ca_unreachable(apr_status_t rv)
 {
@@ -425,6 +440,9 @@ static apr_status_t authorize(md_drive_t *d, const char *url)
     }
     if ((rv = md_chall_setup(d->store, d->acme, authz, chall, &d->chall, d->p)) != APR_SUCCESS) {
         rv = fail(d, rv, authz->domain, NULL, "cannot set up the %s answer", chall->type);
+    } else if ((rv = event(d, apr_psprintf(d->p, "challenge-setup:%s:%s", chall->type,
+                                           authz->domain))) != APR_SUCCESS) {
+        /* the operator's program did not agree (a cluster could not copy the answer) */
     } else if (is_status(chall->status, ST_PENDING) &&
                (rv = md_acme_chall_respond(d->acme, chall, d->p)) != APR_SUCCESS) {
         rv = ca_fail(d, rv, authz->domain, apr_psprintf(d->p, "answering %s", chall->type));
@@ -806,7 +824,10 @@ apr_status_t md_drive_one(md_reg_t *reg, const md_t *md, const md_drive_opts_t *
         md_log_perror(MD_LOG_MARK, MD_LOG_INFO, APR_SUCCESS, "%s: already staged", md->name);
         return APR_SUCCESS;
     }
-    rv = drive_steps(d);
+    /* the operator's program may hold a renewal back (a cluster's node that is not to renew) */
+    if ((rv = event(d, "renewing")) == APR_SUCCESS) {
+        rv = drive_steps(d);
+    }
     if (rv != APR_SUCCESS && rv != APR_EINTR && account_forgotten(d)) {
         md_log_perror(MD_LOG_MARK, MD_LOG_NOTICE, APR_SUCCESS,
                       "%s: the CA %s no longer knows account %s (was it reset?): registering "

@@ -30,6 +30,11 @@ typedef struct {
      * pool, for this thread only, gone after the call. NULL: none. */
     void (*on_staged)(const md_t *md, void *baton, apr_pool_t *p);
     void *on_staged_baton;
+    /* Called in the drive's thread at "renewing" (a drive starts work for md) and at
+     * "challenge-setup:<type>:<domain>" (an answer is set up, before the CA is told): the
+     * module's MDMessageCmd. A failure aborts the drive (retried later). NULL: none. */
+    apr_status_t (*on_event)(const char *event, const md_t *md, void *baton, apr_pool_t *p);
+    void *on_event_baton;
 } md_drive_opts_t;
 
 #define MD_DRIVE_RETRY_FAILOVER 13

@@ -168,8 +168,9 @@ static md_mod_gen_t *gen_make(md_mod_conf_t *mc, apr_pool_t *pconf)
 
 /* Runs cmdline (the program and the arguments configured) with more arguments after those,
  * and MD_STORE / MD_VERSION in its environment, as the bundled module's programs get them. */
-static void run_cmd(md_mod_driver_t *drv, const char *directive, const apr_array_header_t *cmdline,
-                    const apr_array_header_t *more, apr_pool_t *p)
+static apr_status_t run_cmd(md_mod_driver_t *drv, const char *directive,
+                            const apr_array_header_t *cmdline, const apr_array_header_t *more,
+                            apr_pool_t *p)
 {
     apr_array_header_t *args = apr_array_make(p, cmdline->nelts + 2, sizeof(const char *));
     apr_array_header_t *env = apr_array_make(p, 2, sizeof(const char *));
@@ -185,20 +186,33 @@ static void run_cmd(md_mod_driver_t *drv, const char *directive, const apr_array
     APR_ARRAY_PUSH(env, const char *) =
         apr_pstrcat(p, "MD_STORE=", md_store_dir(md_reg_store(drv->mc->reg)), NULL);
     APR_ARRAY_PUSH(env, const char *) = "MD_VERSION=" MD_VERSION;
-    md_cmd_run(APR_ARRAY_IDX(cmdline, 0, const char *), args, &opts, p);
+    return md_cmd_run(APR_ARRAY_IDX(cmdline, 0, const char *), args, &opts, p);
 }
 
-/* MDMessageCmd [args] <event> <md> */
-static void message(md_mod_driver_t *drv, const char *event, const char *name, apr_pool_t *p)
+/* MDMessageCmd [args] <event> <md>: how the program ended (APR_SUCCESS when there is none) */
+static apr_status_t message(md_mod_driver_t *drv, const char *event, const char *name,
+                            apr_pool_t *p)
 {
     apr_array_header_t *args;
 
-    if (drv->mc->message_cmd) {
-        args = apr_array_make(p, 2, sizeof(const char *));
-        APR_ARRAY_PUSH(args, const char *) = event;
-        APR_ARRAY_PUSH(args, const char *) = name;
-        run_cmd(drv, "MDMessageCmd", drv->mc->message_cmd, args, p);
+    if (!drv->mc->message_cmd) {
+        return APR_SUCCESS;
     }
+    args = apr_array_make(p, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(args, const char *) = event;
+    APR_ARRAY_PUSH(args, const char *) = name;
+    return run_cmd(drv, "MDMessageCmd", drv->mc->message_cmd, args, p);
+}
+
+/* The drive's events "renewing" and "challenge-setup:..." (md_drive_opts_t.on_event): a
+ * program that exits with an error holds the drive back, as with the bundled module. One
+ * that cannot be started (logged as an error) or hangs does not: a missing notification
+ * program must not stop renewals. */
+static apr_status_t on_event(const char *event, const md_t *md, void *baton, apr_pool_t *p)
+{
+    apr_status_t rv = message(baton, event, md->name, p);
+
+    return rv == APR_EGENERAL || rv == APR_EINTR ? rv : APR_SUCCESS;
 }
 
 /* ---- one run of the driver ---- */
@@ -438,6 +452,8 @@ static apr_interval_time_t drive_run(md_mod_driver_t *drv, apr_pool_t *p)
         opts_make(&opts, mc, drv->gen);
         opts.on_staged = on_staged;
         opts.on_staged_baton = &run;
+        opts.on_event = on_event;
+        opts.on_event_baton = drv;
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, drv->s, "md driver: driving %d MD(s)",
                      run.todo->nelts);
         md_drive_all(mc->reg, run.todo, &opts, MD_MOD_DRIVE_CONCURRENCY, p);

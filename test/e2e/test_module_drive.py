@@ -340,7 +340,12 @@ def test_message_and_notify_commands_run_after_renewal(workdir, site):
     site.start(global_lines=[f"MDMessageCmd {msg} --quiet", f"MDNotifyCmd {notify}"])
     site.wait_served()
     assert wait_until(lambda: read_lines(notify_log), 10), site.httpd.error_log_tail()
-    assert read_lines(msg_log) == [f"--quiet renewed {DOMAIN}", f"--quiet installed {DOMAIN}"]
+    lines = read_lines(msg_log)
+    assert lines[0] == f"--quiet renewing {DOMAIN}", lines
+    # each answer set up before the CA was told, named by type and domain
+    assert sorted(lines[1:3]) == sorted(f"--quiet challenge-setup:http-01:{name} {DOMAIN}"
+                                        for name in (DOMAIN, ALT)), lines
+    assert lines[3:] == [f"--quiet renewed {DOMAIN}", f"--quiet installed {DOMAIN}"], lines
     assert read_lines(notify_log) == [DOMAIN]
     # the store and our version in the environment
     env = read_lines(Path(f"{notify_log}.env"))[0].split()
@@ -348,6 +353,25 @@ def test_message_and_notify_commands_run_after_renewal(workdir, site):
     # the module logs the command's end after it exited (the file is written before that)
     assert wait_until(lambda: f"MDNotifyCmd '{notify} {DOMAIN}' done" in site.httpd.error_log_text(), 10), \
         site.httpd.error_log_tail()
+
+
+def test_a_message_program_that_refuses_renewing_holds_the_renewal_back(workdir, site):
+    out = Path(workdir) / "cmds"
+    out.mkdir(exist_ok=True)
+    out.chmod(0o777)
+    refuse = out / "refuse.sh"
+    refuse.write_text('#!/bin/sh\n[ "$1" = renewing ] && exit 1\nexit 0\n')
+    refuse.chmod(0o755)
+    site.start(global_lines=[f"MDMessageCmd {refuse}"])
+
+    def job_error():
+        job = site.md_status().get("staging", {}).get("job", {})
+        return job.get("error")
+    err = wait_until(job_error, SERVED_TIMEOUT_SECONDS, interval=0.25)
+    assert err and "event 'renewing'" in err["detail"], (err, site.httpd.error_log_tail())
+    # nothing was asked of the CA for it: no order
+    assert not site.md_status()["staging"]["job"].get("orders"), site.md_status()
+    assert site.served_cert() is None
 
 
 def test_a_message_program_not_there_yet_is_a_warning_then_an_error_when_run(workdir, site):
