@@ -403,6 +403,9 @@ static void run_collect(md_mod_driver_t *drv, md_mod_run_t *run, apr_time_t now,
         }
         /* a live set that needs renewing already (short lifetimes) comes due at once */
         run_due(run, plan.at);
+        if (!reached && apr_atomic_read32(&drv->gen->cancel)) {
+            continue; /* cut short by a restart or stop: it resumes, nothing failed */
+        }
         if (!reached) {
             APR_ARRAY_PUSH(run->failed, const char *) = md->name;
             message(drv, "errored", md->name, p);
