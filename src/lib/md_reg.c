@@ -485,9 +485,21 @@ apr_status_t md_reg_sync(md_reg_t *reg, apr_array_header_t *mds, apr_pool_t *p)
     return APR_SUCCESS;
 }
 
+/* Whether challenges/<name> was last changed before 'before' (its directory's time: every
+ * answer written or removed changes it). lstat: a link there is looked at, not followed. */
+static int changed_before(md_reg_t *reg, const char *name, apr_time_t before, apr_pool_t *p)
+{
+    const char *path = md_store_path(reg->store, MD_SG_CHALLENGES, name, NULL, p);
+    apr_finfo_t fi;
+
+    return path && apr_stat(&fi, path, APR_FINFO_MTIME | APR_FINFO_LINK, p) == APR_SUCCESS &&
+           fi.mtime < before;
+}
+
 apr_status_t md_reg_strays(apr_array_header_t **pstrays, md_reg_t *reg, apr_pool_t *p)
 {
     static const md_store_group_t groups[] = {MD_SG_STAGING, MD_SG_LIVE};
+    apr_time_t stale = apr_time_now() - MD_REG_CHALLENGE_STALE;
     apr_array_header_t *names;
     md_reg_stray_t *stray;
     apr_status_t rv;
@@ -504,6 +516,18 @@ apr_status_t md_reg_strays(apr_array_header_t **pstrays, md_reg_t *reg, apr_pool
                 stray->group = groups[g];
                 stray->name = name;
             }
+        }
+    }
+    /* answers no drive uses any more: one that waits for a validation this long failed */
+    if ((rv = md_store_names(&names, reg->store, MD_SG_CHALLENGES, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (int i = 0; i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        if (changed_before(reg, name, stale, p)) {
+            stray = apr_array_push(*pstrays);
+            stray->group = MD_SG_CHALLENGES;
+            stray->name = name;
         }
     }
     return APR_SUCCESS;

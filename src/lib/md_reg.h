@@ -53,7 +53,10 @@ apr_status_t md_reg_sync(md_reg_t *reg, apr_array_header_t *mds, apr_pool_t *p);
 
 /* An entry of staging/ or live/ that belongs to no MD of the registry (there is no
  * domains/<name>): what sync leaves behind when it renames or archives an MD, since it writes
- * root's groups only -- those are the User's. Whoever holds the User's lock may purge it. */
+ * root's groups only -- those are the User's; or an entry of challenges/ unchanged for
+ * MD_REG_CHALLENGE_STALE (the answers of a drive that failed or was killed). Whoever holds the
+ * User's lock may purge it. */
+#define MD_REG_CHALLENGE_STALE apr_time_from_sec(3600)
 typedef struct {
     md_store_group_t group;
     const char *name;

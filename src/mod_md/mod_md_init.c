@@ -55,8 +55,8 @@ static apr_status_t store_chown(server_rec *s, md_store_t *store, apr_pool_t *p)
 
 /* ---- store and registry ---- */
 
-/* Removes staging/ and live/ entries that belong to no MD any more: sync renamed or archived
- * their MD and left them, as they are the User's (md_reg_strays). */
+/* Removes staging/ and live/ entries that belong to no MD any more (sync renamed or archived
+ * their MD and left them, as they are the User's) and stale challenges/ (md_reg_strays). */
 static void purge_strays(server_rec *s, md_reg_t *reg, const apr_array_header_t *strays,
                          apr_pool_t *p)
 {
@@ -66,8 +66,10 @@ static void purge_strays(server_rec *s, md_reg_t *reg, const apr_array_header_t 
         const md_reg_stray_t *stray = &APR_ARRAY_IDX(strays, i, md_reg_stray_t);
         rv = md_store_purge(md_reg_store(reg), stray->group, stray->name, p);
         ap_log_error(APLOG_MARK, rv == APR_SUCCESS ? APLOG_INFO : APLOG_WARNING, rv, s,
-                     "%s/%s belongs to no MD any more: %s", md_store_group_name(stray->group),
-                     stray->name, rv == APR_SUCCESS ? "removed" : "could not be removed");
+                     "%s/%s %s: %s", md_store_group_name(stray->group), stray->name,
+                     stray->group == MD_SG_CHALLENGES ? "holds the answers of a drive long over"
+                                                      : "belongs to no MD any more",
+                     rv == APR_SUCCESS ? "removed" : "could not be removed");
     }
 }
 

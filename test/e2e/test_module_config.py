@@ -185,6 +185,25 @@ def test_contact_from_server_admin(md_httpd):
     assert h.md_json("c.example.org")["contacts"] == ["mailto:tls@c.example.org"]
 
 
+def test_stale_challenge_answers_are_removed_at_a_restart(md_httpd):
+    h = md_httpd(md_conf=QUIET + "MDomain a.example.org\n")
+    h.write_config(vhosts=h.vhost("a.example.org"))
+    h.start()
+    challenges = h.store_dir / "challenges"
+    old, fresh = challenges / "old.example.org", challenges / "fresh.example.org"
+    for d in (old, fresh):
+        d.mkdir()
+        (d / "acme-http-01.txt").write_text("token.thumbprint")
+    two_hours_ago = datetime.datetime.now().timestamp() - 7200
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    h.graceful()
+    # the answers of a drive long over go; those a drive may still wait on stay
+    assert not old.exists()
+    assert (fresh / "acme-http-01.txt").exists()
+    assert "challenges/old.example.org holds the answers of a drive long over: removed" in \
+        h.error_log_text()
+
+
 def test_md_removed_from_config_keeps_its_files(md_httpd):
     h = md_httpd(md_conf=QUIET + "MDomain a.example.org\nMDomain b.example.org\n")
     h.write_config(vhosts=h.vhost("a.example.org") + h.vhost("b.example.org"))

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <apr_general.h>
+#include <apr_file_io.h>
 #include <apr_strings.h>
 
 #include "md_cert.h"
@@ -215,15 +216,30 @@ static void test_sync_writes_roots_groups_only_and_leaves_strays(void **state)
     assert_false(md_store_exists(c->store, MD_SG_DOMAINS, "b.example.org", NULL, p));
     assert_true(md_store_exists(c->store, MD_SG_STAGING, "b.example.org", "t", p));
 
+    /* answers of drives long over, and one that a drive may still use */
+    assert_int_equal(md_store_save_text(c->store, MD_SG_CHALLENGES, "old.example.org",
+                                        "acme-http-01.txt", "x", p),
+                     APR_SUCCESS);
+    assert_int_equal(
+        md_store_save_text(c->store, MD_SG_CHALLENGES, "a.example.org", "acme-http-01.txt", "x", p),
+        APR_SUCCESS);
+    assert_int_equal(
+        apr_file_mtime_set(md_store_path(c->store, MD_SG_CHALLENGES, "old.example.org", NULL, p),
+                           apr_time_now() - MD_REG_CHALLENGE_STALE - 60, p),
+        APR_SUCCESS);
+
     /* what belongs to no MD any more, the User's lock holder may remove */
     assert_int_equal(md_reg_strays(&strays, c->reg, p), APR_SUCCESS);
-    assert_int_equal(strays->nelts, 2);
+    assert_int_equal(strays->nelts, 3);
     s = &APR_ARRAY_IDX(strays, 0, md_reg_stray_t);
     assert_int_equal(s->group, MD_SG_STAGING);
     assert_string_equal(s->name, "b.example.org");
     s = &APR_ARRAY_IDX(strays, 1, md_reg_stray_t);
     assert_int_equal(s->group, MD_SG_LIVE);
     assert_string_equal(s->name, "gone.example.org");
+    s = &APR_ARRAY_IDX(strays, 2, md_reg_stray_t);
+    assert_int_equal(s->group, MD_SG_CHALLENGES);
+    assert_string_equal(s->name, "old.example.org");
 }
 
 static void test_sync_sets_a_broken_md_json_aside(void **state)
