@@ -37,6 +37,9 @@ int md_dns_matches(const char *pattern, const char *name);
 
 /* ---- IP addresses as names (RFC 8738; md_util_ip.c) ---- */
 
+/* The bytes of the longer kind of address, IPv6. */
+#define MD_IP_BIN_MAX 16
+
 /* True when s is an IPv4 or IPv6 address literal (no brackets, no zone id). */
 int md_ip_is_addr(const char *s);
 /* True when one of names (const char*) is an IP address. */

@@ -58,7 +58,7 @@ apr_status_t md_ip_from_bin(const char **pip, const unsigned char *bin, apr_size
 
 apr_status_t md_ip_normalise(const char **pip, const char *s, apr_pool_t *p)
 {
-    unsigned char bin[MD_IP6_LEN];
+    unsigned char bin[MD_IP_BIN_MAX];
     apr_size_t len;
 
     *pip = NULL;
@@ -71,7 +71,7 @@ apr_status_t md_ip_normalise(const char **pip, const char *s, apr_pool_t *p)
 
 int md_ip_is_addr(const char *s)
 {
-    unsigned char bin[MD_IP6_LEN];
+    unsigned char bin[MD_IP_BIN_MAX];
 
     return s && (inet_pton(AF_INET, s, bin) == 1 || inet_pton(AF_INET6, s, bin) == 1);
 }
@@ -92,7 +92,7 @@ apr_status_t md_ip_to_bin(unsigned char *bin, apr_size_t *plen, const char *ip)
 apr_status_t md_ip_reverse_name(const char **pname, const char *ip, apr_pool_t *p)
 {
     static const char hex[] = "0123456789abcdef";
-    unsigned char bin[MD_IP6_LEN];
+    unsigned char bin[MD_IP_BIN_MAX];
     char buf[MD_IP_REVERSE_MAX], *o = buf;
     apr_size_t len;
 
@@ -173,7 +173,7 @@ static int ip6_from_labels(unsigned char *bin, const char *labels)
 
 apr_status_t md_ip_from_reverse_name(const char **pip, const char *name, apr_pool_t *p)
 {
-    unsigned char bin[MD_IP6_LEN];
+    unsigned char bin[MD_IP_BIN_MAX];
     const char *labels;
 
     *pip = NULL;
