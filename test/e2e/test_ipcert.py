@@ -1,0 +1,118 @@
+# test_ipcert.py: certificates for IP addresses (RFC 8738) from pebble 2.10 -- validated by http-01
+# and by tls-alpn-01 (reverse-DNS name in SNI), served to clients that send no SNI; config errors.
+import subprocess
+
+import pytest
+from cryptography import x509
+
+from mdtest import ports
+from mdtest.mdhttpd import MOD_MD_PATH, MdHttpd
+from mdtest.procs import wait_until
+
+pytestmark = pytest.mark.skipif(not MOD_MD_PATH.exists(), reason=f"{MOD_MD_PATH} not built")
+
+IP = "127.0.0.1"
+CERT_TIMEOUT_SECONDS = 60.0
+S_CLIENT_TIMEOUT_SECONDS = 10.0
+ACME_TLS_PROTOCOLS = "Protocols http/1.1 acme-tls/1"
+COMMON_MD_CONF = "MDPrivateKeys secp256r1\nMDRetryDelay 1s\nServerAdmin admin@example.test\n"
+
+
+def served_without_sni(h, root):
+    """The certificate the https port presents to a client that sends no SNI, verified by
+    openssl s_client against pebble's root and for IP; None while it presents another."""
+    try:
+        r = subprocess.run(["openssl", "s_client", "-connect", f"{IP}:{h.https_port}",
+                            "-noservername", "-CAfile", str(root), "-verify_ip", IP,
+                            "-verify_return_error"],
+                           input=b"", capture_output=True, timeout=S_CLIENT_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        return None
+    out = r.stdout.decode(errors="replace")
+    if r.returncode != 0 or "Verify return code: 0 (ok)" not in out:
+        return None
+    start = out.index("-----BEGIN CERTIFICATE-----")
+    end = out.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")
+    return x509.load_pem_x509_certificate(out[start:end].encode())
+
+
+def san_of(cert):
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    return ([str(ip) for ip in san.get_values_for_type(x509.IPAddress)],
+            san.get_values_for_type(x509.DNSName))
+
+
+@pytest.fixture
+def ip_httpd(workdir, pebble_factory):
+    """start(challenge) -> (httpd, pebble root): `MDomain 127.0.0.1` at pebble 2.10, whose
+    validator reaches httpd's http port (http-01) or https port (tls-alpn-01) only."""
+    made = []
+
+    def start(challenge):
+        http_port, https_port, unused = ports.free_ports(3)
+        tls_alpn = challenge == "tls-alpn-01"
+        pebble = pebble_factory(sid=True, http_port=unused if tls_alpn else http_port,
+                                tls_port=https_port if tls_alpn else unused)
+        h = MdHttpd(workdir, pebble=pebble, http_port=http_port, https_port=https_port)
+        made.append(h)
+        h.write_config(md_conf=f"{COMMON_MD_CONF}MDCAChallenges {challenge}\nMDomain {IP}\n",
+                       vhosts=h.vhost(IP, extra=ACME_TLS_PROTOCOLS) + h.vhost(IP, https=False))
+        h.start()
+        return h, pebble.write_root(workdir / "pebble-root.pem")
+
+    yield start
+    for h in made:
+        h.stop()
+
+
+@pytest.mark.parametrize("challenge", ["http-01", "tls-alpn-01"])
+def test_ip_certificate_served_without_sni(ip_httpd, challenge):
+    h, root = ip_httpd(challenge)
+    cert = wait_until(lambda: served_without_sni(h, root), CERT_TIMEOUT_SECONDS, interval=0.5)
+    assert cert, h.error_log_tail(60)
+    assert san_of(cert) == ([IP], [])
+    log = h.error_log_text()
+    if challenge == "tls-alpn-01":
+        # pebble asked by the reverse-DNS name; we answered for the address
+        assert f"answering tls-alpn-01 challenge for {IP}" in log
+    # the store keeps the MD under the address
+    assert h.md_json(IP)["domains"] == [IP]
+
+
+@pytest.fixture
+def md_httpd(workdir):
+    made = []
+
+    def make(md_conf):
+        h = MdHttpd(workdir, name=f"httpd{len(made)}",
+                    ca_url=f"https://127.0.0.1:{ports.free_port()}/dir",
+                    md_conf="MDRenewMode manual\n" + md_conf)
+        made.append(h)
+        h.write_config()
+        return h
+
+    yield make
+    for h in made:
+        h.stop()
+
+
+@pytest.mark.parametrize("md_conf,words", [
+    ("MDomain *.127.0.0.1\n", ["*.127.0.0.1", "wildcards are for domain names only", "like 127.0.0.1"]),
+    ("MDCAChallenges dns-01\nMDomain www.example.test 127.0.0.1\n",
+     ["MD www.example.test", "127.0.0.1", "http-01 or tls-alpn-01", "allows only dns-01"]),
+    ("MDomain www.example.test\n<MDomain 192.0.2.10>\n  MDCAChallenges dns-01\n</MDomain>\n",
+     ["MD 192.0.2.10", "http-01 or tls-alpn-01", "allows only dns-01"]),
+], ids=["wildcard", "dns-01-global", "dns-01-section"])
+def test_configtest_refuses_what_cannot_validate_an_address(md_httpd, md_conf, words):
+    h = md_httpd(md_conf)
+    rc, out = h.configtest()
+    assert rc != 0, out
+    for word in words:
+        assert word in out, out
+
+
+def test_configtest_accepts_addresses(md_httpd):
+    h = md_httpd("MDomain 127.0.0.1 [::1] www.example.test\n"
+                 "MDCAChallenges dns-01 http-01\n")
+    rc, out = h.configtest()
+    assert rc == 0, out
