@@ -1,5 +1,6 @@
 # test_ipcert.py: certificates for IP addresses (RFC 8738) from pebble 2.10 -- validated by http-01
 # and by tls-alpn-01 (reverse-DNS name in SNI), served to clients that send no SNI; config errors.
+import json
 import subprocess
 
 import pytest
@@ -116,3 +117,28 @@ def test_configtest_accepts_addresses(md_httpd):
                  "MDCAChallenges dns-01 http-01\n")
     rc, out = h.configtest()
     assert rc == 0, out
+
+
+def test_vhost_address_alias_does_not_join_an_md(md_httpd):
+    # MDMembers auto (the default) adds a vhost's other names, but no address: a CA would
+    # refuse an internal one, and the certificate of the domain names with it
+    h = md_httpd("MDPrivateKeys secp256r1\nMDomain www.example.test\n")
+    h.write_config(vhosts=h.vhost(["www.example.test", "192.0.2.10", "alias.example.test"]))
+    h.start()
+    assert h.md_json("www.example.test")["domains"] == ["www.example.test", "alias.example.test"]
+
+
+A2MD = str(MOD_MD_PATH.parent / "a2md")
+
+
+def test_a2md_adds_addresses_in_canonical_form(tmp_path):
+    store = tmp_path / "md"
+    r = subprocess.run([A2MD, "-d", str(store), "add", "127.0.0.1", "[2001:DB8:0::1]",
+                        "www.example.test"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([A2MD, "-d", str(store), "-j", "list"], capture_output=True, text=True)
+    assert json.loads(r.stdout)["output"][0]["domains"] == ["127.0.0.1", "2001:db8::1",
+                                                             "www.example.test"]
+    r = subprocess.run([A2MD, "-d", str(store), "add", "*.192.0.2.10"], capture_output=True,
+                       text=True)
+    assert r.returncode != 0 and "wildcards are for domain names only" in r.stderr, r.stderr
