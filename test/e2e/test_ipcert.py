@@ -19,12 +19,13 @@ ACME_TLS_PROTOCOLS = "Protocols http/1.1 acme-tls/1"
 COMMON_MD_CONF = "MDPrivateKeys secp256r1\nMDRetryDelay 1s\nServerAdmin admin@example.test\n"
 
 
-def served_without_sni(h, root):
-    """The certificate the https port presents to a client that sends no SNI, verified by
-    openssl s_client against pebble's root and for IP; None while it presents another."""
+def served_without_sni(h, root, ip=IP):
+    """The certificate the https port presents at ip to a client that sends no SNI, verified by
+    openssl s_client against pebble's root and for ip; None while it presents another."""
+    host = f"[{ip}]" if ":" in ip else ip
     try:
-        r = subprocess.run(["openssl", "s_client", "-connect", f"{IP}:{h.https_port}",
-                            "-noservername", "-CAfile", str(root), "-verify_ip", IP,
+        r = subprocess.run(["openssl", "s_client", "-connect", f"{host}:{h.https_port}",
+                            "-noservername", "-CAfile", str(root), "-verify_ip", ip,
                             "-verify_return_error"],
                            input=b"", capture_output=True, timeout=S_CLIENT_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
@@ -43,21 +44,37 @@ def san_of(cert):
             san.get_values_for_type(x509.DNSName))
 
 
+def ip_vhosts(h, ip):
+    """An https vhost (offering acme-tls/1) and an http one for ip, at ip's own address."""
+    if ":" not in ip:
+        return h.vhost(ip, extra=ACME_TLS_PROTOCOLS) + h.vhost(ip, https=False)
+    # httpd takes no IPv6 literal for ServerName ('[' is a wildcard character to it), only as
+    # ServerAlias
+    return "".join(f"Listen [{ip}]:{port}{' https' if tls else ''}\n"
+                   f"<VirtualHost [{ip}]:{port}>\n  ServerName ip6.example.test\n"
+                   f"  ServerAlias {ip}\n"
+                   f"  DocumentRoot {h.docroot}\n"
+                   + (f"  SSLEngine on\n  {ACME_TLS_PROTOCOLS}\n" if tls else "")
+                   + "</VirtualHost>\n"
+                   for port, tls in ((h.https_port, True), (h.http_port, False)))
+
+
 @pytest.fixture
 def ip_httpd(workdir, pebble_factory):
-    """start(challenge) -> (httpd, pebble root): `MDomain 127.0.0.1` at pebble 2.10, whose
+    """start(challenge, ip) -> (httpd, pebble root): `MDomain <ip>` at pebble 2.10, whose
     validator reaches httpd's http port (http-01) or https port (tls-alpn-01) only."""
     made = []
 
-    def start(challenge):
+    def start(challenge, ip=IP):
         http_port, https_port, unused = ports.free_ports(3)
         tls_alpn = challenge == "tls-alpn-01"
         pebble = pebble_factory(sid=True, http_port=unused if tls_alpn else http_port,
                                 tls_port=https_port if tls_alpn else unused)
         h = MdHttpd(workdir, pebble=pebble, http_port=http_port, https_port=https_port)
         made.append(h)
-        h.write_config(md_conf=f"{COMMON_MD_CONF}MDCAChallenges {challenge}\nMDomain {IP}\n",
-                       vhosts=h.vhost(IP, extra=ACME_TLS_PROTOCOLS) + h.vhost(IP, https=False))
+        h.write_config(md_conf=f"{COMMON_MD_CONF}MDCAChallenges {challenge}\n"
+                               f"MDomain {ip} manual\n",
+                       vhosts=ip_vhosts(h, ip))
         h.start()
         return h, pebble.write_root(workdir / "pebble-root.pem")
 
@@ -66,18 +83,18 @@ def ip_httpd(workdir, pebble_factory):
         h.stop()
 
 
+@pytest.mark.parametrize("ip", [IP, "::1"])
 @pytest.mark.parametrize("challenge", ["http-01", "tls-alpn-01"])
-def test_ip_certificate_served_without_sni(ip_httpd, challenge):
-    h, root = ip_httpd(challenge)
-    cert = wait_until(lambda: served_without_sni(h, root), CERT_TIMEOUT_SECONDS, interval=0.5)
+def test_ip_certificate_served_without_sni(ip_httpd, challenge, ip):
+    h, root = ip_httpd(challenge, ip)
+    cert = wait_until(lambda: served_without_sni(h, root, ip), CERT_TIMEOUT_SECONDS, interval=0.5)
     assert cert, h.error_log_tail(60)
-    assert san_of(cert) == ([IP], [])
-    log = h.error_log_text()
+    assert san_of(cert) == ([ip], [])
     if challenge == "tls-alpn-01":
         # pebble asked by the reverse-DNS name; we answered for the address
-        assert f"answering tls-alpn-01 challenge for {IP}" in log
+        assert f"answering tls-alpn-01 challenge for {ip}" in h.error_log_text()
     # the store keeps the MD under the address
-    assert h.md_json(IP)["domains"] == [IP]
+    assert h.md_json(ip)["domains"] == [ip]
 
 
 @pytest.fixture
