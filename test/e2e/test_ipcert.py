@@ -21,17 +21,18 @@ COMMON_MD_CONF = "MDPrivateKeys secp256r1\nMDRetryDelay 1s\nServerAdmin admin@ex
 
 def served_without_sni(h, root, ip=IP):
     """The certificate the https port presents at ip to a client that sends no SNI, verified by
-    openssl s_client against pebble's root and for ip; None while it presents another."""
+    openssl s_client against pebble's root and for ip (with root); None while it presents
+    another (or, without root, while nothing answers)."""
     host = f"[{ip}]" if ":" in ip else ip
+    verify = ["-CAfile", str(root), "-verify_ip", ip, "-verify_return_error"] if root else []
     try:
         r = subprocess.run(["openssl", "s_client", "-connect", f"{host}:{h.https_port}",
-                            "-noservername", "-CAfile", str(root), "-verify_ip", ip,
-                            "-verify_return_error"],
+                            "-noservername", *verify],
                            input=b"", capture_output=True, timeout=S_CLIENT_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
         return None
     out = r.stdout.decode(errors="replace")
-    if r.returncode != 0 or "Verify return code: 0 (ok)" not in out:
+    if r.returncode != 0 or (root and "Verify return code: 0 (ok)" not in out):
         return None
     start = out.index("-----BEGIN CERTIFICATE-----")
     end = out.index("-----END CERTIFICATE-----") + len("-----END CERTIFICATE-----")
@@ -93,8 +94,12 @@ def test_ip_certificate_served_without_sni(ip_httpd, challenge, ip):
     if challenge == "tls-alpn-01":
         # pebble asked by the reverse-DNS name; we answered for the address
         assert f"answering tls-alpn-01 challenge for {ip}" in h.error_log_text()
-    # the store keeps the MD under the address
+    # the store keeps the MD under the address; after a restart the installed set is served
     assert h.md_json(ip)["domains"] == [ip]
+    h.graceful()
+    assert list(h.domain_dir(ip).glob("pubcert*.pem")), h.error_log_tail(40)
+    again = wait_until(lambda: served_without_sni(h, root, ip), CERT_TIMEOUT_SECONDS, interval=0.5)
+    assert again and again.serial_number == cert.serial_number, h.error_log_tail(40)
 
 
 @pytest.fixture
@@ -134,6 +139,26 @@ def test_configtest_accepts_addresses(md_httpd):
                  "MDCAChallenges dns-01 http-01\n")
     rc, out = h.configtest()
     assert rc == 0, out
+
+
+@pytest.mark.parametrize("ip_first", [True, False])
+def test_vhost_of_an_address_not_first_for_it_is_warned(md_httpd, ip_first):
+    # a client that connects to 127.0.0.1 sends no SNI: httpd picks the first vhost of the
+    # address, whose certificate it gets
+    h = md_httpd("MDPrivateKeys secp256r1\nMDomain www.example.test\nMDomain 127.0.0.1\n")
+    vhosts = [h.vhost("www.example.test"), h.vhost(IP)]
+    h.write_config(vhosts="".join(vhosts[::-1] if ip_first else vhosts))
+    h.start()
+    warning = "not the first vhost for 127.0.0.1"
+    cert = wait_until(lambda: served_without_sni(h, None), CERT_TIMEOUT_SECONDS, interval=0.25)
+    if ip_first:
+        assert san_of(cert) == ([IP], [])
+        assert warning not in h.error_log_text()
+    else:
+        assert san_of(cert) == ([], ["www.example.test"])
+        log = h.error_log_text()
+        assert warning in log and "MD 127.0.0.1" in log, log
+        assert "get the certificate of vhost www.example.test" in log, log
 
 
 def test_vhost_address_alias_does_not_join_an_md(md_httpd):
