@@ -7,6 +7,7 @@ import pytest
 from cryptography import x509
 
 from mdtest import ports
+from mdtest.caproxy import CaProxy
 from mdtest.mdhttpd import MOD_MD_PATH, MdHttpd
 from mdtest.procs import wait_until
 
@@ -100,6 +101,40 @@ def test_ip_certificate_served_without_sni(ip_httpd, challenge, ip):
     assert list(h.domain_dir(ip).glob("pubcert*.pem")), h.error_log_tail(40)
     again = wait_until(lambda: served_without_sni(h, root, ip), CERT_TIMEOUT_SECONDS, interval=0.5)
     assert again and again.serial_number == cert.serial_number, h.error_log_tail(40)
+
+
+def test_an_authorization_for_another_address_is_refused(workdir, pebble_factory):
+    # a CA (here: our proxy rewriting pebble's answer) that asks to authorize an address the MD
+    # does not name gets nothing answered for it
+    other = "127.0.0.2"
+
+    def rewrite(method, path, answer):
+        status, headers, body = answer
+        if method == "POST" and path.startswith("/authZ/") and status == 200:
+            authz = json.loads(body)
+            authz["identifier"]["value"] = other
+            body = json.dumps(authz).encode()
+        return status, headers, body
+    http_port, https_port = ports.free_ports(2)
+    pebble = pebble_factory(sid=True, http_port=http_port, tls_port=https_port)
+    proxy = CaProxy(pebble)
+    proxy.rewrite = rewrite
+    proxy.start()
+    h = MdHttpd(workdir, ca_url=proxy.directory_url, ca_file=pebble.ca_file,
+                http_port=http_port, https_port=https_port)
+    try:
+        h.write_config(md_conf=f"{COMMON_MD_CONF}MDCAChallenges http-01\nMDomain {IP}\n",
+                       vhosts=ip_vhosts(h, IP))
+        h.start()
+        refused = f"the CA asks to authorize '{other}'"
+        assert wait_until(lambda: refused in h.error_log_text(), CERT_TIMEOUT_SECONDS,
+                          interval=0.25), h.error_log_tail(60)
+        assert "not a name of the MD" in h.error_log_text()
+        assert not (h.store_dir / "challenges" / other).exists()
+        assert not [r for r in proxy.requests if r[1].startswith("/chalZ/")], proxy.requests
+    finally:
+        h.stop()
+        proxy.stop()
 
 
 @pytest.fixture
