@@ -89,13 +89,17 @@ static apr_array_header_t *candidates(const md_chall_env_t *env, apr_pool_t *p)
 }
 
 /* Whether type can prove control of name at all: only a DNS record proves a whole zone
- * (RFC 8555 7.1.3), and an address has no DNS record to prove it (RFC 8738 7). */
+ * (RFC 8555 7.1.3), and an address only a connection to it (RFC 8738 7: http-01, tls-alpn-01;
+ * no DNS-based type, whatever comes). */
 static int type_proves(const char *type, const char *name)
 {
     if (md_dns_is_wildcard(name)) {
         return !strcasecmp(type, MD_CHALL_DNS01);
     }
-    return !md_ip_is_addr(name) || strcasecmp(type, MD_CHALL_DNS01);
+    if (md_ip_is_addr(name)) {
+        return !strcasecmp(type, MD_CHALL_HTTP01) || !strcasecmp(type, MD_CHALL_TLSALPN01);
+    }
+    return 1;
 }
 
 /* What the operator can change so that a type fits. */
