@@ -175,8 +175,10 @@ static md_acme_authz_t *authz_offering_all(const char *domain, apr_pool_t *p)
 static void test_choose_never_dns01_for_address(void **state)
 {
     apr_pool_t *p = pool_of(state);
-    md_chall_env_t env = {names_of(p, MD_CHALL_DNS01, MD_CHALL_HTTP01, NULL), 1, 1, "/bin/true",
-                          NULL};
+    md_chall_env_t env = {.allowed = names_of(p, MD_CHALL_DNS01, MD_CHALL_HTTP01, NULL),
+                          .http01_possible = 1,
+                          .tlsalpn01_possible = 1,
+                          .dns01_cmd = "/bin/true"};
     const md_acme_chall_t *c = NULL;
 
     assert_int_equal(md_chall_choose(&c, authz_offering_all("192.0.2.10", p), &env, p),
