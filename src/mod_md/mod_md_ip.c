@@ -71,7 +71,8 @@ static void warn_shadowed(server_rec *s, const char *ip, const server_addr_rec *
     ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                  "MD %s names the IP address %s, but vhost %s (%s:%u) that uses it is not the "
                  "first vhost for %s:%u: clients connecting to that address send no SNI and get "
-                 "the certificate of vhost %s (%s:%u); move the vhost of the MD before it%s",
+                 "the certificate of vhost %s (%s:%u), where a tls-alpn-01 validation of the "
+                 "address lands too; move the vhost of the MD before it%s",
                  md_mod_srv_get(s)->md->name, ip, s->server_hostname ? s->server_hostname : "-",
                  s->defn_name ? s->defn_name : "?", s->defn_line_number, ip, a->host_port,
                  first->server_hostname ? first->server_hostname : "-",
