@@ -11,8 +11,9 @@
 #include "md_log.h"
 #include "md_util.h"
 
-/* Identifier type of domain names (RFC 8555 9.7.7). */
+/* Identifier types of domain names (RFC 8555 9.7.7) and IP addresses (RFC 8738 3). */
 #define MD_ACME_IDENT_DNS "dns"
+#define MD_ACME_IDENT_IP "ip"
 /* Label that the identifier of a wildcard authorization lacks (RFC 8555 7.1.4). */
 #define MD_WILDCARD_PREFIX "*."
 #define MD_ACME_STATUS_INVALID "invalid"
@@ -125,22 +126,26 @@ apr_status_t md_acme_authz_from_json(md_acme_authz_t **pauthz, const md_json_t *
 {
     md_json_t *ident = md_json_get(j, "identifier", p), *challs;
     const char *type = md_json_get_str(ident, "type"), *value = md_json_get_str(ident, "value");
+    int is_ip = type && !strcmp(type, MD_ACME_IDENT_IP);
+    const char *ip = NULL;
     md_acme_authz_t *authz;
     apr_size_t i, n;
 
     *pauthz = NULL;
     if (!md_json_is_obj(j) || !md_json_get_str(j, "status") || !type ||
-        strcmp(type, MD_ACME_IDENT_DNS) || !value || !*value) {
+        (strcmp(type, MD_ACME_IDENT_DNS) && !is_ip) || !value || !*value ||
+        (is_ip && md_ip_normalise(&ip, value, p) != APR_SUCCESS)) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
                       "authorization %s: the CA's answer is not an authorization of a domain "
-                      "name (no status or no dns identifier)",
+                      "name or IP address (no status, or no dns or ip identifier)",
                       url);
         return APR_EINVAL;
     }
     authz = apr_pcalloc(p, sizeof(*authz));
     authz->url = apr_pstrdup(p, url);
-    authz->domain = str_lower(value, p);
-    if (md_json_get_bool(j, "wildcard", 0)) {
+    /* an address as the MD names it: canonical text, whatever form the CA wrote */
+    authz->domain = is_ip ? ip : str_lower(value, p);
+    if (!is_ip && md_json_get_bool(j, "wildcard", 0)) {
         authz->domain = apr_pstrcat(p, MD_WILDCARD_PREFIX, authz->domain, NULL);
     }
     authz->status = json_str(j, "status", p);
@@ -193,16 +198,18 @@ static apr_status_t res_json(const md_json_t **pj, const md_acme_res_t *res, con
     return APR_SUCCESS;
 }
 
-/* {"identifiers":[{"type":"dns","value":d}, ...]} (RFC 8555 7.4); a wildcard keeps its "*.". */
+/* {"identifiers":[{"type":"dns","value":d}, ...]} (RFC 8555 7.4); a wildcard keeps its "*.";
+ * an IP address is {"type":"ip"} (RFC 8738 3), its value canonical already (md_dns_name_check). */
 static md_json_t *new_order_payload(const md_acme_order_req_t *req, apr_pool_t *p)
 {
     const apr_array_header_t *domains = req->domains;
     md_json_t *payload = md_json_new_obj(p), *idents = md_json_new_arr(p), *ident;
 
     for (int i = 0; i < domains->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(domains, i, const char *);
         ident = md_json_new_obj(p);
-        md_json_set_str(ident, "type", MD_ACME_IDENT_DNS);
-        md_json_set_str(ident, "value", APR_ARRAY_IDX(domains, i, const char *));
+        md_json_set_str(ident, "type", md_ip_is_addr(name) ? MD_ACME_IDENT_IP : MD_ACME_IDENT_DNS);
+        md_json_set_str(ident, "value", name);
         md_json_push(idents, ident);
     }
     md_json_set(payload, "identifiers", idents);

@@ -17,6 +17,7 @@
 
 #include "md_cert.h"
 #include "md_crypt.h"
+#include "md_crypt_int.h"
 #include "md_log.h"
 #include "md_util.h"
 
@@ -210,13 +211,38 @@ static char *str_lower(const char *s, apr_size_t len, apr_pool_t *p)
     return l;
 }
 
-apr_array_header_t *md_cert_dns_names(const md_cert_t *cert, apr_pool_t *p)
+/* The text of one subjectAltName entry that can name an MD: a dNSName lower-cased, an
+ * iPAddress in canonical text; NULL for other types, and for a name with an embedded NUL
+ * (it would compare as a different one). */
+static const char *san_text(const GENERAL_NAME *gn, apr_pool_t *p)
+{
+    const unsigned char *s;
+    const char *ip;
+    int n;
+
+    if (gn->type == GEN_DNS) {
+        s = ASN1_STRING_get0_data(gn->d.dNSName);
+        n = ASN1_STRING_length(gn->d.dNSName);
+        return n > 0 && memchr(s, '\0', (size_t) n) == NULL
+                   ? str_lower((const char *) s, (size_t) n, p)
+                   : NULL;
+    }
+    if (gn->type == GEN_IPADD) {
+        n = ASN1_STRING_length(gn->d.iPAddress);
+        return n > 0 && md_ip_from_bin(&ip, ASN1_STRING_get0_data(gn->d.iPAddress), (apr_size_t) n,
+                                       p) == APR_SUCCESS
+                   ? ip
+                   : NULL;
+    }
+    return NULL;
+}
+
+apr_array_header_t *md_cert_names(const md_cert_t *cert, apr_pool_t *p)
 {
     apr_array_header_t *names = apr_array_make(p, 5, sizeof(const char *));
     GENERAL_NAMES *gens;
-    const GENERAL_NAME *gn;
-    const unsigned char *s;
-    int i, n;
+    const char *name;
+    int i;
 
     gens = X509_get_ext_d2i(cert->x509, NID_subject_alt_name, NULL, NULL);
     if (!gens) {
@@ -224,15 +250,8 @@ apr_array_header_t *md_cert_dns_names(const md_cert_t *cert, apr_pool_t *p)
         return names;
     }
     for (i = 0; i < sk_GENERAL_NAME_num(gens); ++i) {
-        gn = sk_GENERAL_NAME_value(gens, i);
-        if (gn->type != GEN_DNS) {
-            continue;
-        }
-        s = ASN1_STRING_get0_data(gn->d.dNSName);
-        n = ASN1_STRING_length(gn->d.dNSName);
-        /* A name with an embedded NUL would compare as a different one: leave it out. */
-        if (n > 0 && memchr(s, '\0', (size_t) n) == NULL) {
-            APR_ARRAY_PUSH(names, const char *) = str_lower((const char *) s, (size_t) n, p);
+        if ((name = san_text(sk_GENERAL_NAME_value(gens, i), p)) != NULL) {
+            APR_ARRAY_PUSH(names, const char *) = name;
         }
     }
     GENERAL_NAMES_free(gens);
@@ -241,7 +260,7 @@ apr_array_header_t *md_cert_dns_names(const md_cert_t *cert, apr_pool_t *p)
 
 int md_cert_names_equal(const md_cert_t *cert, const apr_array_header_t *names, apr_pool_t *p)
 {
-    apr_array_header_t *sans = md_cert_dns_names(cert, p);
+    apr_array_header_t *sans = md_cert_names(cert, p);
     int i;
 
     for (i = 0; i < names->nelts; ++i) {
@@ -259,7 +278,7 @@ int md_cert_names_equal(const md_cert_t *cert, const apr_array_header_t *names, 
 
 int md_cert_covers(const md_cert_t *cert, const apr_array_header_t *names, apr_pool_t *p)
 {
-    apr_array_header_t *sans = md_cert_dns_names(cert, p);
+    apr_array_header_t *sans = md_cert_names(cert, p);
     const char *name;
     int i, j, covered;
 
@@ -425,26 +444,38 @@ apr_status_t md_chain_check_links(const char **perr, const apr_array_header_t *c
 
 /* ---- CSR and self-signed ---- */
 
-/* subjectAltName value with every name as a dNSName. */
-static GENERAL_NAMES *san_make(const apr_array_header_t *names)
+/* One subjectAltName entry: an iPAddress for an address (RFC 8738 7), else a dNSName. */
+static GENERAL_NAME *san_entry(const char *name)
+{
+    unsigned char bin[MD_IP_BIN_MAX];
+    apr_size_t len;
+    GENERAL_NAME *gn = GENERAL_NAME_new();
+    ASN1_STRING *value = NULL;
+    int is_ip = md_ip_to_bin(bin, &len, name) == APR_SUCCESS;
+
+    value = is_ip ? ASN1_OCTET_STRING_new() : ASN1_IA5STRING_new();
+    if (!gn || !value ||
+        !(is_ip ? ASN1_STRING_set(value, bin, (int) len)
+                : ASN1_STRING_set(value, name, (int) strlen(name)))) {
+        GENERAL_NAME_free(gn);
+        ASN1_STRING_free(value);
+        return NULL;
+    }
+    GENERAL_NAME_set0_value(gn, is_ip ? GEN_IPADD : GEN_DNS, value);
+    return gn;
+}
+
+GENERAL_NAMES *md_cert_san_make(const apr_array_header_t *names)
 {
     GENERAL_NAMES *gens = GENERAL_NAMES_new();
     GENERAL_NAME *gn;
-    ASN1_IA5STRING *ia5;
-    const char *name;
     int i;
 
     for (i = 0; gens && i < names->nelts; ++i) {
-        name = APR_ARRAY_IDX(names, i, const char *);
-        gn = GENERAL_NAME_new();
-        ia5 = ASN1_IA5STRING_new();
-        if (!gn || !ia5 || !ASN1_STRING_set(ia5, name, (int) strlen(name))) {
-            GENERAL_NAME_free(gn);
-            ASN1_IA5STRING_free(ia5);
+        if (!(gn = san_entry(APR_ARRAY_IDX(names, i, const char *)))) {
             GENERAL_NAMES_free(gens);
             return NULL;
         }
-        GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
         if (!sk_GENERAL_NAME_push(gens, gn)) {
             GENERAL_NAME_free(gn);
             GENERAL_NAMES_free(gens);
@@ -473,6 +504,18 @@ static const char *first_name(const apr_array_header_t *names)
     return names->nelts > 0 ? APR_ARRAY_IDX(names, 0, const char *) : NULL;
 }
 
+/* The CN of a CSR: its first domain name. Addresses stay in the SAN only: CAs take the CN
+ * for a domain name, and an MD of addresses alone asks with an empty subject. */
+static const char *csr_cn(const apr_array_header_t *names)
+{
+    for (int i = 0; i < names->nelts; ++i) {
+        if (!md_ip_is_addr(APR_ARRAY_IDX(names, i, const char *))) {
+            return APR_ARRAY_IDX(names, i, const char *);
+        }
+    }
+    return NULL;
+}
+
 apr_status_t md_csr_create(unsigned char **pder, apr_size_t *plen, const apr_array_header_t *names,
                            const md_pkey_t *key, apr_pool_t *p)
 {
@@ -488,8 +531,8 @@ apr_status_t md_csr_create(unsigned char **pder, apr_size_t *plen, const apr_arr
         return APR_EINVAL;
     }
     req = X509_REQ_new();
-    subject = name_with_cn(first_name(names));
-    gens = san_make(names);
+    subject = name_with_cn(csr_cn(names));
+    gens = md_cert_san_make(names);
     ok = req && subject && gens && X509_REQ_set_version(req, X509_REQ_VERSION_1) &&
          X509_REQ_set_subject_name(req, subject) &&
          X509V3_add1_i2d(&exts, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1 &&
@@ -563,7 +606,7 @@ apr_status_t md_cert_self_signed(md_cert_t **pcert, const char *cn, const apr_ar
     }
     x509 = X509_new();
     name = name_with_cn(cn);
-    gens = san_make(names);
+    gens = md_cert_san_make(names);
     ok = x509 && name && gens && X509_set_version(x509, X509_VERSION_3) &&
          serial_set_random(x509) && X509_set_subject_name(x509, name) &&
          X509_set_issuer_name(x509, name) &&

@@ -26,9 +26,10 @@ apr_status_t md_chain_to_pem(const char **ppem, const apr_array_header_t *chain,
 /* Atomic, perms 0644 (certificates are public). */
 apr_status_t md_chain_save(const apr_array_header_t *chain, const char *path, apr_pool_t *p);
 
-/* DNS names of the subjectAltName extension (lower-cased), in certificate order. */
-apr_array_header_t *md_cert_dns_names(const md_cert_t *cert, apr_pool_t *p);
-/* True when the certificate's SAN DNS names equal 'names' as sets (case-insensitive). */
+/* The names of the subjectAltName extension, in certificate order: DNS names lower-cased,
+ * IP addresses in canonical text (md_ip_normalise) -- comparable with an MD's names. */
+apr_array_header_t *md_cert_names(const md_cert_t *cert, apr_pool_t *p);
+/* True when the certificate's SAN names equal 'names' as sets (case-insensitive). */
 int md_cert_names_equal(const md_cert_t *cert, const apr_array_header_t *names, apr_pool_t *p);
 /* True when every name in 'names' is covered (exactly or by a wildcard) by the SAN. */
 int md_cert_covers(const md_cert_t *cert, const apr_array_header_t *names, apr_pool_t *p);
@@ -54,8 +55,8 @@ int md_cert_matches_key(const md_cert_t *cert, const md_pkey_t *key);
 apr_status_t md_chain_check_links(const char **perr, const apr_array_header_t *chain,
                                   apr_pool_t *p);
 
-/* CSR (PKCS#10) for names (first one is the subject CN when it fits in 64 chars), SAN with
- * all names, signed SHA-256 by key. Output DER. */
+/* CSR (PKCS#10) for names (the first domain name is the subject CN when it fits in 64 chars),
+ * SAN with all names (IP addresses as iPAddress), signed SHA-256 by key. Output DER. */
 apr_status_t md_csr_create(unsigned char **pder, apr_size_t *plen, const apr_array_header_t *names,
                            const md_pkey_t *key, apr_pool_t *p);
 

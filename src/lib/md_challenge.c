@@ -15,6 +15,7 @@
 
 #include "md_challenge.h"
 #include "md_cmd.h"
+#include "md_crypt_int.h"
 #include "md_log.h"
 #include "md_util.h"
 
@@ -87,9 +88,28 @@ static apr_array_header_t *candidates(const md_chall_env_t *env, apr_pool_t *p)
     return types;
 }
 
-/* What the operator can change so that a type fits. */
-static const char *choose_hint(int wildcard, const md_chall_env_t *env)
+/* Whether type can prove control of name at all: only a DNS record proves a whole zone
+ * (RFC 8555 7.1.3), and an address only a connection to it (RFC 8738 7: http-01, tls-alpn-01;
+ * no DNS-based type, whatever comes). */
+static int type_proves(const char *type, const char *name)
 {
+    if (md_dns_is_wildcard(name)) {
+        return !strcasecmp(type, MD_CHALL_DNS01);
+    }
+    if (md_ip_is_addr(name)) {
+        return !strcasecmp(type, MD_CHALL_HTTP01) || !strcasecmp(type, MD_CHALL_TLSALPN01);
+    }
+    return 1;
+}
+
+/* What the operator can change so that a type fits. */
+static const char *choose_hint(int wildcard, int ip, const md_chall_env_t *env)
+{
+    if (ip) {
+        return "IP addresses are validated by http-01 or tls-alpn-01 only (RFC 8738): let the "
+               "CA reach this server on port 80 or with acme-tls/1 on port 443, and allow one "
+               "of them in MDCAChallenges";
+    }
     if (wildcard) {
         if (!type_possible(MD_CHALL_DNS01, env)) {
             return "wildcard names need dns-01: configure MDChallengeDns01";
@@ -110,6 +130,30 @@ static const char *choose_hint(int wildcard, const md_chall_env_t *env)
     return "none of the possible types is offered by the CA";
 }
 
+apr_status_t md_chall_types_check(const char **perr, const apr_array_header_t *names,
+                                  const apr_array_header_t *allowed, apr_pool_t *p)
+{
+    const char *ip = NULL;
+
+    *perr = NULL;
+    for (int i = 0; !ip && names && i < names->nelts; ++i) {
+        if (md_ip_is_addr(APR_ARRAY_IDX(names, i, const char *))) {
+            ip = APR_ARRAY_IDX(names, i, const char *);
+        }
+    }
+    if (!ip || !allowed || allowed->nelts == 0 ||
+        md_array_str_index(allowed, MD_CHALL_HTTP01, 0) >= 0 ||
+        md_array_str_index(allowed, MD_CHALL_TLSALPN01, 0) >= 0) {
+        return APR_SUCCESS;
+    }
+    *perr = apr_psprintf(p,
+                         "the IP address %s can only be validated by http-01 or tls-alpn-01 "
+                         "(RFC 8738), but MDCAChallenges allows only %s: add http-01 or "
+                         "tls-alpn-01 to it, or give the address an MD of its own",
+                         ip, md_array_str_join(allowed, ", ", p));
+    return APR_EINVAL;
+}
+
 apr_status_t md_chall_choose(const md_acme_chall_t **pchall, const md_acme_authz_t *authz,
                              const md_chall_env_t *env, apr_pool_t *p)
 {
@@ -121,8 +165,7 @@ apr_status_t md_chall_choose(const md_acme_chall_t **pchall, const md_acme_authz
     *pchall = NULL;
     for (int i = 0; i < types->nelts; ++i) {
         type = APR_ARRAY_IDX(types, i, const char *);
-        /* Only a DNS record proves control of a whole zone (RFC 8555 7.1.3). */
-        if (wildcard && strcasecmp(type, MD_CHALL_DNS01)) {
+        if (!type_proves(type, authz->domain)) {
             continue;
         }
         if (type_possible(type, env) && (chall = chall_offered(authz, type)) != NULL) {
@@ -138,8 +181,7 @@ apr_status_t md_chall_choose(const md_acme_chall_t **pchall, const md_acme_authz
     }
     possible = apr_array_make(p, DEFAULT_TYPES_COUNT, sizeof(const char *));
     for (apr_size_t i = 0; i < DEFAULT_TYPES_COUNT; ++i) {
-        if (type_possible(default_types[i], env) &&
-            (!wildcard || !strcmp(default_types[i], MD_CHALL_DNS01))) {
+        if (type_possible(default_types[i], env) && type_proves(default_types[i], authz->domain)) {
             APR_ARRAY_PUSH(possible, const char *) = default_types[i];
         }
     }
@@ -149,7 +191,8 @@ apr_status_t md_chall_choose(const md_acme_chall_t **pchall, const md_acme_authz
     md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_ENOTIMPL,
                   "no challenge type fits for %s: the CA offers [%s], possible here [%s]%s; %s",
                   authz->domain, md_array_str_join(offered, ", ", p),
-                  md_array_str_join(possible, ", ", p), allowed, choose_hint(wildcard, env));
+                  md_array_str_join(possible, ", ", p), allowed,
+                  choose_hint(wildcard, md_ip_is_addr(authz->domain), env));
     return APR_ENOTIMPL;
 }
 
@@ -196,25 +239,17 @@ static int add_acme_identifier(X509 *x509, const char *keyauthz)
     return ok;
 }
 
-/* subjectAltName with the one dNSName the CA validates. */
-static int add_san(X509 *x509, const char *domain)
+/* subjectAltName with the one name the CA validates: a dNSName (RFC 8737 3), or the
+ * iPAddress of an address (RFC 8738 6). */
+static int add_san(X509 *x509, const char *domain, apr_pool_t *p)
 {
-    GENERAL_NAMES *gens = GENERAL_NAMES_new();
-    GENERAL_NAME *gn = GENERAL_NAME_new();
-    ASN1_IA5STRING *ia5 = ASN1_IA5STRING_new();
-    int ok = gens && gn && ia5 && ASN1_STRING_set(ia5, domain, (int) strlen(domain));
+    apr_array_header_t *names = apr_array_make(p, 1, sizeof(const char *));
+    GENERAL_NAMES *gens;
+    int ok;
 
-    if (ok) {
-        GENERAL_NAME_set0_value(gn, GEN_DNS, ia5);
-        ia5 = NULL;
-        ok = sk_GENERAL_NAME_push(gens, gn) > 0;
-        if (ok) {
-            gn = NULL;
-        }
-    }
-    ok = ok && X509_add1_ext_i2d(x509, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1;
-    ASN1_IA5STRING_free(ia5);
-    GENERAL_NAME_free(gn);
+    APR_ARRAY_PUSH(names, const char *) = domain;
+    gens = md_cert_san_make(names);
+    ok = gens && X509_add1_ext_i2d(x509, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1;
     GENERAL_NAMES_free(gens);
     return ok;
 }
@@ -236,7 +271,7 @@ apr_status_t md_chall_tlsalpn01_cert(md_cert_t **pcert, const char *domain, cons
     ok = ok && X509_set_subject_name(x509, name) && X509_set_issuer_name(x509, name) &&
          X509_gmtime_adj(X509_getm_notBefore(x509), -MD_TLSALPN01_BACKDATE_SEC) &&
          X509_gmtime_adj(X509_getm_notAfter(x509), MD_TLSALPN01_VALID_SEC) &&
-         X509_set_pubkey(x509, evp) && add_san(x509, domain) &&
+         X509_set_pubkey(x509, evp) && add_san(x509, domain, p) &&
          add_acme_identifier(x509, keyauthz) && X509_sign(x509, evp, EVP_sha256()) > 0;
     X509_NAME_free(name);
     if (!ok) {

@@ -28,10 +28,17 @@ typedef struct {
     int dns01_version; /* MDChallengeDns01Version: 2 gives teardown the <txt> as well */
 } md_chall_env_t;
 
+/* Checks that the challenge types allowed for an MD (NULL/empty: any) can validate all its
+ * names: an IP address needs http-01 or tls-alpn-01 (RFC 8738 7). APR_EINVAL with a reason
+ * naming the address, what is allowed and what to change. */
+apr_status_t md_chall_types_check(const char **perr, const apr_array_header_t *names,
+                                  const apr_array_header_t *allowed, apr_pool_t *p);
+
 /* Picks the challenge to answer for authz: in the order of env->allowed when given, else
  * tls-alpn-01, http-01, then dns-01; only types the CA offers, the environment makes possible
- * (dns-01 needs a command) and, for wildcard names, only dns-01. APR_ENOTIMPL with a
- * message naming the domain, what the CA offered and what is possible when none fits. */
+ * (dns-01 needs a command) and, for wildcard names, only dns-01; never dns-01 for addresses.
+ * APR_ENOTIMPL with a message naming the domain, what the CA offered and what is possible when none
+ * fits. */
 apr_status_t md_chall_choose(const md_acme_chall_t **pchall, const md_acme_authz_t *authz,
                              const md_chall_env_t *env, apr_pool_t *p);
 

@@ -323,7 +323,7 @@ apr_status_t md_job_verify(const char **pwhy, const md_t *md, const apr_array_he
         why = "the chain holds no certificate";
     } else if (!md_cert_names_equal(leaf = APR_ARRAY_IDX(chain, 0, md_cert_t *), md->domains, p)) {
         why = apr_psprintf(p, "the certificate names %s, the MD %s",
-                           md_array_str_join(md_cert_dns_names(leaf, p), ", ", p),
+                           md_array_str_join(md_cert_names(leaf, p), ", ", p),
                            md_array_str_join(md->domains, ", ", p));
     } else if (!md_cert_matches_key(leaf, key)) {
         why = "the certificate does not match the private key";

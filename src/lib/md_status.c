@@ -41,7 +41,7 @@ static void read_cert_info(md_cert_info_t *info, md_store_t *store, const md_t *
     info->issuer = md_cert_issuer(leaf, p);
     info->serial = md_cert_serial_hex(leaf, p);
     info->fingerprint = md_cert_fingerprint(leaf, p);
-    info->names = md_cert_dns_names(leaf, p);
+    info->names = md_cert_names(leaf, p);
 
     rv = md_store_load_pkey(&key, &err, store, group, md->name,
                             file_name(MD_FN_PRIVKEY, info->spec, p), p);

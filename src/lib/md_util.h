@@ -18,8 +18,9 @@
  * Rules: ASCII letters, digits and '-' only, labels 1..63 chars not starting or ending with
  * '-', at least two labels, no leading/trailing dot, total <= 253; '*' only as the whole
  * first label. Internationalised names must be given in their 'xn--' form; non-ASCII input
- * is refused with that hint. On failure returns APR_EINVAL and a reason in *perr (which
- * names the input). */
+ * is refused with that hint. An IPv4 or IPv6 address (also "[v6]") passes as its canonical
+ * text (md_ip_normalise); wildcards never cover addresses. On failure returns APR_EINVAL and
+ * a reason in *perr (which names the input). */
 apr_status_t md_dns_name_check(const char **pnorm, const char **perr, const char *name,
                                apr_pool_t *p);
 
@@ -33,6 +34,28 @@ int md_dns_is_wildcard(const char *name);
 /* True when 'name' is matched by 'pattern' (equal, or pattern '*.x' and name one label
  * more than x). Both normalised. */
 int md_dns_matches(const char *pattern, const char *name);
+
+/* ---- IP addresses as names (RFC 8738; md_util_ip.c) ---- */
+
+/* The bytes of the longer kind of address, IPv6. */
+#define MD_IP_BIN_MAX 16
+
+/* True when s is an IPv4 or IPv6 address literal (no brackets, no zone id). */
+int md_ip_is_addr(const char *s);
+/* True when one of names (const char*) is an IP address. */
+int md_names_have_ip(const apr_array_header_t *names);
+/* The canonical text of the address in s (which may be "[v6]"): dotted quad for IPv4, RFC
+ * 5952 for IPv6 -- the form of ACME identifiers (RFC 8738 3). APR_EINVAL when s is none. */
+apr_status_t md_ip_normalise(const char **pip, const char *s, apr_pool_t *p);
+/* An address literal as the 4 or 16 bytes of a certificate's iPAddress, and back. */
+apr_status_t md_ip_to_bin(unsigned char *bin, apr_size_t *plen, const char *ip);
+apr_status_t md_ip_from_bin(const char **pip, const unsigned char *bin, apr_size_t len,
+                            apr_pool_t *p);
+/* The reverse-DNS name of an address ("1.0.0.127.in-addr.arpa", "...ip6.arpa"), which a
+ * tls-alpn-01 validator sends in SNI (RFC 8738 6), and the address of such a name (any case,
+ * final dot allowed; APR_EINVAL for other names). */
+apr_status_t md_ip_reverse_name(const char **pname, const char *ip, apr_pool_t *p);
+apr_status_t md_ip_from_reverse_name(const char **pip, const char *name, apr_pool_t *p);
 
 /* ---- durations and windows ---- */
 

@@ -1,6 +1,5 @@
 /* md_util_dns.c: checks and normalises the domain names an operator gives (md_util.h), with a
  * hint in xn-- (punycode, RFC 3492) form when a name is not ASCII. */
-#include <arpa/inet.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -166,13 +165,6 @@ static const char *idna_hint(const char *name, apr_pool_t *p)
     }
 }
 
-static int is_ip_address(const char *name)
-{
-    unsigned char buf[sizeof(struct in6_addr)];
-
-    return inet_pton(AF_INET, name, buf) == 1 || inet_pton(AF_INET6, name, buf) == 1;
-}
-
 static int is_name_char(char c)
 {
     return apr_isalnum(c) || c == '-' || c == '.' || c == '*';
@@ -247,8 +239,14 @@ apr_status_t md_dns_name_check(const char **pnorm, const char **perr, const char
             return APR_EINVAL;
         }
     }
-    if (is_ip_address(name)) {
-        *perr = apr_psprintf(p, "'%s' is an IP address, not a domain name", name);
+    if (md_ip_normalise(pnorm, name, p) == APR_SUCCESS) {
+        return APR_SUCCESS; /* an IP address (RFC 8738) */
+    }
+    if (md_dns_is_wildcard(name) && md_ip_normalise(&s, name + 2, p) == APR_SUCCESS) {
+        *perr = apr_psprintf(p,
+                             "'%s': wildcards are for domain names only; name IP addresses "
+                             "one by one, like %s",
+                             name, s);
         return APR_EINVAL;
     }
     for (s = name; *s; ++s) {

@@ -84,6 +84,10 @@ typedef struct md_mod_srv_t {
 
 md_mod_srv_t *md_mod_srv_get(server_rec *s);
 
+/* mod_md_ip.c: warns when an SSL vhost s of an MD that names an IP address is not the vhost
+ * httpd picks for connections to that address (those come without SNI). */
+void md_mod_ip_check_first_vhost(server_rec *s, apr_pool_t *pconf);
+
 /* Hooks each part registers; mod_md.c's register_hooks calls all of them. */
 void md_mod_config_hooks(void);         /* mod_md_assemble.c: the MD list, vhost assignment */
 void md_mod_init_hooks(void);           /* mod_md_init.c: post_config, certificates to mod_ssl */

@@ -8,6 +8,7 @@
 #include <http_core.h>
 #include <http_log.h>
 
+#include "md_challenge.h"
 #include "mod_md.h"
 #include "mod_md_config.h"
 
@@ -58,6 +59,7 @@ static apr_status_t md_assemble(md_t **pmd, const md_mod_conf_t *mc, const md_mo
                                 server_rec *s, apr_pool_t *p)
 {
     md_t *md = md_copy(mdef->md, p);
+    const char *why;
 
     if (!mdef->cert_file != !mdef->key_file) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
@@ -69,6 +71,11 @@ static apr_status_t md_assemble(md_t **pmd, const md_mod_conf_t *mc, const md_mo
     }
     apply_settings(md, &mc->defaults, p);
     apply_settings(md, &mdef->settings, p);
+    if (md_chall_types_check(&why, md->domains, md->ca_challenges, p) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "MD %s (%s:%d): %s", md->name, md->defn_file,
+                     md->defn_line, why);
+        return APR_EINVAL;
+    }
     if (md->ca_urls->nelts == 0) {
         APR_ARRAY_PUSH(md->ca_urls, const char *) = MD_MOD_CA_DEFAULT;
     }
@@ -227,10 +234,12 @@ static apr_status_t add_transitive_names(md_mod_conf_t *mc, apr_hash_t *owners, 
                              vhost_where(s, p), md->name, name, owner->name, md->name);
                 return APR_EINVAL;
             }
-            if (md_dns_name_check(&norm, &why, name, p) != APR_SUCCESS) {
+            /* an address (an internal one, often) is no name a CA validates for everyone */
+            if (md_dns_name_check(&norm, &why, name, p) != APR_SUCCESS || md_ip_is_addr(norm)) {
                 ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, base,
                              "MD %s: name %s of vhost %s is not added: %s", md->name, name,
-                             vhost_where(s, p), why);
+                             vhost_where(s, p),
+                             why ? why : "an IP address joins an MD only when MDomain names it");
                 continue;
             }
             APR_ARRAY_PUSH(md->domains, const char *) = norm;

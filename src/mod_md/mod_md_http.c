@@ -364,9 +364,11 @@ static int md_http_answer_tlsalpn01(conn_rec *c, const char *server_name, const 
     if (!mc || !mc->reg || !server_name) {
         return DECLINED;
     }
-    /* the name comes from the client: check it before it becomes part of a path */
-    if (md_dns_name_check(&name, &perr, server_name, c->pool) != APR_SUCCESS ||
-        md_dns_is_wildcard(name)) {
+    /* the name comes from the client: check it before it becomes part of a path; a validator
+     * asks for an address by its reverse-DNS name (RFC 8738 6), never by the address */
+    if (md_ip_from_reverse_name(&name, server_name, c->pool) != APR_SUCCESS &&
+        (md_dns_name_check(&name, &perr, server_name, c->pool) != APR_SUCCESS ||
+         md_dns_is_wildcard(name) || md_ip_is_addr(name))) {
         return DECLINED;
     }
     store = md_reg_store(mc->reg);

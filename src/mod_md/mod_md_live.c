@@ -250,7 +250,9 @@ static int live_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX 
 {
     md_mod_srv_t *srv = md_mod_srv_get(s);
 
-    (void) p;
+    if (!is_proxy && srv && srv->md) {
+        md_mod_ip_check_first_vhost(s, p);
+    }
     if (!is_proxy && srv && srv->md && srv->mc->live && srv->md_index >= 0) {
         SSL_CTX_set_cert_cb(ctx, live_cert_cb, srv);
         ap_log_error(APLOG_MARK, APLOG_TRACE1, 0, s, "MD %s: live activation on vhost %s",

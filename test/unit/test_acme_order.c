@@ -367,6 +367,34 @@ static void test_authz_invalid_keeps_error(void **state)
     assert_string_equal(a->error->identifier, "www.example.org");
 }
 
+/* RFC 8738 3: an ip identifier; its address comes out in the MD's (canonical) form. */
+static void test_authz_of_ip_address(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a;
+
+    assert_int_equal(
+        md_acme_authz_from_json(&a,
+                                parse("{\"status\": \"pending\", \"identifier\": {\"type\": \"ip\","
+                                      " \"value\": \"192.0.2.1\"}, \"challenges\": ["
+                                      "  {\"type\": \"tls-alpn-01\", \"url\": \"https://c/1\","
+                                      "   \"token\": \"t1\"}]}",
+                                      f->pool),
+                                "https://a/1", f->pool),
+        APR_SUCCESS);
+    assert_string_equal(a->domain, "192.0.2.1");
+    assert_int_equal(a->challenges->nelts, 1);
+    assert_int_equal(
+        md_acme_authz_from_json(&a,
+                                parse("{\"status\": \"valid\", \"wildcard\": true, \"identifier\": "
+                                      "{\"type\": \"ip\", \"value\": \"2001:DB8:0:0::1\"}}",
+                                      f->pool),
+                                "https://a/2", f->pool),
+        APR_SUCCESS);
+    assert_string_equal(a->domain, "2001:db8::1");
+    assert_string_equal(unit_log_text(), "");
+}
+
 static void test_authz_not_a_domain(void **state)
 {
     fixture_t *f = *state;
@@ -375,12 +403,19 @@ static void test_authz_not_a_domain(void **state)
     assert_int_equal(
         md_acme_authz_from_json(&a,
                                 parse("{\"status\": \"pending\", \"identifier\": {\"type\": \"ip\","
-                                      " \"value\": \"192.0.2.1\"}, \"challenges\": []}",
+                                      " \"value\": \"www.example.org\"}, \"challenges\": []}",
                                       f->pool),
                                 "https://a/3", f->pool),
         APR_EINVAL);
     assert_null(a);
     assert_non_null(strstr(unit_log_text(), "https://a/3"));
+    assert_int_equal(
+        md_acme_authz_from_json(&a,
+                                parse("{\"status\": \"pending\", \"identifier\": {\"type\": "
+                                      "\"email\", \"value\": \"a@example.org\"}}",
+                                      f->pool),
+                                "https://a/5", f->pool),
+        APR_EINVAL);
     assert_int_equal(md_acme_authz_from_json(&a, parse("{\"status\": \"pending\"}", f->pool),
                                              "https://a/4", f->pool),
                      APR_EINVAL);
@@ -462,6 +497,25 @@ static void test_order_flow(void **state)
     assert_string_equal(unit_log_text(), "");
 }
 
+/* RFC 8738 3: addresses are ordered as ip identifiers, names as dns ones, in the MD's order. */
+static void test_order_new_ip_identifiers(void **state)
+{
+    fixture_t *f = *state;
+    apr_array_header_t *domains = apr_array_make(f->pool, 3, sizeof(const char *));
+    md_acme_order_t *o;
+
+    ca_start(f);
+    APR_ARRAY_PUSH(domains, const char *) = "192.0.2.10";
+    APR_ARRAY_PUSH(domains, const char *) = "example.org";
+    APR_ARRAY_PUSH(domains, const char *) = "2001:db8::1";
+    assert_int_equal(md_acme_order_new(&o, f->acme, &(md_acme_order_req_t){domains}, f->pool),
+                     APR_SUCCESS);
+    assert_string_equal(last_request(f), "/new-order {\"identifiers\":["
+                                         "{\"type\":\"ip\",\"value\":\"192.0.2.10\"},"
+                                         "{\"type\":\"dns\",\"value\":\"example.org\"},"
+                                         "{\"type\":\"ip\",\"value\":\"2001:db8::1\"}]}");
+}
+
 static void test_ca_problems_are_reported(void **state)
 {
     fixture_t *f = *state;
@@ -510,7 +564,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_authz_from_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authz_wildcard_and_bad_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authz_invalid_keeps_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authz_of_ip_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authz_not_a_domain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_new_ip_identifiers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ca_problems_are_reported, setup, teardown),
     };

@@ -98,7 +98,7 @@ static void test_self_signed_names(void **state)
 {
     fixture_t *f = *state;
     md_cert_t *cert = self_signed(f, NAMES("a.example.org", "www.example.org"), f->ec1);
-    apr_array_header_t *sans = md_cert_dns_names(cert, f->pool);
+    apr_array_header_t *sans = md_cert_names(cert, f->pool);
 
     assert_int_equal(sans->nelts, 2);
     assert_string_equal(APR_ARRAY_IDX(sans, 0, const char *), "a.example.org");
