@@ -61,6 +61,10 @@ typedef struct md_t {
     md_state_t state;
     const char *state_descr; /* why, in words: "certificate(rsa2048) is missing" */
 
+    /* how to reach its CA, when it has a proxy of its own (MDHttpProxy in its section; not
+     * persisted: the configuration says it at each start) */
+    const char *proxy;
+
     /* where it was defined (not persisted), for error messages */
     const char *defn_file;
     int defn_line;

@@ -80,6 +80,7 @@ md_t *md_copy(const md_t *src, apr_pool_t *p)
     md->pkey_specs = specs_copy(src->pkey_specs, p);
     md->state_descr = apr_pstrdup(p, src->state_descr);
     md->defn_file = apr_pstrdup(p, src->defn_file);
+    md->proxy = apr_pstrdup(p, src->proxy);
     return md;
 }
 

@@ -661,25 +661,33 @@ static apr_status_t drive_spec(md_drive_t *d, const md_pkey_spec_t *spec)
     return rv == APR_SUCCESS ? step_stage(d) : rv;
 }
 
-/* The CA client: the worker's from the previous MD when it talks to the same CA. */
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+/* The CA client: the worker's from the previous MD when it talks to the same CA, the same way
+ * (an MD may have a proxy of its own). */
 static apr_status_t acme_client(md_drive_t *d)
 {
     md_drive_conn_t *conn = d->conn;
+    const char *proxy = d->md->proxy ? d->md->proxy : d->opts->proxy;
     apr_status_t rv;
 
-    if (conn && conn->acme && !strcmp(md_acme_url(conn->acme), d->ca_url)) {
+    if (conn && conn->acme && !strcmp(md_acme_url(conn->acme), d->ca_url) &&
+        same_str(conn->proxy, proxy)) {
         d->acme = conn->acme;
         md_acme_forget(d->acme);
         return APR_SUCCESS;
     }
-    rv = md_acme_create(&d->acme, d->ca_url, d->opts->ca_file, d->opts->proxy,
-                        conn ? conn->p : d->p);
+    rv = md_acme_create(&d->acme, d->ca_url, d->opts->ca_file, proxy, conn ? conn->p : d->p);
     if (rv == APR_SUCCESS) {
         md_http_set_cancel(md_acme_http(d->acme), d->opts->cancel);
         md_http_set_proxy_ca_file(md_acme_http(d->acme), d->opts->proxy_ca_file);
     }
     if (rv == APR_SUCCESS && conn) {
         conn->acme = d->acme;
+        conn->proxy = proxy ? apr_pstrdup(conn->p, proxy) : NULL;
     }
     return rv;
 }

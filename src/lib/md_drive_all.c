@@ -28,7 +28,7 @@ typedef struct {
 /* Takes MDs from the queue until it is empty. */
 static void drive_queue(md_drive_queue_t *q)
 {
-    md_drive_conn_t conn = {NULL, NULL};
+    md_drive_conn_t conn = {NULL, NULL, NULL};
     apr_allocator_t *alloc = NULL;
     apr_pool_t *p;
     apr_status_t rv;

@@ -25,8 +25,9 @@ typedef struct {
  * session, directory, a nonce), so that an MD does not pay a handshake and two requests
  * before its first real one. */
 typedef struct {
-    apr_pool_t *p;   /* the thread's own; outlives the jobs */
-    md_acme_t *acme; /* NULL until the first job */
+    apr_pool_t *p;     /* the thread's own; outlives the jobs */
+    md_acme_t *acme;   /* NULL until the first job */
+    const char *proxy; /* the proxy acme goes through, NULL: none of ours */
 } md_drive_conn_t;
 
 /* One MD's drive (md_drive's work): accts shared with the drives running beside it, conn the

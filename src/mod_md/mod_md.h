@@ -29,6 +29,7 @@ typedef struct md_mod_settings_t {
     int require_https;                 /* 0 off, 1 temporary, 2 permanent; -1 unset */
     int must_staple;                   /* -1 unset */
     int transitive;                    /* MDMembers auto (1) / manual (0); -1 unset */
+    const char *proxy;                 /* MDHttpProxy; NULL unset */
 } md_mod_settings_t;
 
 /* An MD as the configuration defines it. */

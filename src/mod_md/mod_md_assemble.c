@@ -37,6 +37,9 @@ static void apply_settings(md_t *md, const md_mod_settings_t *set, apr_pool_t *p
     if (set->ca_challenges) {
         md->ca_challenges = md_array_str_copy(p, set->ca_challenges);
     }
+    if (set->proxy) {
+        md->proxy = set->proxy;
+    }
     if (set->pkey_specs) {
         md->pkey_specs = set->pkey_specs;
     }

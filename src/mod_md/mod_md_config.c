@@ -12,9 +12,18 @@
 #include "md_challenge.h"
 #include "mod_md.h"
 
-/* Let's Encrypt's ACME directories, for the words 'letsencrypt' and 'letsencrypt-test'. */
-#define MD_MOD_CA_LE "https://acme-v02.api.letsencrypt.org/directory"
-#define MD_MOD_CA_LE_TEST "https://acme-staging-v02.api.letsencrypt.org/directory"
+/* The CAs MDCertificateAuthority knows by name (as the bundled module does). */
+typedef struct {
+    const char *name, *url;
+} md_mod_ca_name_t;
+
+static const md_mod_ca_name_t ca_names[] = {
+    {"letsencrypt", "https://acme-v02.api.letsencrypt.org/directory"},
+    {"letsencrypt-test", "https://acme-staging-v02.api.letsencrypt.org/directory"},
+    {"buypass", "https://api.buypass.com/acme/directory"},
+    {"buypass-test", "https://api.test4.buypass.no/acme/directory"},
+};
+#define MD_MOD_CA_NAMES "letsencrypt, letsencrypt-test, buypass, buypass-test"
 /* what MDCertificateAgreement accepts instead of the terms' URL */
 #define MD_MOD_AGREEMENT_ACCEPTED "accepted"
 #define MD_MOD_PORT_MAX 65535
@@ -184,7 +193,9 @@ static const char *set_mdomain(cmd_parms *cmd, void *mconfig, int argc, char *co
                             "add names to this MD, or move it outside",
                             cmd->cmd->name);
     }
-    if ((err = not_in_vhost(cmd)) != NULL) {
+    /* inside a <VirtualHost> too, as the bundled module allows: the MD is defined for the whole
+     * server all the same, and vhosts find it by their names */
+    if ((err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT)) != NULL) {
         return err;
     }
     return mdef_create(&mdef, cmd, argc, argv);
@@ -313,26 +324,24 @@ static const char *set_ca(cmd_parms *cmd, void *mconfig, int argc, char *const a
 
     MD_MOD_SETTING_CHECK(cmd, mconfig);
     if (argc < 1) {
-        return apr_psprintf(cmd->pool,
-                            "%s needs the URL of an ACME directory, or "
-                            "'letsencrypt' / 'letsencrypt-test'",
-                            cmd->cmd->name);
+        return apr_psprintf(
+            cmd->pool,
+            "%s needs the URL of an ACME directory, or one of the names " MD_MOD_CA_NAMES,
+            cmd->cmd->name);
     }
     /* several lines in one scope add to the failover list */
     if (!settings->ca_urls) {
         settings->ca_urls = apr_array_make(cmd->pool, argc, sizeof(const char *));
     }
     for (int i = 0; i < argc; ++i) {
-        if (!strcasecmp(argv[i], "letsencrypt")) {
-            url = MD_MOD_CA_LE;
-        } else if (!strcasecmp(argv[i], "letsencrypt-test")) {
-            url = MD_MOD_CA_LE_TEST;
-        } else if (is_http_url(argv[i])) {
-            url = argv[i];
-        } else {
+        url = is_http_url(argv[i]) ? argv[i] : NULL;
+        for (apr_size_t k = 0; !url && k < sizeof(ca_names) / sizeof(ca_names[0]); ++k) {
+            url = strcasecmp(argv[i], ca_names[k].name) ? NULL : ca_names[k].url;
+        }
+        if (!url) {
             return apr_psprintf(cmd->pool,
                                 "%s: '%s' is not a URL; give the https:// URL of the "
-                                "CA's ACME directory, or 'letsencrypt' / 'letsencrypt-test'",
+                                "CA's ACME directory, or one of the names " MD_MOD_CA_NAMES,
                                 cmd->cmd->name, argv[i]);
         }
         if (md_array_str_index(settings->ca_urls, url, 1) < 0) {
@@ -398,6 +407,15 @@ static const char *set_pkeys(cmd_parms *cmd, void *mconfig, int argc, char *cons
     if (argc < 1) {
         return apr_psprintf(cmd->pool, "%s needs a key type, e.g. 'RSA 2048' or secp256r1",
                             cmd->cmd->name);
+    }
+    if (!strcasecmp(argv[0], "Default")) {
+        /* the built-in default (RSA 2048), e.g. inside an MD when the global one differs */
+        if (argc > 1) {
+            return apr_psprintf(cmd->pool, "%s: 'Default' stands alone, without other key types",
+                                cmd->cmd->name);
+        }
+        settings_of(cmd, mconfig)->pkey_specs = apr_array_make(cmd->pool, 0, sizeof(void *));
+        return NULL;
     }
     if (md_pkey_specs_parse(&specs, &err, argc, (const char *const *) argv, cmd->pool) !=
         APR_SUCCESS) {
@@ -629,16 +647,21 @@ static const char *set_store_dir(cmd_parms *cmd, void *mconfig, const char *arg)
     return NULL;
 }
 
+/* MDHttpProxy: globally (also the default of every MD) or for one MD in its section. */
 static const char *set_proxy(cmd_parms *cmd, void *mconfig, const char *arg)
 {
-    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
     if (!is_http_url(arg)) {
         return apr_psprintf(cmd->pool,
                             "%s: '%s' is not a proxy URL; write e.g. "
                             "http://proxy.example.org:3128",
                             cmd->cmd->name, arg);
     }
-    conf_of(cmd)->proxy = arg;
+    if (mconfig) {
+        settings_of(cmd, mconfig)->proxy = arg;
+    } else {
+        conf_of(cmd)->proxy = arg;
+    }
     return NULL;
 }
 
@@ -734,7 +757,7 @@ const command_rec md_mod_cmds[] = {
     MD_CMD_TAKE1("MDContactEmail", set_contact, NULL,
                  "email address for the CA account (default: ServerAdmin)"),
     MD_CMD_ARGV("MDCertificateAuthority", set_ca, NULL,
-                "ACME directory URL(s), tried in order; or letsencrypt / letsencrypt-test"),
+                "ACME directory URL(s), tried in order; or " MD_MOD_CA_NAMES),
     MD_CMD_TAKE1("MDCertificateProtocol", set_ca_proto, NULL, "the protocol: ACME"),
     MD_CMD_TAKE1("MDCACertificateFile", set_global_file, "ca_file",
                  "PEM file with the roots to trust for the CA's TLS"),

@@ -150,3 +150,25 @@ def test_module_through_an_https_proxy_it_trusts_by_its_own_file(workdir, pebble
         for h in made:
             h.stop()
         proxy.close()
+
+
+def test_module_md_with_a_proxy_of_its_own(workdir, pebble_factory):
+    """MDHttpProxy inside an MD's section: that MD's requests go through it, no one else's."""
+    http_port, https_port = ports.free_ports(2)
+    pebble = pebble_factory(http_port=http_port, tls_port=https_port)
+    proxy = ConnectProxy()
+    root = pebble.write_root(workdir / "pebble-root.pem")
+    h = MdHttpd(workdir, pebble=pebble, http_port=http_port, https_port=https_port)
+    try:
+        h.write_config(md_conf="\n".join(["MDPrivateKeys secp256r1", "MDCAChallenges http-01",
+                                          "MDRetryDelay 1s", "ServerAdmin admin@example.test",
+                                          f"<MDomain {DOMAIN}>",
+                                          f"  MDHttpProxy http://127.0.0.1:{proxy.port}",
+                                          "</MDomain>"]),
+                       vhosts=h.vhost(DOMAIN))
+        h.start()
+        assert h.wait_served(DOMAIN, root), h.error_log_tail(60)
+        assert pebble.directory_url.split("/")[2] in proxy.targets, proxy.targets
+    finally:
+        h.stop()
+        proxy.close()

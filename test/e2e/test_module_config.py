@@ -67,6 +67,8 @@ BAD_CONFIGS = [
      "</MDomainSet>\n", "ServerAdmin x@", ["ServerAdmin", "not allowed inside the section"]),
     ("contact", "MDContactEmail webmaster\n", "MDContactEmail", ["not an email address"]),
     ("members-outside", "MDMembers www.example.org\n", "MDMembers", ["auto", "manual"]),
+    ("pkey-default-with-others", "MDPrivateKeys Default secp256r1\n", "MDPrivateKeys",
+     ["'Default' stands alone"]),
 ]
 
 
@@ -106,6 +108,27 @@ def test_match_names_servernames_matches_a_vhost_by_its_servername_only(md_httpd
     assert h.md_json("a.example.org")["domains"] == ["a.example.org"]
     assert h.md_json("b.example.org")["domains"] == ["b.example.org"]
     # the vhost a.example.org presents a's certificate (its fallback for now)
+    assert set(cert_dns_names(h.peer_cert("a.example.org"))) == {"a.example.org"}
+
+
+def test_bundled_module_syntax_is_understood(md_httpd):
+    """What configs written for the bundled module say: MDomain inside a vhost, CA names,
+    MDPrivateKeys Default (inside an MD, against a global key type), MDHttpProxy per MD."""
+    h = md_httpd(md_conf=QUIET + "MDPrivateKeys secp256r1\n"
+                 "<MDomain b.example.org>\n  MDPrivateKeys Default\n"
+                 "  MDCertificateAuthority buypass-test\n"
+                 "  MDHttpProxy http://proxy.example.org:3128\n</MDomain>\n")
+    h.write_config(vhosts=h.vhost("a.example.org", extra="MDomain a.example.org") +
+                   h.vhost("b.example.org"))
+    rc, out = h.configtest()
+    assert rc == 0, out
+    h.start()
+    a, b = h.md_json("a.example.org"), h.md_json("b.example.org")
+    assert a["domains"] == ["a.example.org"]
+    assert a["privkey"] == {"type": "EC", "curve": "secp256r1"}
+    assert "privkey" not in b  # the default: RSA 2048
+    assert b["ca"]["urls"] == ["https://api.test4.buypass.no/acme/directory"]
+    # the vhost uses the MD defined inside it
     assert set(cert_dns_names(h.peer_cert("a.example.org"))) == {"a.example.org"}
 
 
