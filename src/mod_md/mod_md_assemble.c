@@ -325,8 +325,8 @@ void md_mod_config_warnings(server_rec *base, const md_mod_conf_t *mc)
         if (!apr_hash_get(used, &md, sizeof(md))) {
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, base,
                          "MD %s (%s:%d) is not used by any vhost: no ServerName/ServerAlias "
-                         "matches its names; it is kept in the store but gets no certificate "
-                         "served",
+                         "matches its names; it is kept in the store but not renewed, and no "
+                         "certificate of it is served",
                          md->name, md->defn_file, md->defn_line);
         }
     }

@@ -123,7 +123,7 @@ static apr_time_t json_time(const md_json_t *j, const char *key)
 }
 
 static md_mod_snap_t *snap_take(const md_mod_conf_t *mc, const md_t *md, const md_mod_mdef_t *mdef,
-                                apr_time_t now, apr_pool_t *p)
+                                int watched, apr_time_t now, apr_pool_t *p)
 {
     md_mod_snap_t *snap = apr_pcalloc(p, sizeof(*snap));
     apr_array_header_t *installed;
@@ -131,7 +131,10 @@ static md_mod_snap_t *snap_take(const md_mod_conf_t *mc, const md_t *md, const m
     apr_time_t warn_at;
 
     snap->md = md;
-    snap->driven = is_driven(md, mdef);
+    snap->watched = watched;
+    /* an MD no vhost uses gets no certificate from us, as with the bundled module: nothing
+     * would serve it (a2md can still drive it) */
+    snap->driven = watched && is_driven(md, mdef);
     md_reg_cert_infos(&installed, mc->reg, md, MD_SG_DOMAINS, now, p);
     snap->installed = installed;
     md_reg_status_json(&j, mc->reg, md, installed, now, p); /* domains/ read once */
@@ -147,18 +150,40 @@ static md_mod_snap_t *snap_take(const md_mod_conf_t *mc, const md_t *md, const m
     return snap;
 }
 
-static md_mod_gen_t *gen_make(md_mod_conf_t *mc, apr_pool_t *pconf)
+/* Per MD of mc->mds: 1 when some vhost uses it. One pass over the servers. */
+static char *mds_watched(const md_mod_conf_t *mc, server_rec *base, apr_pool_t *p)
+{
+    int n = mc->mds ? mc->mds->nelts : 0;
+    char *watched = apr_pcalloc(p, (apr_size_t) n + 1);
+    apr_hash_t *index = apr_hash_make(p);
+
+    for (int i = 0; i < n; ++i) {
+        const md_t **key = apr_pmemdup(p, &APR_ARRAY_IDX(mc->mds, i, const md_t *), sizeof(md_t *));
+        apr_hash_set(index, key, sizeof(*key), (void *) (apr_uintptr_t) (i + 1));
+    }
+    for (server_rec *s = base; s; s = s->next) {
+        const md_t *md = md_mod_srv_get(s)->md;
+        apr_uintptr_t i = md ? (apr_uintptr_t) apr_hash_get(index, &md, sizeof(md)) : 0;
+        if (i > 0) {
+            watched[i - 1] = 1;
+        }
+    }
+    return watched;
+}
+
+static md_mod_gen_t *gen_make(md_mod_conf_t *mc, server_rec *base, apr_pool_t *pconf)
 {
     md_mod_gen_t *gen = apr_pcalloc(pconf, sizeof(*gen));
     apr_time_t now = apr_time_now();
     int n = mc->mds ? mc->mds->nelts : 0;
+    char *watched = mds_watched(mc, base, pconf);
 
     gen->snaps = apr_array_make(pconf, n, sizeof(md_mod_snap_t *));
     for (int i = 0; i < n; ++i) {
         APR_ARRAY_PUSH(gen->snaps, md_mod_snap_t *) =
             snap_take(mc, APR_ARRAY_IDX(mc->mds, i, const md_t *),
                       /* mds were made from mdefs one to one, in order (mod_md_assemble.c) */
-                      APR_ARRAY_IDX(mc->mdefs, i, const md_mod_mdef_t *), now, pconf);
+                      APR_ARRAY_IDX(mc->mdefs, i, const md_mod_mdef_t *), watched[i], now, pconf);
     }
     apr_pool_userdata_set(gen, MD_MOD_GEN_KEY, apr_pool_cleanup_null, pconf);
     return gen;
@@ -625,7 +650,7 @@ static int drive_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         return OK; /* nothing managed (or the store could not be opened: logged there) */
     }
     started = apr_time_now();
-    gen = gen_make(sc->mc, pconf);
+    gen = gen_make(sc->mc, s, pconf);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "md status of %d MD(s) taken in %d ms",
                  gen->snaps->nelts, (int) apr_time_as_msec(apr_time_now() - started));
     driver_setup(sc->mc, gen, s, pconf);

@@ -17,7 +17,8 @@
 typedef struct {
     const md_t *md;
     const char *status; /* md_reg_status_json without "staging", as JSON text */
-    int driven;         /* the driver renews it (not manual, no static certificate) */
+    int watched;        /* a vhost uses it */
+    int driven;         /* the driver renews it (watched, not manual, no static certificate) */
     const apr_array_header_t *installed; /* md_cert_info_t* of domains/ (md_plan_opts_t) */
     apr_time_t warn_at; /* when the earliest certificate enters its warn window; 0 = none */
 } md_mod_snap_t;

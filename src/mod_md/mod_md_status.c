@@ -108,6 +108,7 @@ static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap
         md_reg_cert_infos(&live_infos, mc->reg, snap->md, MD_SG_LIVE, now, r->pool);
     }
     md_json_set(j, "presented", presented(r, live_infos, j));
+    md_json_set_bool(j, "watched", snap->watched);
     if (md_plan_next(&plan, mc->reg, snap->md, &opts, now, r->pool) != APR_SUCCESS) {
         return j;
     }

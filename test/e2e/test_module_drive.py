@@ -155,6 +155,18 @@ def test_md_obtained_in_background_and_served_without_restart(site):
     assert not (site.store / "live" / DOMAIN).exists()
 
 
+def test_an_md_no_vhost_uses_is_shown_unwatched_and_not_driven(site):
+    site.start(global_lines=["MDomain unused.example.test"])
+    site.wait_served()
+    assert wait_until(lambda: "md driver: 1 MD(s) driven, staged: [www.example.test]"
+                      in site.httpd.error_log_text(), 10), site.httpd.error_log_tail()
+    st, j = site.status("/md-status/unused.example.test")
+    assert st == 200, j
+    assert j["watched"] is False and "next-check" not in j and "staging" not in j, j
+    assert site.md_status()["watched"] is True
+    assert not (site.store / "staging" / "unused.example.test").exists()
+
+
 def test_initial_delay_holds_the_first_run_back(site):
     site.start(global_lines=["MDInitialDelay 1h"])
     assert wait_until(lambda: "md driver: first run in 1h (MDInitialDelay)"
