@@ -38,6 +38,7 @@ static md_mod_conf_t *conf_get_or_create(apr_pool_t *p)
     mc->port_http = -1;
     mc->port_https = -1;
     mc->base_server = -1;
+    mc->certificate_status = 1;
     apr_pool_userdata_setn(mc, MD_MOD_CONF_KEY, NULL, p);
     return mc;
 }
@@ -148,6 +149,7 @@ static void register_hooks(apr_pool_t *p)
     md_mod_drive_hooks(p);
     md_mod_http_hooks(p);
     md_mod_live_hooks();
+    md_mod_certstatus_hooks();
 }
 
 AP_DECLARE_MODULE(md) = {

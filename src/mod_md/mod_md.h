@@ -52,6 +52,7 @@ typedef struct md_mod_conf_t {
     int port_http, port_https; /* MDPortMap: local ports that get the CA's 80/443; -1 unset */
     int base_server;           /* MDBaseServer */
     int match_servernames;     /* MDMatchNames servernames: vhosts match MDs by ServerName only */
+    int certificate_status;    /* MDCertificateStatus: /.httpd/certificate-status, default on */
     apr_interval_time_t check_interval;   /* MDCheckInterval */
     apr_interval_time_t retry_delay;      /* MDRetryDelay */
     const char *dns01_cmd;                /* MDChallengeDns01 */
@@ -95,6 +96,7 @@ void md_mod_init_hooks(void);           /* mod_md_init.c: post_config, certifica
 void md_mod_drive_hooks(apr_pool_t *p); /* mod_md_drive.c: background driving, activation */
 void md_mod_http_hooks(apr_pool_t *p);  /* mod_md_http.c: challenges, 503, redirects */
 void md_mod_live_hooks(void);           /* mod_md_live.c: sets the driver published */
+void md_mod_certstatus_hooks(void);     /* mod_md_certstatus.c: MDCertificateStatus */
 
 /* ---- live activation (mod_md_live.c) ---- */
 

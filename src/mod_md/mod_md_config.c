@@ -728,6 +728,13 @@ static const char *set_match_names(cmd_parms *cmd, void *mconfig, const char *ar
     return NULL;
 }
 
+static const char *set_certificate_status(cmd_parms *cmd, void *mconfig, int flag)
+{
+    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    conf_of(cmd)->certificate_status = flag;
+    return NULL;
+}
+
 static const char *set_base_server(cmd_parms *cmd, void *mconfig, int flag)
 {
     MD_MOD_GLOBAL_CHECK(cmd, mconfig);
@@ -795,6 +802,8 @@ const command_rec md_mod_cmds[] = {
                  "inside an MD section: the key of MDCertificateFile"),
     MD_CMD_TAKE1("MDMatchNames", set_match_names, NULL,
                  "all | servernames: which vhost names find the vhost's MD (default all)"),
+    AP_INIT_FLAG("MDCertificateStatus", set_certificate_status, NULL, RSRC_CONF,
+                 "on: MD vhosts answer /.httpd/certificate-status over TLS (default on)"),
     AP_INIT_FLAG("MDBaseServer", set_base_server, NULL, RSRC_CONF,
                  "on: the server outside any vhost may use an MD too (default off)"),
     MD_CMD_ARGV("MDMessageCmd", set_cmd, "message",

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import hashes
 
 from mdtest import ports
 from mdtest.mdhttpd import MdHttpd, cert_dns_names
@@ -153,6 +154,25 @@ def test_md_obtained_in_background_and_served_without_restart(site):
         tzinfo=datetime.timezone.utc)
     assert int(j["certificates"][0]["serial"], 16) == cert.serial_number
     assert not (site.store / "live" / DOMAIN).exists()
+
+
+def test_certificate_status_tells_clients_what_is_presented(site):
+    site.start()
+    cert = site.wait_served()
+    st, body = site.httpd.https_get(DOMAIN, "/.httpd/certificate-status", cafile=site.root_file)
+    assert st == 200, body
+    j = json.loads(body)
+    # the bundled module's shape: per key type, and the overall validity
+    assert int(j["secp256r1"]["serial"], 16) == cert.serial_number
+    assert j["secp256r1"]["sha256-fingerprint"] == cert.fingerprint(hashes.SHA256()).hex()
+    until = datetime.datetime.strptime(j["valid"]["until"], "%a, %d %b %Y %H:%M:%S GMT")
+    assert until == cert.not_valid_after.replace(microsecond=0)
+    # not on plain http, and not when switched off
+    st, _ = site.httpd.get("/.httpd/certificate-status")
+    assert st == 404
+    site.reconfigure(global_lines=["MDCertificateStatus off"])
+    st, _ = site.httpd.https_get(DOMAIN, "/.httpd/certificate-status", cafile=site.root_file)
+    assert st == 404
 
 
 def test_an_md_no_vhost_uses_is_shown_unwatched_and_not_driven(site):

@@ -1,0 +1,118 @@
+/* mod_md_certstatus.c: MDCertificateStatus -- GET /.httpd/certificate-status on an MD's TLS
+ * vhost answers what certificates it presents (validity, serial, fingerprint) and a renewal. */
+#include <apr_date.h>
+#include <apr_strings.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_ssl.h>
+
+#include "md_json.h"
+#include "md_plan.h"
+#include "mod_md.h"
+#include "mod_md_drive.h"
+
+#define MD_MOD_CERT_STATUS_PATH "/.httpd/certificate-status"
+
+/* The bundled module's key names: "rsa" for RSA keys of any size, the curve for EC ones. */
+static const char *key_name(const md_cert_info_t *info)
+{
+    return info->spec->type == MD_PKEY_RSA ? "rsa" : info->spec_name;
+}
+
+static md_json_t *validity(apr_time_t from, apr_time_t until, apr_pool_t *p)
+{
+    md_json_t *v = md_json_new_obj(p);
+    char buf[APR_RFC822_DATE_LEN];
+
+    apr_rfc822_date(buf, from);
+    md_json_set_str(v, "from", apr_pstrdup(p, buf));
+    apr_rfc822_date(buf, until);
+    md_json_set_str(v, "until", apr_pstrdup(p, buf));
+    return v;
+}
+
+/* {"valid": {...} (the shortest lived), "<key>": {"valid", "serial", "sha256-fingerprint"}} for
+ * the certificates of infos that are there; NULL when none is. */
+static md_json_t *certs_json(const apr_array_header_t *infos, apr_pool_t *p)
+{
+    md_json_t *j = md_json_new_obj(p), *c;
+    apr_time_t from = 0, until = 0;
+    int n = 0;
+
+    for (int i = 0; infos && i < infos->nelts; ++i) {
+        const md_cert_info_t *info = APR_ARRAY_IDX(infos, i, const md_cert_info_t *);
+        if (!info->present || !info->serial) {
+            continue;
+        }
+        c = md_json_new_obj(p);
+        md_json_set(c, "valid", validity(info->not_before, info->not_after, p));
+        md_json_set_str(c, "serial", info->serial);
+        md_json_set_str(c, "sha256-fingerprint", info->fingerprint);
+        md_json_set(j, key_name(info), c);
+        from = !n || info->not_before > from ? info->not_before : from;
+        until = !n || info->not_after < until ? info->not_after : until;
+        ++n;
+    }
+    if (!n) {
+        return NULL;
+    }
+    md_json_set(j, "valid", validity(from, until, p));
+    return j;
+}
+
+static int certificate_status(request_rec *r)
+{
+    md_mod_srv_t *srv = md_mod_srv_get(r->server);
+    md_mod_conf_t *mc = srv ? srv->mc : NULL;
+    const md_mod_gen_t *gen;
+    const md_mod_snap_t *snap;
+    const apr_array_header_t *infos = NULL;
+    apr_array_header_t *live = NULL, *staged = NULL;
+    md_plan_opts_t opts;
+    md_json_t *j, *renewal;
+    apr_time_t now = apr_time_now();
+
+    if (!mc || !mc->certificate_status || !srv->md || srv->md_index < 0 || !r->parsed_uri.path ||
+        strcmp(r->parsed_uri.path, MD_MOD_CERT_STATUS_PATH) || !ap_ssl_conn_is_ssl(r->connection)) {
+        return DECLINED;
+    }
+    if (r->method_number != M_GET) {
+        return HTTP_METHOD_NOT_ALLOWED;
+    }
+    gen = md_mod_gen_get(r->server);
+    if (!gen || srv->md_index >= gen->snaps->nelts) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    snap = APR_ARRAY_IDX(gen->snaps, srv->md_index, const md_mod_snap_t *);
+    opts = md_mod_plan_opts(mc, gen, srv->md_index);
+    /* what the workers present: a live set, else the one installed at the start */
+    if (opts.live_presented &&
+        md_reg_cert_infos(&live, mc->reg, snap->md, MD_SG_LIVE, now, r->pool) == APR_SUCCESS) {
+        infos = live;
+    } else {
+        infos = snap->installed;
+    }
+    if (!(j = certs_json(infos, r->pool))) {
+        return HTTP_NOT_FOUND; /* the temporary certificate: nothing to tell */
+    }
+    /* a renewed set waiting for its activation (MDActivationDelay) */
+    if (md_reg_cert_infos(&staged, mc->reg, snap->md, MD_SG_STAGING, now, r->pool) == APR_SUCCESS &&
+        (renewal = certs_json(staged, r->pool)) != NULL) {
+        md_json_set(j, "renewal", renewal);
+    }
+    ap_set_content_type(r, "application/json");
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (!r->header_only) {
+        ap_rputs(md_json_dump(j, 1, r->pool), r);
+        ap_rputs("\n", r);
+    }
+    return DONE;
+}
+
+void md_mod_certstatus_hooks(void)
+{
+    ap_hook_post_read_request(certificate_status, NULL, NULL, APR_HOOK_MIDDLE);
+}
