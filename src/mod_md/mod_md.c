@@ -150,6 +150,7 @@ static void register_hooks(apr_pool_t *p)
     md_mod_http_hooks(p);
     md_mod_live_hooks();
     md_mod_certstatus_hooks();
+    md_mod_serverstatus_hooks();
 }
 
 AP_DECLARE_MODULE(md) = {

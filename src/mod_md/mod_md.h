@@ -53,6 +53,8 @@ typedef struct md_mod_conf_t {
     int base_server;           /* MDBaseServer */
     int match_servernames;     /* MDMatchNames servernames: vhosts match MDs by ServerName only */
     int certificate_status;    /* MDCertificateStatus: /.httpd/certificate-status, default on */
+    int server_status;         /* MDServerStatus: the MDs in mod_status's page, default off */
+    const char *check_name, *check_url;   /* MDCertificateCheck, NULL: crt.sh */
     apr_interval_time_t check_interval;   /* MDCheckInterval */
     apr_interval_time_t retry_delay;      /* MDRetryDelay */
     const char *dns01_cmd;                /* MDChallengeDns01 */
@@ -97,6 +99,7 @@ void md_mod_drive_hooks(apr_pool_t *p); /* mod_md_drive.c: background driving, a
 void md_mod_http_hooks(apr_pool_t *p);  /* mod_md_http.c: challenges, 503, redirects */
 void md_mod_live_hooks(void);           /* mod_md_live.c: sets the driver published */
 void md_mod_certstatus_hooks(void);     /* mod_md_certstatus.c: MDCertificateStatus */
+void md_mod_serverstatus_hooks(void);   /* mod_md_serverstatus.c: MDServerStatus */
 
 /* ---- live activation (mod_md_live.c) ---- */
 

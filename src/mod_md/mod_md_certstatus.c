@@ -69,9 +69,7 @@ static int certificate_status(request_rec *r)
     md_mod_conf_t *mc = srv ? srv->mc : NULL;
     const md_mod_gen_t *gen;
     const md_mod_snap_t *snap;
-    const apr_array_header_t *infos = NULL;
-    apr_array_header_t *live = NULL, *staged = NULL;
-    md_plan_opts_t opts;
+    apr_array_header_t *staged = NULL;
     md_json_t *j, *renewal;
     apr_time_t now = apr_time_now();
 
@@ -87,15 +85,7 @@ static int certificate_status(request_rec *r)
         return HTTP_SERVICE_UNAVAILABLE;
     }
     snap = APR_ARRAY_IDX(gen->snaps, srv->md_index, const md_mod_snap_t *);
-    opts = md_mod_plan_opts(mc, gen, srv->md_index);
-    /* what the workers present: a live set, else the one installed at the start */
-    if (opts.live_presented &&
-        md_reg_cert_infos(&live, mc->reg, snap->md, MD_SG_LIVE, now, r->pool) == APR_SUCCESS) {
-        infos = live;
-    } else {
-        infos = snap->installed;
-    }
-    if (!(j = certs_json(infos, r->pool))) {
+    if (!(j = certs_json(md_mod_presented(mc, gen, srv->md_index, now, r->pool), r->pool))) {
         return HTTP_NOT_FOUND; /* the temporary certificate: nothing to tell */
     }
     /* a renewed set waiting for its activation (MDActivationDelay) */

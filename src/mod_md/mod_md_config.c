@@ -735,6 +735,29 @@ static const char *set_certificate_status(cmd_parms *cmd, void *mconfig, int fla
     return NULL;
 }
 
+static const char *set_server_status(cmd_parms *cmd, void *mconfig, int flag)
+{
+    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    conf_of(cmd)->server_status = flag;
+    return NULL;
+}
+
+/* MDCertificateCheck name url: the link status pages give per certificate (url + its SHA-256
+ * fingerprint), e.g. to a CT log search. */
+static const char *set_certificate_check(cmd_parms *cmd, void *mconfig, const char *name,
+                                         const char *url)
+{
+    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    if (!is_http_url(url)) {
+        return apr_psprintf(
+            cmd->pool, "%s: '%s' is not an http(s) URL; write e.g. %s crt.sh https://crt.sh?q=",
+            cmd->cmd->name, url, cmd->cmd->name);
+    }
+    conf_of(cmd)->check_name = name;
+    conf_of(cmd)->check_url = url;
+    return NULL;
+}
+
 static const char *set_base_server(cmd_parms *cmd, void *mconfig, int flag)
 {
     MD_MOD_GLOBAL_CHECK(cmd, mconfig);
@@ -804,6 +827,10 @@ const command_rec md_mod_cmds[] = {
                  "all | servernames: which vhost names find the vhost's MD (default all)"),
     AP_INIT_FLAG("MDCertificateStatus", set_certificate_status, NULL, RSRC_CONF,
                  "on: MD vhosts answer /.httpd/certificate-status over TLS (default on)"),
+    AP_INIT_FLAG("MDServerStatus", set_server_status, NULL, RSRC_CONF,
+                 "on: the MDs in mod_status's server-status page (default off)"),
+    AP_INIT_TAKE2("MDCertificateCheck", set_certificate_check, NULL, RSRC_CONF,
+                  "name url: status pages link each certificate to url<sha256-fingerprint>"),
     AP_INIT_FLAG("MDBaseServer", set_base_server, NULL, RSRC_CONF,
                  "on: the server outside any vhost may use an MD too (default off)"),
     MD_CMD_ARGV("MDMessageCmd", set_cmd, "message",

@@ -49,6 +49,11 @@ int md_mod_snap_index(const md_mod_gen_t *gen, const md_mod_snap_t *snap);
 /* What md_plan_next needs to know beyond the store for the MD of snapshot i. */
 md_plan_opts_t md_mod_plan_opts(const md_mod_conf_t *mc, const md_mod_gen_t *gen, int i);
 
+/* The md_cert_info_t* of what the workers present for the MD of snapshot i: the live set the
+ * driver published, else what was installed at the start (NULL: nothing, the temporary). */
+const apr_array_header_t *md_mod_presented(md_mod_conf_t *mc, const md_mod_gen_t *gen, int i,
+                                           apr_time_t now, apr_pool_t *p);
+
 /* MDRetryDelay / MDCheckInterval, the defaults when unset. */
 apr_interval_time_t md_mod_retry_delay(const md_mod_conf_t *mc);
 apr_interval_time_t md_mod_check_interval(const md_mod_conf_t *mc);

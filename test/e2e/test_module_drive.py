@@ -35,13 +35,13 @@ CHECK_OFTEN = "MDCheckInterval 1s"
 class Site:
     """pebble + one apache2 with our module, one MD (DOMAIN, ALT) on a TLS vhost, md-status."""
 
-    def __init__(self, workdir, pebble_factory, pebble_env=None):
+    def __init__(self, workdir, pebble_factory, pebble_env=None, modules=()):
         self.http_port, self.https_port = ports.free_ports(2)
         self.pebble = pebble_factory(http_port=self.http_port, tls_port=self.https_port,
                                      env=pebble_env or {})
         self.root_file = self.pebble.write_root(Path(workdir) / "pebble-root.pem")
         self.httpd = MdHttpd(workdir, pebble=self.pebble, http_port=self.http_port,
-                             https_port=self.https_port)
+                             https_port=self.https_port, modules=modules)
         self.store = self.httpd.store_dir
 
     def md_conf(self, md_lines=(), global_lines=()):
@@ -173,6 +173,36 @@ def test_certificate_status_tells_clients_what_is_presented(site):
     site.reconfigure(global_lines=["MDCertificateStatus off"])
     st, _ = site.httpd.https_get(DOMAIN, "/.httpd/certificate-status", cafile=site.root_file)
     assert st == 404
+
+
+def test_server_status_shows_the_mds_in_html_and_auto(workdir, pebble_factory):
+    site = Site(workdir, pebble_factory, modules=("status",))
+    try:
+        site.httpd.write_config(
+            md_conf=site.md_conf(global_lines=["MDServerStatus on",
+                                               "MDCertificateCheck ctlog https://ct.example.net/?fp=",
+                                               "MDomain unused.example.test"]),
+            vhosts=site.httpd.vhost([DOMAIN, ALT]),
+            extra_conf="<Location /server-status>\n  SetHandler server-status\n</Location>\n")
+        site.httpd.start()
+        cert = site.wait_served()
+        fp = cert.fingerprint(hashes.SHA256()).hex()
+        st, body = site.httpd.get("/server-status?auto")
+        assert st == 200, body
+        lines = dict(line.split(": ", 1) for line in body.decode().splitlines() if ": " in line)
+        # the bundled module's names, which monitoring reads
+        assert lines["ManagedCertificatesTotal"] == "2", body
+        assert lines["ManagedCertificatesOK"] == "1", body
+        i = next(k[len("ManagedDomain["):-len("]Domain")] for k, v in lines.items()
+                 if k.endswith("]Domain") and v == DOMAIN)
+        assert lines[f"ManagedDomain[{i}]Status"] == "good", body
+        assert lines[f"ManagedDomain[{i}]ValidUntil"] == cert.not_valid_after.strftime("%Y-%m-%d")
+        assert lines[f"ManagedDomain[{i}]CheckAtURL"] == f"https://ct.example.net/?fp={fp}"
+        assert lines[f"ManagedDomain[{i}]CheckAtName"] == "ctlog"
+        st, body = site.httpd.get("/server-status")
+        assert st == 200 and b"Managed Certificates" in body and DOMAIN.encode() in body, body
+    finally:
+        site.httpd.stop()
 
 
 def test_an_md_no_vhost_uses_is_shown_unwatched_and_not_driven(site):
