@@ -75,19 +75,25 @@ static const char *account_url(md_store_t *store, const char *id, apr_pool_t *p)
     return url ? apr_pstrdup(p, url) : NULL;
 }
 
-/* The first issuer domain name the CA gave account id, NULL when none is remembered. */
+/* The first issuer domain name the CA gave account id, NULL when none is remembered. The
+ * server's User writes accounts/: what is read back must still be a domain name. */
 static const char *remembered_issuer(md_store_t *store, const char *id, apr_pool_t *p)
 {
     apr_array_header_t *names;
     md_json_t *j;
-    const char *err;
+    const char *err, *name;
 
     if (!id ||
         md_store_load_json(&j, &err, store, MD_SG_ACCOUNTS, id, MD_FN_PERSIST, p) != APR_SUCCESS) {
         return NULL;
     }
     names = md_json_get_strs(j, MD_PERSIST_KEY_ISSUERS, p);
-    return names && names->nelts > 0 ? APR_ARRAY_IDX(names, 0, const char *) : NULL;
+    if (!names || names->nelts == 0 ||
+        md_dns_name_check(&name, &err, APR_ARRAY_IDX(names, 0, const char *), p) != APR_SUCCESS ||
+        md_dns_is_wildcard(name)) {
+        return NULL;
+    }
+    return name;
 }
 
 /* The record for the base name of domain among the MD's names. */

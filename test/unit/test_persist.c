@@ -133,6 +133,26 @@ static void test_note_remembers_issuer(void **state)
                         ISSUER "; accounturi=" ACCOUNT_URL "; policy=wildcard");
 }
 
+static void test_remembered_issuer_must_be_a_name(void **state)
+{
+    unit_store_fixture_t *f = *state;
+    md_store_t *store = store_of(state);
+    md_t *md = unit_md_make(f->pool, "example.org", NULL);
+    md_json_t *j = md_json_new_obj(f->pool);
+    apr_array_header_t *names = apr_array_make(f->pool, 1, sizeof(const char *));
+
+    /* accounts/ is the User's: a file there that says something else than a name is not shown */
+    save_account(store, f->pool);
+    APR_ARRAY_PUSH(names, const char *) = "ca.example\"; policy=wildcard";
+    md_json_set_strs(j, "issuer-domain-names", names);
+    assert_int_equal(
+        md_store_save_json(store, MD_SG_ACCOUNTS, ACCOUNT_ID, MD_FN_PERSIST, j, f->pool),
+        APR_SUCCESS);
+    j = md_persist_json(store, md, ACCOUNT_ID, NULL, f->pool);
+    assert_null(md_json_get_str(j, "issuer"));
+    assert_null(md_json_get(j, "records", f->pool));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -142,6 +162,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_status_says_what_is_missing, unit_store_setup,
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_note_remembers_issuer, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_remembered_issuer_must_be_a_name, unit_store_setup,
                                         unit_store_teardown),
     };
 
