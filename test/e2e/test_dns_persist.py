@@ -147,3 +147,28 @@ def pebble_orders(pebble):
 
 def parse_time(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def test_mdcachallenges_takes_dns_persist_globally_and_per_md(workdir):
+    # manual mode and a closed port for a CA: nothing here talks to one
+    h = MdHttpd(workdir, ca_url=f"https://127.0.0.1:{ports.free_port()}/dir",
+                md_conf="MDRenewMode manual\nMDCAChallenges dns-persist-01\n"
+                        f"MDomain {BASE} {WILD}\n<MDomainSet other.test>\n"
+                        "  MDCAChallenges http-01 dns-persist-01\n</MDomainSet>\n",
+                vhosts="", extra_conf=STATUS)
+    h.write_config()
+    rc, out = h.configtest()
+    assert rc == 0, out
+    h.start()
+    try:
+        assert h.md_json(BASE)["ca"]["challenges"] == ["dns-persist-01"]
+        assert h.md_json("other.test")["ca"]["challenges"] == ["http-01", "dns-persist-01"]
+        # before any attempt md-status says what it does not know yet
+        persist = md_status(h)["dns-persist"]
+        assert "records" not in persist and "first attempt" in persist["missing"], persist
+    finally:
+        h.stop()
+    # a type it does not know: the message names the ones it does
+    h.write_config(md_conf=f"MDCAChallenges dns-persist-02\nMDomain {BASE}\n")
+    rc, out = h.configtest()
+    assert rc != 0 and "dns-persist-01" in out, out
