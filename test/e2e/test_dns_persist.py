@@ -126,6 +126,8 @@ def test_wrong_record_is_refused_and_the_error_shows_the_expected_record(persist
     asked = time.time()
     expected = f"{issuer}; accounturi={account_url(h)}; policy=wildcard"
     line = f'{RECORD_NAME}. IN TXT "{expected}"'
+    # what the CA found (pebble's words), then what to publish
+    assert "accounturi mismatch" in job["error"]["detail"], job
     assert f"publish the record {line}" in job["error"]["detail"], job
     assert job["error"]["class"] == "refused"
     assert parse_time(job["next-try"]) >= asked + REFUSED_MIN_SECONDS, job
