@@ -112,7 +112,7 @@ apr_status_t md_persist_note(const char **pline, md_store_t *store, const md_t *
                              const char *account_id, const md_acme_authz_t *authz,
                              const md_acme_chall_t *chall, apr_pool_t *p)
 {
-    const char *url = account_url(store, account_id, p), *issuer;
+    const char *url = account_url(store, account_id, p), *issuer, *remembered;
     md_json_t *j = md_json_new_obj(p);
     apr_status_t rv;
 
@@ -126,8 +126,11 @@ apr_status_t md_persist_note(const char **pline, md_store_t *store, const md_t *
     /* the draft lets the client pick any: the first is the one the CA lists first */
     issuer = APR_ARRAY_IDX(chall->issuers, 0, const char *);
     md_json_set_strs(j, MD_PERSIST_KEY_ISSUERS, chall->issuers);
-    if ((rv = md_store_save_json(store, MD_SG_ACCOUNTS, account_id, MD_FN_PERSIST, j, p)) !=
-        APR_SUCCESS) {
+    /* every authorization names them: written when they are news, not once per name */
+    remembered = remembered_issuer(store, account_id, p);
+    if ((!remembered || strcmp(remembered, issuer)) &&
+        (rv = md_store_save_json(store, MD_SG_ACCOUNTS, account_id, MD_FN_PERSIST, j, p)) !=
+            APR_SUCCESS) {
         md_log_perror(MD_LOG_MARK, MD_LOG_WARN, rv,
                       "%s: could not remember the CA's issuer domain names for account %s; "
                       "md-status learns them again at the next attempt",

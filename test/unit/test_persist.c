@@ -133,6 +133,44 @@ static void test_note_remembers_issuer(void **state)
                         ISSUER "; accounturi=" ACCOUNT_URL "; policy=wildcard");
 }
 
+static void test_note_writes_only_news(void **state)
+{
+    unit_store_fixture_t *f = *state;
+    md_store_t *store = store_of(state);
+    md_t *md = unit_md_make(f->pool, "example.org", NULL);
+    md_acme_authz_t authz = {.url = "https://ca.example/authz/1", .domain = "example.org"};
+    apr_array_header_t *issuers = apr_array_make(f->pool, 1, sizeof(const char *));
+    md_acme_chall_t chall = {.type = MD_CHALL_DNSPERSIST01, .url = "https://ca.example/chall/1"};
+    md_json_t *j;
+    const char *line, *err;
+
+    save_account(store, f->pool);
+    APR_ARRAY_PUSH(issuers, const char *) = ISSUER;
+    chall.issuers = issuers;
+    assert_int_equal(md_persist_note(&line, store, md, ACCOUNT_ID, &authz, &chall, f->pool),
+                     APR_SUCCESS);
+    /* a mark in the file shows whether the next authorization rewrote it */
+    assert_int_equal(
+        md_store_load_json(&j, &err, store, MD_SG_ACCOUNTS, ACCOUNT_ID, MD_FN_PERSIST, f->pool),
+        APR_SUCCESS);
+    md_json_set_str(j, "mark", "kept");
+    assert_int_equal(
+        md_store_save_json(store, MD_SG_ACCOUNTS, ACCOUNT_ID, MD_FN_PERSIST, j, f->pool),
+        APR_SUCCESS);
+    assert_int_equal(md_persist_note(&line, store, md, ACCOUNT_ID, &authz, &chall, f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(
+        md_store_load_json(&j, &err, store, MD_SG_ACCOUNTS, ACCOUNT_ID, MD_FN_PERSIST, f->pool),
+        APR_SUCCESS);
+    assert_string_equal(md_json_get_str(j, "mark"), "kept");
+    /* the CA names another issuer first: that is news */
+    APR_ARRAY_IDX(issuers, 0, const char *) = "ca.example.net";
+    assert_int_equal(md_persist_note(&line, store, md, ACCOUNT_ID, &authz, &chall, f->pool),
+                     APR_SUCCESS);
+    j = md_persist_json(store, md, ACCOUNT_ID, NULL, f->pool);
+    assert_string_equal(md_json_get_str(j, "issuer"), "ca.example.net");
+}
+
 static void test_remembered_issuer_must_be_a_name(void **state)
 {
     unit_store_fixture_t *f = *state;
@@ -162,6 +200,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_status_says_what_is_missing, unit_store_setup,
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_note_remembers_issuer, unit_store_setup,
+                                        unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_note_writes_only_news, unit_store_setup,
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_remembered_issuer_must_be_a_name, unit_store_setup,
                                         unit_store_teardown),
