@@ -144,11 +144,18 @@ apr_status_t md_acme_acct_deactivate(md_acme_acct_t *acct, md_acme_t *acme, md_s
 
 /* ---- orders and authorizations (md_acme_order.c) ---- */
 
+/* draft-ietf-acme-dns-persist: a standing TXT record instead of a token per challenge. */
+#define MD_CHALL_DNSPERSIST01 "dns-persist-01"
+/* Its challenge object names at most this many issuer domain names (draft section 3.1). */
+#define MD_ACME_ISSUERS_MAX 10
+
 typedef struct {
-    const char *type; /* http-01, tls-alpn-01, dns-01 */
+    const char *type; /* http-01, tls-alpn-01, dns-01, dns-persist-01 */
     const char *url;
-    const char *token; /* checked: base64url alphabet only */
+    const char *token; /* checked: base64url alphabet only; NULL for dns-persist-01 */
     const char *status;
+    /* dns-persist-01: the CA's issuer domain names (checked: 1..10 lower-case DNS names) */
+    const apr_array_header_t *issuers;
 } md_acme_chall_t;
 
 typedef struct {

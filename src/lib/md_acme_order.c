@@ -89,6 +89,41 @@ static const char *str_lower(const char *s, apr_pool_t *p)
     return low;
 }
 
+/* The issuer domain names of a dns-persist-01 challenge object: "issuer-domain-names" (draft
+ * -00/-01, pebble 2.10) or "issuerDomainNames" (draft -02). They go into a DNS record that an
+ * operator publishes: only 1..MD_ACME_ISSUERS_MAX valid domain names pass (draft 3.1), lower-cased.
+ */
+static apr_status_t persist_issuers(const apr_array_header_t **pissuers,
+                                    const md_acme_authz_t *authz, const md_json_t *c, apr_pool_t *p)
+{
+    apr_array_header_t *names = md_json_get_strs(c, "issuer-domain-names", p), *norm = NULL;
+    const char *perr = NULL;
+
+    if (!names) {
+        names = md_json_get_strs(c, "issuerDomainNames", p);
+    }
+    if (!names || names->nelts == 0) {
+        perr = "none given";
+    } else if (names->nelts > MD_ACME_ISSUERS_MAX) {
+        perr = "more than the draft's limit";
+    } else if (md_dns_names_check(&norm, &perr, names, p) == APR_SUCCESS) {
+        for (int i = 0; i < norm->nelts && !perr; ++i) {
+            if (md_dns_is_wildcard(APR_ARRAY_IDX(norm, i, const char *))) {
+                perr = "a wildcard is no issuer domain name";
+            }
+        }
+    }
+    if (perr) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_WARN, APR_EINVAL,
+                      "authorization %s for %s: dropping the %s challenge, its issuer domain "
+                      "names are unusable: %s",
+                      authz->url, authz->domain, MD_CHALL_DNSPERSIST01, perr);
+        return APR_EINVAL;
+    }
+    *pissuers = norm;
+    return APR_SUCCESS;
+}
+
 /* Adds the challenge object c to authz unless it cannot be answered safely. */
 static void authz_add_chall(md_acme_authz_t *authz, const md_json_t *c, apr_pool_t *p)
 {
@@ -108,6 +143,13 @@ static void authz_add_chall(md_acme_authz_t *authz, const md_json_t *c, apr_pool
         if (authz->error && !authz->error->identifier) {
             authz->error->identifier = authz->domain;
         }
+    }
+    if (!strcmp(chall->type, MD_CHALL_DNSPERSIST01)) {
+        /* no token: the CA looks for a standing record naming one of its issuer domains */
+        if (persist_issuers(&chall->issuers, authz, c, p) == APR_SUCCESS) {
+            APR_ARRAY_PUSH(authz->challenges, const md_acme_chall_t *) = chall;
+        }
+        return;
     }
     /* The token becomes part of file names and URLs: only the base64url alphabet passes
      * (RFC 8555 8.1 requires it anyway). */

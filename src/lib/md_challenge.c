@@ -53,7 +53,18 @@ static int type_possible(const char *type, const md_chall_env_t *env)
     if (!strcasecmp(type, MD_CHALL_DNS01)) {
         return env->dns01_cmd && *env->dns01_cmd;
     }
+    if (!strcasecmp(type, MD_CHALL_DNSPERSIST01)) {
+        /* nothing to run here, but only for an operator who publishes the record: the type
+         * is never among the defaults, it must be named in MDCAChallenges */
+        return env->allowed && md_array_str_index(env->allowed, type, 0) >= 0;
+    }
     return 0;
+}
+
+/* Types that prove control of a whole zone, as a wildcard name needs (RFC 8555 7.1.3). */
+static int type_dns(const char *type)
+{
+    return !strcasecmp(type, MD_CHALL_DNS01) || !strcasecmp(type, MD_CHALL_DNSPERSIST01);
 }
 
 static int type_allowed(const char *type, const md_chall_env_t *env)
@@ -94,7 +105,7 @@ static apr_array_header_t *candidates(const md_chall_env_t *env, apr_pool_t *p)
 static int type_proves(const char *type, const char *name)
 {
     if (md_dns_is_wildcard(name)) {
-        return !strcasecmp(type, MD_CHALL_DNS01);
+        return type_dns(type);
     }
     if (md_ip_is_addr(name)) {
         return !strcasecmp(type, MD_CHALL_HTTP01) || !strcasecmp(type, MD_CHALL_TLSALPN01);
@@ -111,11 +122,16 @@ static const char *choose_hint(int wildcard, int ip, const md_chall_env_t *env)
                "of them in MDCAChallenges";
     }
     if (wildcard) {
+        if (type_possible(MD_CHALL_DNSPERSIST01, env)) {
+            return "wildcard names need dns-01 or dns-persist-01, which the CA does not offer "
+                   "here";
+        }
         if (!type_possible(MD_CHALL_DNS01, env)) {
-            return "wildcard names need dns-01: configure MDChallengeDns01";
+            return "wildcard names need dns-01 (configure MDChallengeDns01) or dns-persist-01 "
+                   "(add it to MDCAChallenges and publish its record)";
         }
         if (!type_allowed(MD_CHALL_DNS01, env)) {
-            return "wildcard names need dns-01: add it to MDCAChallenges";
+            return "wildcard names need dns-01 or dns-persist-01: add one to MDCAChallenges";
         }
         return "wildcard names need dns-01, which the CA does not offer here";
     }
@@ -179,10 +195,11 @@ apr_status_t md_chall_choose(const md_acme_chall_t **pchall, const md_acme_authz
         APR_ARRAY_PUSH(offered, const char *) =
             APR_ARRAY_IDX(authz->challenges, i, const md_acme_chall_t *)->type;
     }
-    possible = apr_array_make(p, DEFAULT_TYPES_COUNT, sizeof(const char *));
-    for (apr_size_t i = 0; i < DEFAULT_TYPES_COUNT; ++i) {
-        if (type_possible(default_types[i], env) && type_proves(default_types[i], authz->domain)) {
-            APR_ARRAY_PUSH(possible, const char *) = default_types[i];
+    possible = apr_array_make(p, DEFAULT_TYPES_COUNT + 1, sizeof(const char *));
+    for (apr_size_t i = 0; i <= DEFAULT_TYPES_COUNT; ++i) {
+        type = i < DEFAULT_TYPES_COUNT ? default_types[i] : MD_CHALL_DNSPERSIST01;
+        if (type_possible(type, env) && type_proves(type, authz->domain)) {
+            APR_ARRAY_PUSH(possible, const char *) = type;
         }
     }
     if (env->allowed && env->allowed->nelts > 0) {
@@ -346,6 +363,9 @@ apr_status_t md_chall_setup(md_store_t *store, md_acme_t *acme, const md_acme_au
     const char *domain = chall_domain(authz), *keyauthz, *args[4];
     apr_status_t rv;
 
+    if (!strcmp(chall->type, MD_CHALL_DNSPERSIST01)) {
+        return APR_SUCCESS; /* the operator's standing record answers */
+    }
     if (!md_base64url_is_token(chall->token)) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL,
                       "%s challenge for %s: the token is not base64url", chall->type,
@@ -381,6 +401,9 @@ apr_status_t md_chall_teardown(md_store_t *store, md_acme_t *acme, const md_acme
     const char *domain = chall_domain(authz), *args[4], *keyauthz;
     apr_status_t rv;
 
+    if (!strcmp(chall->type, MD_CHALL_DNSPERSIST01)) {
+        return APR_SUCCESS; /* the record stays: it serves the next renewal */
+    }
     if (!strcmp(chall->type, MD_CHALL_HTTP01)) {
         return md_store_remove(store, MD_SG_CHALLENGES, domain, MD_FN_HTTP01, p);
     }

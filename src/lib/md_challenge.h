@@ -10,6 +10,7 @@
 #define MD_CHALL_HTTP01 "http-01"
 #define MD_CHALL_TLSALPN01 "tls-alpn-01"
 #define MD_CHALL_DNS01 "dns-01"
+/* MD_CHALL_DNSPERSIST01 (md_acme.h): the operator's standing record, md_persist.h */
 
 /* Files in challenges/<domain>/ (the names Apache's bundled mod_md uses). */
 #define MD_FN_HTTP01 "acme-http-01.txt" /* the key authorization, "token.thumbprint" */
@@ -36,17 +37,19 @@ apr_status_t md_chall_types_check(const char **perr, const apr_array_header_t *n
 
 /* Picks the challenge to answer for authz: in the order of env->allowed when given, else
  * tls-alpn-01, http-01, then dns-01; only types the CA offers, the environment makes possible
- * (dns-01 needs a command) and, for wildcard names, only dns-01; never dns-01 for addresses.
+ * (dns-01 needs a command) and, for wildcard names, only dns-01 and dns-persist-01; an IP
+ * address only by http-01 or tls-alpn-01. dns-persist-01 only when env->allowed names it.
  * APR_ENOTIMPL with a message naming the domain, what the CA offered and what is possible when none
  * fits. */
 apr_status_t md_chall_choose(const md_acme_chall_t **pchall, const md_acme_authz_t *authz,
                              const md_chall_env_t *env, apr_pool_t *p);
 
-/* Sets up the answer for chall (its token already checked): writes the key authorization /
+/* Sets up the answer for chall (its token checked here): writes the key authorization /
  * the tls-alpn-01 certificate (EC P-256 key, critical acmeIdentifier extension with the
  * SHA-256 of the key authorization, RFC 8737) under challenges/<domain>/, or runs the dns-01
  * command with the TXT value base64url(SHA-256(key authorization)) (RFC 8555 8.4). The
- * domain of a wildcard authorization is the base name (without "*."). */
+ * domain of a wildcard authorization is the base name (without "*."). dns-persist-01 needs
+ * nothing here: its record is the operator's (md_persist_note says which). */
 apr_status_t md_chall_setup(md_store_t *store, md_acme_t *acme, const md_acme_authz_t *authz,
                             const md_acme_chall_t *chall, const md_chall_env_t *env, apr_pool_t *p);
 

@@ -9,6 +9,7 @@
 #include "md_drive.h"
 #include "md_drive_int.h"
 #include "md_drive_job.h"
+#include "md_persist.h"
 #include "md_retry.h"
 #include "md_cert.h"
 #include "md_log.h"
@@ -408,6 +409,7 @@ static apr_status_t authorize(md_drive_t *d, const char *url)
     md_drive_answer_t *answered;
     md_acme_authz_t *authz;
     const md_acme_chall_t *chall;
+    const char *persist = NULL; /* the dns-persist-01 record the CA looks for */
     apr_status_t rv;
 
     if ((rv = md_acme_authz_get(&authz, d->acme, url, d->p)) != APR_SUCCESS) {
@@ -435,8 +437,14 @@ static apr_status_t authorize(md_drive_t *d, const char *url)
                     offered_types(authz, d->p),
                     md_dns_is_wildcard(authz->domain)
                         ? "; wildcard names need dns-01 and a command for it (MDChallengeDns01, "
-                          "a2md drive -D)"
+                          "a2md drive -D), or dns-persist-01 (MDCAChallenges, a2md drive -c)"
                         : "");
+    }
+    if (!strcmp(chall->type, MD_CHALL_DNSPERSIST01) &&
+        (rv = md_persist_note(&persist, d->store, d->md, d->md->ca_account, authz, chall, d->p)) !=
+            APR_SUCCESS) {
+        return fail(d, rv, authz->domain, NULL, "cannot tell which %s record the CA looks for",
+                    chall->type);
     }
     if ((rv = md_chall_setup(d->store, d->acme, authz, chall, &d->chall, d->p)) != APR_SUCCESS) {
         rv = fail(d, rv, authz->domain, NULL, "cannot set up the %s answer", chall->type);
@@ -449,6 +457,11 @@ static apr_status_t authorize(md_drive_t *d, const char *url)
     } else {
         /* a challenge already "processing" was answered by a run that got killed */
         rv = await_authz(d, &authz, chall->type);
+    }
+    if (rv != APR_SUCCESS && rv != APR_EINTR && persist) {
+        /* the record is missing or wrong: the operator must publish it, retrying won't help */
+        d->err.refused = 1;
+        d->err.detail = apr_psprintf(d->p, "%s; publish the record %s", d->err.detail, persist);
     }
     /* the answer stays until the order is done (answers_teardown): a CA may fetch it more
      * than once, from several places, also after the authorization turned valid */

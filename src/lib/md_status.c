@@ -4,6 +4,7 @@
 
 #include "md_reg.h"
 #include "md_cert.h"
+#include "md_persist.h"
 
 static const char *file_name(const char *base, const md_pkey_spec_t *spec, apr_pool_t *p)
 {
@@ -164,7 +165,7 @@ md_json_t *md_reg_cert_infos_json(const apr_array_header_t *infos, apr_pool_t *p
 apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md,
                                 const apr_array_header_t *installed, apr_time_t now, apr_pool_t *p)
 {
-    md_json_t *j = md_to_json(md, p), *job = NULL;
+    md_json_t *j = md_to_json(md, p), *job = NULL, *persist;
     apr_array_header_t *infos;
     apr_time_t renew_at = 0;
     const char *err;
@@ -189,6 +190,11 @@ apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md,
         md_reg_cert_infos(&infos, reg, md, MD_SG_STAGING, now, p);
         md_json_set(staging, "certificates", cert_infos_json(infos, NULL, p));
         md_json_set(j, "staging", staging);
+    }
+    /* the drive's account is its job's until the set is installed */
+    if ((persist = md_persist_status_json(
+             md_reg_store(reg), md, job ? md_json_get_str(job, "account") : NULL, p)) != NULL) {
+        md_json_set(j, "dns-persist", persist);
     }
     *pj = j;
     return APR_SUCCESS;

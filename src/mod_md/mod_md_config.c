@@ -427,7 +427,8 @@ static const char *set_pkeys(cmd_parms *cmd, void *mconfig, int argc, char *cons
 
 static const char *set_challenges(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
 {
-    static const char *const known[] = {MD_CHALL_HTTP01, MD_CHALL_TLSALPN01, MD_CHALL_DNS01};
+    static const char *const known[] = {MD_CHALL_HTTP01, MD_CHALL_TLSALPN01, MD_CHALL_DNS01,
+                                        MD_CHALL_DNSPERSIST01};
     apr_array_header_t *types = apr_array_make(cmd->pool, argc, sizeof(const char *));
 
     MD_MOD_SETTING_CHECK(cmd, mconfig);
@@ -441,7 +442,7 @@ static const char *set_challenges(cmd_parms *cmd, void *mconfig, int argc, char 
         if (!type) {
             return apr_psprintf(cmd->pool,
                                 "%s: unknown challenge type '%s'; write one or more "
-                                "of http-01, tls-alpn-01, dns-01",
+                                "of http-01, tls-alpn-01, dns-01, dns-persist-01",
                                 cmd->cmd->name, argv[i]);
         }
         if (md_array_str_index(types, type, 1) < 0) {
@@ -449,7 +450,8 @@ static const char *set_challenges(cmd_parms *cmd, void *mconfig, int argc, char 
         }
     }
     if (types->nelts == 0) {
-        return apr_psprintf(cmd->pool, "%s needs at least one of http-01, tls-alpn-01, dns-01",
+        return apr_psprintf(cmd->pool,
+                            "%s needs at least one of http-01, tls-alpn-01, dns-01, dns-persist-01",
                             cmd->cmd->name);
     }
     settings_of(cmd, mconfig)->ca_challenges = types;
@@ -804,7 +806,7 @@ const command_rec md_mod_cmds[] = {
     MD_CMD_ARGV("MDPrivateKeys", set_pkeys, NULL,
                 "key types, one certificate each: RSA [bits] | secp256r1 | secp384r1"),
     MD_CMD_ARGV("MDCAChallenges", set_challenges, NULL,
-                "allowed challenge types: http-01 tls-alpn-01 dns-01"),
+                "allowed challenge types: http-01 tls-alpn-01 dns-01 dns-persist-01"),
     MD_CMD_TAKE1("MDChallengeDns01", set_global_file, "dns01",
                  "program that sets up/tears down dns-01 TXT records"),
     MD_CMD_TAKE1("MDChallengeDns01Version", set_dns01_version, NULL,

@@ -85,7 +85,7 @@ static md_json_t *presented(request_rec *r, const apr_array_header_t *live_infos
 static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap_t *snap, int i,
                             apr_time_t next_run, apr_time_t now)
 {
-    md_json_t *j, *live;
+    md_json_t *j, *live = NULL;
     const char *err = NULL, *next;
     apr_array_header_t *live_infos = NULL;
     md_plan_opts_t opts;
@@ -102,6 +102,10 @@ static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap
             APR_SUCCESS &&
         md_json_has(live, "staging")) {
         md_json_set(j, "staging", md_json_get(live, "staging", r->pool));
+    }
+    if (live && md_json_has(live, "dns-persist")) {
+        /* the driver learns the CA's issuer name and the account while the server runs */
+        md_json_set(j, "dns-persist", md_json_get(live, "dns-persist", r->pool));
     }
     opts = md_mod_plan_opts(mc, md_mod_gen_get(r->server), i);
     if (opts.live_presented) {

@@ -339,6 +339,72 @@ static void test_authz_wildcard_and_bad_tokens(void **state)
     assert_non_null(strstr(unit_log_text(), "https://c/2"));
 }
 
+/* A pending authorization of example.org whose challenges are the JSON given. */
+static md_acme_authz_t *authz_with(const char *challenges, apr_pool_t *p)
+{
+    md_acme_authz_t *a;
+
+    assert_int_equal(
+        md_acme_authz_from_json(
+            &a,
+            parse(apr_pstrcat(p,
+                              "{\"status\": \"pending\", \"identifier\": {\"type\": \"dns\","
+                              " \"value\": \"example.org\"}, \"challenges\": [",
+                              challenges, "]}", NULL),
+                  p),
+            "https://a/p", p),
+        APR_SUCCESS);
+    return a;
+}
+
+static void test_authz_dns_persist(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a;
+    const md_acme_chall_t *c;
+
+    /* pebble 2.10's member name; no token */
+    a = authz_with(
+        "{\"type\": \"dns-persist-01\", \"url\": \"https://c/1\", \"status\": \"pending\","
+        " \"issuer-domain-names\": [\"Authority.Example\", \"ca.example.net\"]}",
+        f->pool);
+    assert_int_equal(a->challenges->nelts, 1);
+    c = chall_at(a, 0);
+    assert_string_equal(c->type, MD_CHALL_DNSPERSIST01);
+    assert_null(c->token);
+    assert_int_equal(c->issuers->nelts, 2);
+    assert_string_equal(APR_ARRAY_IDX(c->issuers, 0, const char *), "authority.example");
+    assert_string_equal(APR_ARRAY_IDX(c->issuers, 1, const char *), "ca.example.net");
+
+    /* draft -02's member name */
+    a = authz_with("{\"type\": \"dns-persist-01\", \"url\": \"https://c/2\","
+                   " \"issuerDomainNames\": [\"authority.example\"]}",
+                   f->pool);
+    assert_int_equal(a->challenges->nelts, 1);
+    assert_string_equal(APR_ARRAY_IDX(chall_at(a, 0)->issuers, 0, const char *),
+                        "authority.example");
+
+    /* what would make a record nobody can publish is dropped: none, not a name, a wildcard,
+     * more than ten */
+    unit_log_clear();
+    a = authz_with("{\"type\": \"dns-persist-01\", \"url\": \"https://c/3\"},"
+                   "{\"type\": \"dns-persist-01\", \"url\": \"https://c/4\","
+                   " \"issuer-domain-names\": []},"
+                   "{\"type\": \"dns-persist-01\", \"url\": \"https://c/5\","
+                   " \"issuer-domain-names\": [\"ca.example; accounturi=x\"]},"
+                   "{\"type\": \"dns-persist-01\", \"url\": \"https://c/6\","
+                   " \"issuer-domain-names\": [\"*.ca.example\"]},"
+                   "{\"type\": \"dns-persist-01\", \"url\": \"https://c/7\","
+                   " \"issuer-domain-names\": [\"a.example\", \"b.example\", \"c.example\","
+                   "  \"d.example\", \"e.example\", \"f.example\", \"g.example\","
+                   "  \"h.example\", \"i.example\", \"j.example\", \"k.example\"]},"
+                   "{\"type\": \"http-01\", \"url\": \"https://c/8\", \"token\": \"t8\"}",
+                   f->pool);
+    assert_int_equal(a->challenges->nelts, 1);
+    assert_string_equal(chall_at(a, 0)->type, "http-01");
+    assert_non_null(strstr(unit_log_text(), "dropping the dns-persist-01 challenge"));
+}
+
 static void test_authz_invalid_keeps_error(void **state)
 {
     fixture_t *f = *state;
@@ -563,6 +629,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_order_invalid_and_broken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authz_from_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authz_wildcard_and_bad_tokens, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_authz_dns_persist, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authz_invalid_keeps_error, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authz_of_ip_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_authz_not_a_domain, setup, teardown),

@@ -303,6 +303,58 @@ static void test_choose_nothing_possible(void **state)
     assert_int_equal(md_chall_choose(&c, a, &env, f->pool), APR_ENOTIMPL);
 }
 
+static void test_choose_dns_persist(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a =
+        authz_make(f->pool, "www.example.org", MD_CHALL_HTTP01, MD_CHALL_DNSPERSIST01, NULL);
+    md_acme_authz_t *w =
+        authz_make(f->pool, "*.example.org", MD_CHALL_DNS01, MD_CHALL_DNSPERSIST01, NULL);
+    md_acme_authz_t *ip =
+        authz_make(f->pool, "192.0.2.10", MD_CHALL_HTTP01, MD_CHALL_DNSPERSIST01, NULL);
+    md_chall_env_t env = {NULL, 0, 0, NULL, NULL, 0};
+
+    /* never by default: the operator must have published the record */
+    assert_null(chosen(a, &env, f->pool));
+    assert_null(chosen(w, &env, f->pool));
+    env.allowed = strs(f->pool, MD_CHALL_DNSPERSIST01, NULL);
+    assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_DNSPERSIST01);
+    /* it proves a whole zone: wildcards take it, with no dns-01 command anywhere */
+    assert_string_equal(chosen(w, &env, f->pool), MD_CHALL_DNSPERSIST01);
+    /* in the order MDCAChallenges gives */
+    env.http01_possible = 1;
+    env.dns01_cmd = "/bin/true";
+    env.allowed = strs(f->pool, MD_CHALL_HTTP01, MD_CHALL_DNSPERSIST01);
+    assert_string_equal(chosen(a, &env, f->pool), MD_CHALL_HTTP01);
+    assert_string_equal(chosen(w, &env, f->pool), MD_CHALL_DNSPERSIST01);
+    env.allowed = strs(f->pool, MD_CHALL_DNS01, MD_CHALL_DNSPERSIST01);
+    assert_string_equal(chosen(w, &env, f->pool), MD_CHALL_DNS01);
+    /* an IP address never, even when the CA would offer it */
+    env.allowed = strs(f->pool, MD_CHALL_DNSPERSIST01, NULL);
+    assert_null(chosen(ip, &env, f->pool));
+    env.allowed = strs(f->pool, MD_CHALL_DNSPERSIST01, MD_CHALL_HTTP01);
+    assert_string_equal(chosen(ip, &env, f->pool), MD_CHALL_HTTP01);
+    /* a wildcard without either DNS type says what would do */
+    env.allowed = NULL;
+    env.dns01_cmd = NULL;
+    unit_log_clear();
+    assert_null(chosen(w, &env, f->pool));
+    assert_non_null(strstr(unit_log_text(), "dns-persist-01"));
+}
+
+static void test_dns_persist_sets_up_nothing(void **state)
+{
+    fixture_t *f = *state;
+    md_acme_authz_t *a = authz_make(f->pool, "*.example.org", MD_CHALL_DNSPERSIST01, NULL);
+    md_acme_chall_t *c = APR_ARRAY_IDX(a->challenges, 0, md_acme_chall_t *);
+    md_chall_env_t env = {NULL, 1, 1, "/bin/false", NULL, 0};
+
+    c->token = NULL; /* the CA sends none */
+    assert_int_equal(md_chall_setup(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
+    assert_false(md_store_exists(f->store, MD_SG_CHALLENGES, "example.org", NULL, f->pool));
+    assert_int_equal(md_chall_teardown(f->store, f->acme, a, c, &env, f->pool), APR_SUCCESS);
+}
+
 /* ---- tls-alpn-01 ---- */
 
 static void test_tlsalpn01_cert(void **state)
@@ -673,6 +725,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_choose_only_offered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_choose_wildcard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_choose_nothing_possible, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_choose_dns_persist, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dns_persist_sets_up_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlsalpn01_cert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tlsalpn01_setup_teardown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_http01_setup_answer_teardown, setup, teardown),
