@@ -8,7 +8,8 @@
 #include "md_cert.h"
 #include "md_log.h"
 
-static apr_status_t store_list(a2md_ctx_t *ctx, int argc, const char *const *argv)
+/* 'store groups [group...]': what each group holds, by entry name. */
+static apr_status_t store_groups(a2md_ctx_t *ctx, int argc, const char *const *argv)
 {
     apr_array_header_t *names;
     md_store_group_t g;
@@ -28,7 +29,7 @@ static apr_status_t store_list(a2md_ctx_t *ctx, int argc, const char *const *arg
             continue;
         }
         if ((rv = md_store_names(&names, md_reg_store(ctx->reg), g, ctx->p)) != APR_SUCCESS) {
-            return a2md_fail(ctx, rv, "store list: cannot read %s/%s", ctx->store_dir, gname);
+            return a2md_fail(ctx, rv, "store groups: cannot read %s/%s", ctx->store_dir, gname);
         }
         if (ctx->json) {
             md_json_t *item = md_json_new_obj(ctx->p);
@@ -44,7 +45,7 @@ static apr_status_t store_list(a2md_ctx_t *ctx, int argc, const char *const *arg
     for (i = 1; i < argc; ++i) {
         md_store_group_t dummy;
         if (md_store_group_parse(&dummy, argv[i]) != APR_SUCCESS) {
-            return a2md_usage_error(ctx, "store list: unknown group '%s'", argv[i]);
+            return a2md_usage_error(ctx, "store groups: unknown group '%s'", argv[i]);
         }
     }
     return APR_SUCCESS;
@@ -210,8 +211,21 @@ static apr_status_t store_add(a2md_ctx_t *ctx, int argc, const char *const *argv
     return a2md_cmd_add.run(ctx, argc, argv);
 }
 
+/* 'store list' and 'store update' are the bundled a2md's words for 'list' and 'update'. */
+static apr_status_t store_md_list(a2md_ctx_t *ctx, int argc, const char *const *argv)
+{
+    return a2md_cmd_list.run(ctx, argc, argv);
+}
+
+static apr_status_t store_update(a2md_ctx_t *ctx, int argc, const char *const *argv)
+{
+    return a2md_cmd_update.run(ctx, argc, argv);
+}
+
 static const a2md_cmd_t store_cmds[] = {
-    {"list", "list [group...]", "entries of the store's groups", store_list},
+    {"list", "list [name...]", "same as 'a2md list'", store_md_list},
+    {"update", "update name [aspect args]", "same as 'a2md update'", store_update},
+    {"groups", "groups [group...]", "entries of the store's groups", store_groups},
     {"accounts", "accounts", "ACME accounts in the store", store_accounts},
     {"check", "check", "reads every file and reports what is broken", store_check},
     {"add", "add domain...", "same as 'a2md add'", store_add},
@@ -225,6 +239,6 @@ static apr_status_t cmd_store(a2md_ctx_t *ctx, int argc, const char *const *argv
 }
 
 const a2md_cmd_t a2md_cmd_store = {"store", "store cmd [opts] [args]",
-                                   "inspect and manipulate the store (list, accounts, check, "
-                                   "add, remove)",
+                                   "inspect and manipulate the store (list, update, groups, "
+                                   "accounts, check, add, remove)",
                                    cmd_store};

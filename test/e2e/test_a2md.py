@@ -318,20 +318,31 @@ def test_remove_unknown(store):
 
 # ---- store ----
 
-def test_store_list_groups(store):
+def test_store_groups(store):
     a2md("add", "example.org", store=store)
     a2md("add", "b.example.org", store=store)
     a2md("remove", "b.example.org", store=store)
-    r = a2md("-j", "store", "list", store=store)
+    r = a2md("-j", "store", "groups", store=store)
     assert r.rc == 0, r.err
     groups = {g["group"]: g["entries"] for g in r.json["output"]}
     assert groups["domains"] == ["example.org"]
     assert groups["archive"] == ["b.example.org.1"]
     assert groups["accounts"] == []
-    r = a2md("store", "list", "domains", store=store)
+    r = a2md("store", "groups", "domains", store=store)
     assert r.out.splitlines() == ["domains:", "  example.org"]
-    r = a2md("store", "list", "nonsense", store=store)
+    r = a2md("store", "groups", "nonsense", store=store)
     assert r.rc == 1 and "nonsense" in one_error_line(r)
+
+
+def test_store_list_and_update_as_the_bundled_a2md_names_them(store):
+    a2md("add", "example.org", store=store)
+    a2md("add", "b.example.org", store=store)
+    r = a2md("-j", "store", "list", store=store)
+    assert r.rc == 0, r.err
+    assert [m["name"] for m in r.json["output"]] == ["b.example.org", "example.org"]
+    r = a2md("store", "update", "example.org", "renew-window", "20d", store=store)
+    assert r.rc == 0, r.err
+    assert md_list(store)["example.org"]["renew-window"] == "20d"
 
 
 def test_store_add_and_remove_force(store):
