@@ -307,7 +307,17 @@ apr_status_t md_store_fs_open(md_store_t **pstore, const char *dir, int create, 
         }
     }
     rv = read_store_json(store, fpath, p);
-    if (APR_STATUS_IS_ENOENT(rv)) {
+    if (APR_STATUS_IS_ENOENT(rv) && !create &&
+        apr_stat(&fi, apr_pstrcat(p, dir, "/", md_store_group_name(MD_SG_DOMAINS), NULL),
+                 APR_FINFO_TYPE, p) == APR_SUCCESS &&
+        fi.filetype == APR_DIR) {
+        /* a store copied without its secret (or of a module that keeps it elsewhere): what
+         * needs no secret works; keys can neither be read nor written */
+        md_log_perror(MD_LOG_MARK, MD_LOG_WARN, rv,
+                      "store %s has no %s: its private keys cannot be read, and none is written",
+                      dir, MD_FN_STORE);
+        rv = APR_SUCCESS;
+    } else if (APR_STATUS_IS_ENOENT(rv)) {
         if (!create) {
             md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv,
                           "no store at %s: %s not found (create one with 'a2md -d %s add ...')",
@@ -431,6 +441,14 @@ apr_status_t md_store_load_pkey(md_pkey_t **pkey, const char **perr, md_store_t 
         return rv;
     }
     md_store_fs_passphrase(&pass, &passlen, store, group);
+    if (!pass && md_store_group_encrypts(group)) {
+        *perr = apr_psprintf(p,
+                             "%s: the key is encrypted with the store secret, and the store "
+                             "has no %s",
+                             path, MD_FN_STORE);
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EACCES, "%s", *perr);
+        return APR_EACCES;
+    }
     if (pass && !strstr(data, MD_PEM_ENCRYPTED_KEY)) {
         /* a plain key where only encrypted ones belong was not written by us */
         *perr = apr_psprintf(p,
@@ -461,6 +479,12 @@ apr_status_t md_store_save_pkey(md_store_t *store, md_store_group_t group, const
     apr_status_t rv;
 
     md_store_fs_passphrase(&pass, &passlen, store, group);
+    if (md_store_group_encrypts(group) && !pass) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EACCES,
+                      "%s/%s: a key is not written into a store without its secret (%s)",
+                      md_store_group_name(group), name, MD_FN_STORE);
+        return APR_EACCES;
+    }
     if ((rv = md_pkey_to_pem(&pem, key, pass, passlen, p)) == APR_SUCCESS) {
         /* a key: never more than the owner */
         rv = save_data(store, group, name, aspect, pem, MD_FS_FILE_PRIVATE, durable(group), p);

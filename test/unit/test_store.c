@@ -336,6 +336,40 @@ static void test_key_needs_the_store_secret(void **state)
     assert_non_null(strstr(err, MD_FN_ACCT_KEY));
 }
 
+static void test_a_store_without_its_secret_works_without_keys(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool), *keyless;
+    md_pkey_t *key, *loaded;
+    apr_array_header_t *chain;
+    md_json_t *j;
+    const char *err;
+
+    unit_key_and_chain(&key, &chain, "a.org", TEST_CERT_VALID, f->pool);
+    assert_int_equal(md_store_save_json(store, MD_SG_DOMAINS, "a.org", MD_FN_MD,
+                                        md_json_new_obj(f->pool), f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(
+        md_store_save_pkey(store, MD_SG_ACCOUNTS, "ACME-a-0000", MD_FN_ACCT_KEY, key, f->pool),
+        APR_SUCCESS);
+    assert_int_equal(unlink(apr_pstrcat(f->pool, f->dir, "/", MD_FN_STORE, NULL)), 0);
+    /* copied without md_store.json: what needs no secret works (a warning says the rest) */
+    assert_int_equal(md_store_fs_open(&keyless, f->dir, 0, f->pool), APR_SUCCESS);
+    assert_int_equal(
+        md_store_load_json(&j, &err, keyless, MD_SG_DOMAINS, "a.org", MD_FN_MD, f->pool),
+        APR_SUCCESS);
+    /* keys encrypted with the secret: a clear error reading, and none written unencrypted */
+    assert_int_equal(md_store_load_pkey(&loaded, &err, keyless, MD_SG_ACCOUNTS, "ACME-a-0000",
+                                        MD_FN_ACCT_KEY, f->pool),
+                     APR_EACCES);
+    assert_non_null(strstr(err, "encrypted with the store secret"));
+    assert_int_equal(
+        md_store_save_pkey(keyless, MD_SG_ACCOUNTS, "ACME-b-0000", MD_FN_ACCT_KEY, key, f->pool),
+        APR_EACCES);
+    assert_false(md_store_exists(keyless, MD_SG_ACCOUNTS, "ACME-b-0000", NULL, f->pool));
+    assert_false(access(apr_pstrcat(f->pool, f->dir, "/", MD_FN_STORE, NULL), F_OK) == 0);
+}
+
 static void test_group_dirs_made_when_first_written(void **state)
 {
     fixture_t *f = *state;
@@ -865,6 +899,8 @@ int main(void)
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_key_needs_the_store_secret, unit_store_setup,
                                         unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_a_store_without_its_secret_works_without_keys,
+                                        unit_store_setup, unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_group_dirs_made_when_first_written, unit_store_setup,
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_names_and_aspects, unit_store_setup,
