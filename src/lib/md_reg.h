@@ -87,10 +87,20 @@ void md_reg_compute_state(md_reg_t *reg, md_t *md, apr_time_t now, apr_pool_t *p
 
 /* The "certificates" member of the status JSON, from md_reg_cert_infos. */
 md_json_t *md_reg_cert_infos_json(const apr_array_header_t *infos, apr_pool_t *p);
+/* The bundled module's name of a certificate's key in "cert" members: "rsa" for RSA, else the
+ * curve ("secp256r1"). */
+const char *md_cert_info_key(const md_cert_info_t *info);
+/* The bundled module's "cert" member: {"<key>": {"issuer-name", "valid": {"from", "until"},
+ * "serial", "sha256-fingerprint"}, "valid": {...} (when all are valid)} of the certificates
+ * that are there, times as md_time_http writes them. */
+md_json_t *md_reg_cert_json(const apr_array_header_t *infos, apr_pool_t *p);
 
-/* Status of one MD as JSON (what a2md -j list and the md-status handler show): md.json's
- * fields, "state" as a word, "certificates" per key spec, "renew-at", "staging". installed:
- * md_reg_cert_infos of domains/ when the caller has them already, NULL: read here. */
+/* Status of one MD as JSON (what a2md -j list and the md-status handler show), with the
+ * members and types of the bundled module's: md.json's fields ("state" and "renew-mode"
+ * numbers, "state-descr"), "cert", "renew-at" (md_time_http), "renew", "renewal" (the job);
+ * our own beside them: "state-name", "renew-mode-name", "certificates" per key spec,
+ * "staging". installed: md_reg_cert_infos of domains/ when the caller has them already,
+ * NULL: read here. */
 apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md,
                                 const apr_array_header_t *installed, apr_time_t now, apr_pool_t *p);
 

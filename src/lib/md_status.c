@@ -162,6 +162,84 @@ md_json_t *md_reg_cert_infos_json(const apr_array_header_t *infos, apr_pool_t *p
     return cert_infos_json(infos, NULL, p);
 }
 
+const char *md_cert_info_key(const md_cert_info_t *info)
+{
+    return info->spec->type == MD_PKEY_RSA ? "rsa" : info->spec_name;
+}
+
+static md_json_t *validity_json(apr_time_t from, apr_time_t until, apr_pool_t *p)
+{
+    md_json_t *v = md_json_new_obj(p);
+
+    md_json_set_str(v, "from", md_time_http(from, p));
+    md_json_set_str(v, "until", md_time_http(until, p));
+    return v;
+}
+
+md_json_t *md_reg_cert_json(const apr_array_header_t *infos, apr_pool_t *p)
+{
+    md_json_t *j = md_json_new_obj(p), *c;
+    apr_time_t from = 0, until = 0;
+    int n = 0;
+
+    for (int i = 0; infos && i < infos->nelts; ++i) {
+        const md_cert_info_t *info = APR_ARRAY_IDX(infos, i, const md_cert_info_t *);
+        if (!info->present || !info->serial) {
+            continue;
+        }
+        c = md_json_new_obj(p);
+        md_json_set_str(c, "issuer-name", info->issuer);
+        md_json_set(c, "valid", validity_json(info->not_before, info->not_after, p));
+        md_json_set_str(c, "serial", info->serial);
+        md_json_set_str(c, "sha256-fingerprint", info->fingerprint);
+        md_json_set(j, md_cert_info_key(info), c);
+        /* the time all of them are valid */
+        from = !n || info->not_before > from ? info->not_before : from;
+        until = !n || info->not_after < until ? info->not_after : until;
+        ++n;
+    }
+    if (n) {
+        md_json_set(j, "valid", validity_json(from, until, p));
+    }
+    return j;
+}
+
+/* "renewal" as the bundled module shows a renewal in progress or done, from the job. */
+static md_json_t *renewal_json(const md_t *md, const md_json_t *job,
+                               const apr_array_header_t *staged, apr_pool_t *p)
+{
+    md_json_t *r = md_json_new_obj(p), *last = md_json_new_obj(p), *err, *prob;
+    const char *step = md_json_get_str(job, "step"), *when;
+    apr_time_t t;
+    int finished = step && !strcmp(step, "staged");
+
+    md_json_set_str(r, "name", md->name);
+    md_json_set_bool(r, "finished", finished);
+    md_json_set_int(r, "errors", md_json_get_int(job, "errors", 0));
+    if ((when = md_json_get_str(job, "updated")) && md_time_parse(&t, when) == APR_SUCCESS) {
+        md_json_set_str(r, "last-run", md_time_http(t, p));
+    }
+    if ((when = md_json_get_str(job, "next-try")) && md_time_parse(&t, when) == APR_SUCCESS) {
+        md_json_set_str(r, "next-run", md_time_http(t, p));
+    }
+    if ((err = md_json_get(job, "error", p)) != NULL) {
+        /* an error number beside the words: consumers test status != 0 */
+        md_json_set_int(last, "status", APR_EGENERAL);
+        if ((prob = md_json_get(err, "problem", p)) != NULL) {
+            md_json_set_str(last, "problem", md_json_get_str(prob, "type"));
+        }
+        md_json_set_str(last, "detail", md_json_get_str(err, "detail"));
+        md_json_set_str(last, "activity", md_json_get_str(err, "step"));
+    } else {
+        md_json_set_int(last, "status", 0);
+    }
+    md_json_set(r, "last", last);
+    if (finished && staged) {
+        md_json_set(r, "cert", md_reg_cert_json(staged, p));
+    }
+    return r;
+}
+
 apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md,
                                 const apr_array_header_t *installed, apr_time_t now, apr_pool_t *p)
 {
@@ -170,15 +248,18 @@ apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md,
     apr_time_t renew_at = 0;
     const char *err;
 
-    md_json_set_str(j, "state", md_state_name(md->state));
-    md_json_set_str(j, "renew-mode", md_renew_mode_name(md->renew_mode));
+    /* the bundled module's members and types (state and renew-mode numbers, as md.json has
+     * them), our words beside them */
+    md_json_set_str(j, "state-name", md_state_name(md->state));
+    md_json_set_str(j, "renew-mode-name", md_renew_mode_name(md->renew_mode));
     if (!installed) {
         md_reg_cert_infos(&infos, reg, md, MD_SG_DOMAINS, now, p);
         installed = infos;
     }
+    md_json_set(j, "cert", md_reg_cert_json(installed, p));
     md_json_set(j, "certificates", cert_infos_json(installed, &renew_at, p));
     if (renew_at) {
-        md_json_set_str(j, "renew-at", md_time_format(renew_at, p));
+        md_json_set_str(j, "renew-at", md_time_http(renew_at, p));
     }
     md_json_set_bool(j, "renew", md->state != MD_S_COMPLETE || (renew_at && renew_at <= now));
     if (md_store_exists(md_reg_store(reg), MD_SG_STAGING, md->name, NULL, p)) {
@@ -190,6 +271,15 @@ apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md,
         md_reg_cert_infos(&infos, reg, md, MD_SG_STAGING, now, p);
         md_json_set(staging, "certificates", cert_infos_json(infos, NULL, p));
         md_json_set(j, "staging", staging);
+        if (job) {
+            md_json_set(j, "renewal", renewal_json(md, job, infos, p));
+        }
+    } else if (md_store_load_json(&job, &err, md_reg_store(reg), MD_SG_LIVE, md->name, MD_FN_JOB,
+                                  p) == APR_SUCCESS) {
+        /* the renewal that made the set the workers present now */
+        md_reg_cert_infos(&infos, reg, md, MD_SG_LIVE, now, p);
+        md_json_set(j, "renewal", renewal_json(md, job, infos, p));
+        job = NULL; /* done: its account is in use, not in a drive */
     }
     /* the drive's account is its job's until the set is installed */
     if ((persist = md_persist_status_json(

@@ -163,6 +163,13 @@ const char *md_time_format(apr_time_t t, apr_pool_t *p)
                         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+const char *md_time_http(apr_time_t t, apr_pool_t *p)
+{
+    char buf[APR_RFC822_DATE_LEN];
+
+    return apr_rfc822_date(buf, t) == APR_SUCCESS ? apr_pstrdup(p, buf) : NULL;
+}
+
 /* Exactly n digits at *ps, advancing it. */
 static int take_digits(int *pval, const char **ps, int n)
 {

@@ -83,6 +83,9 @@ apr_time_t md_timeslice_start(const md_timeslice_t *ts, apr_time_t not_before,
 
 /* RFC 3339 UTC timestamp, "2026-11-28T21:43:10Z"; parse accepts the same form. */
 const char *md_time_format(apr_time_t t, apr_pool_t *p);
+/* "Mon, 07 Dec 2026 15:14:07 GMT" (RFC 9110 5.6.7): how the bundled module's status JSON
+ * writes times, which its consumers parse. */
+const char *md_time_http(apr_time_t t, apr_pool_t *p);
 apr_status_t md_time_parse(apr_time_t *pt, const char *s);
 
 /* ---- base64url (RFC 4648 section 5, no padding) ---- */

@@ -138,7 +138,8 @@ static md_mod_snap_t *snap_take(const md_mod_conf_t *mc, const md_t *md, const m
     md_reg_cert_infos(&installed, mc->reg, md, MD_SG_DOMAINS, now, p);
     snap->installed = installed;
     md_reg_status_json(&j, mc->reg, md, installed, now, p); /* domains/ read once */
-    md_json_del(j, "staging"); /* changes while the server runs: always read afresh */
+    md_json_del(j, "staging"); /* change while the server runs: always read afresh */
+    md_json_del(j, "renewal");
     snap->status = md_json_dump(j, 0, p);
     certs = md_json_get(j, "certificates", p);
     for (apr_size_t i = 0; i < md_json_len(certs); ++i) {

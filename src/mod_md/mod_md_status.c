@@ -99,9 +99,13 @@ static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap
     }
     /* only staging/ changes while the server runs; domains/ (root's) is the snapshot's */
     if (md_reg_status_json(&live, mc->reg, snap->md, snap->installed, now, r->pool) ==
-            APR_SUCCESS &&
-        md_json_has(live, "staging")) {
-        md_json_set(j, "staging", md_json_get(live, "staging", r->pool));
+        APR_SUCCESS) {
+        for (int k = 0; k < 2; ++k) {
+            const char *key = k ? "renewal" : "staging";
+            if (md_json_has(live, key)) {
+                md_json_set(j, key, md_json_get(live, key, r->pool));
+            }
+        }
     }
     if (live && md_json_has(live, "dns-persist")) {
         /* the driver learns the CA's issuer name and the account while the server runs */
@@ -118,9 +122,12 @@ static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap
     }
     if (live_infos) {
         /* the startup snapshot knew only domains/: what the workers present counts */
-        md_json_set_str(j, "state", md_state_name(MD_S_COMPLETE));
+        md_json_set_int(j, "state", MD_S_COMPLETE);
+        md_json_del(j, "state-descr");
+        md_json_set_str(j, "state-name", md_state_name(MD_S_COMPLETE));
+        md_json_set(j, "cert", md_reg_cert_json(live_infos, r->pool));
         md_json_set(j, "certificates", md_reg_cert_infos_json(live_infos, r->pool));
-        md_json_set_str(j, "renew-at", md_time_format(plan.renew_at, r->pool));
+        md_json_set_str(j, "renew-at", md_time_http(plan.renew_at, r->pool));
     }
     md_json_set_bool(j, "renew",
                      plan.step == MD_PLAN_DRIVE && (!plan.renew_at || plan.renew_at <= now));

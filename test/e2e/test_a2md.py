@@ -89,8 +89,8 @@ def test_add_then_list_shows_the_md(store):
     assert list(mds) == ["example.org"]
     md = mds["example.org"]
     assert md["domains"] == ["example.org", "www.example.org"]
-    assert md["state"] == "incomplete"
-    assert md["renew-mode"] == "auto"
+    assert md["state-name"] == "incomplete"
+    assert md["renew-mode-name"] == "auto"
     assert md["renew-window"] == "33%"
     assert md["certificates"][0]["key"] == "rsa2048"
     assert md["certificates"][0]["present"] is False
@@ -189,7 +189,7 @@ def test_state_complete_with_valid_cert(store):
     key, cert = make_cert(["example.org", "www.example.org"])
     install_cert(store, "example.org", key, cert)
     md = md_list(store)["example.org"]
-    assert md["state"] == "complete", md
+    assert md["state-name"] == "complete", md
     c = md["certificates"][0]
     assert c["key"] == "secp256r1" and c["present"]
     assert sorted(c["names"]) == ["example.org", "www.example.org"]
@@ -206,7 +206,7 @@ def test_state_expired(store):
     key, cert = make_cert(["example.org"], days_valid=10, days_ago=20)
     install_cert(store, "example.org", key, cert)
     md = md_list(store)["example.org"]
-    assert md["state"] == "expired"
+    assert md["state-name"] == "expired"
     assert "expired" in md["state-descr"]
 
 
@@ -215,7 +215,7 @@ def test_state_error_when_key_does_not_match(store):
     _, cert = make_cert(["example.org"])
     install_cert(store, "example.org", ec.generate_private_key(ec.SECP256R1()), cert)
     md = md_list(store)["example.org"]
-    assert md["state"] == "error"
+    assert md["state-name"] == "error"
     assert "does not match" in md["state-descr"]
 
 
@@ -223,11 +223,11 @@ def test_state_incomplete_when_a_name_was_added(store):
     add_ec(store, "example.org")
     key, cert = make_cert(["example.org"])
     install_cert(store, "example.org", key, cert)
-    assert md_list(store)["example.org"]["state"] == "complete"
+    assert md_list(store)["example.org"]["state-name"] == "complete"
     assert a2md("update", "example.org", "domains", "example.org", "new.example.org",
                 store=store).rc == 0
     md = md_list(store)["example.org"]
-    assert md["state"] == "incomplete"
+    assert md["state-name"] == "incomplete"
     assert "does not cover" in md["state-descr"]
 
 
@@ -256,7 +256,7 @@ def test_update_aspects(store):
     assert md_list(store)["example.org"]["privkey"] == {"type": "EC", "curve": "secp256r1"}
     assert [c["key"] for c in md["certificates"]] == ["secp384r1", "rsa3072"]
     assert md["renew-window"] == "14d"
-    assert md["renew-mode"] == "manual"
+    assert md["renew-mode-name"] == "manual"
 
 
 @pytest.mark.parametrize("args, why", [

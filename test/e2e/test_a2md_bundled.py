@@ -30,7 +30,7 @@ def test_list_shows_the_bundled_mds_complete(bundled_store, store):
     for name, names in bundled_store.mds.items():
         md = mds[name]
         assert md["domains"] == names
-        assert md["state"] == "complete", md.get("state-descr")
+        assert md["state-name"] == "complete", md.get("state-descr")
         certs = md["certificates"]
         assert len(certs) == 1 and certs[0]["present"]
         assert sorted(certs[0]["names"]) == sorted(names)
@@ -93,5 +93,5 @@ def test_bundled_store_takes_our_commands(bundled_store, store):
     assert a2md("update", rsa_md, "renew-window", "20d", store=store).rc == 0
     r = a2md("-j", "list", rsa_md, store=store)
     md = r.json["output"][0]
-    assert md["renew-window"] == "20d" and md["state"] == "complete"
+    assert md["renew-window"] == "20d" and md["state-name"] == "complete"
     assert md["ca"]["account"].startswith("ACME-")

@@ -166,7 +166,7 @@ def test_drive_one_name_ec_then_install(env):
     status = md_status(env, name)
     assert "account" not in status["ca"]
     assert status["staging"]["job"]["step"] == "staged"
-    assert status["state"] == "incomplete"
+    assert status["state-name"] == "incomplete"
 
     r = env.a2md("install", name)
     assert r.rc == 0, r
@@ -175,7 +175,7 @@ def test_drive_one_name_ec_then_install(env):
     check_chain(env, env.store / "domains" / name / "pubcert.secp256r1.pem", ["one.example.org"])
     key_pem = (env.store / "domains" / name / "privkey.secp256r1.pem").read_text()
     assert "BEGIN PRIVATE KEY" in key_pem
-    assert md_status(env, name)["state"] == "complete"
+    assert md_status(env, name)["state-name"] == "complete"
     # complete now: a drive of all MDs has nothing to do, an install nothing to install
     r = env.a2md("drive")
     assert r.rc == 0 and "nothing to drive" in r.out, r
@@ -204,7 +204,7 @@ def test_drive_two_key_specs_two_certs(env):
     assert isinstance(rsa_cert.public_key(), rsa.RSAPublicKey)
     assert set(env.job(name)["orders"]) == {"secp256r1", "rsa2048"}
     assert env.a2md("install", name).rc == 0
-    assert md_status(env, name)["state"] == "complete"
+    assert md_status(env, name)["state-name"] == "complete"
 
 
 def test_drive_several_mds_at_once(env):

@@ -379,7 +379,7 @@ def test_expired_certificate_still_served_until_a_new_one_is_there(md_httpd, wor
     status, body = h.https_get(names[0], "/md-status")
     assert status == 200, body
     md = json.loads(body)["managed-domains"][0]
-    assert md["name"] == names[0] and md["state"] == "expired"
+    assert md["name"] == names[0] and md["state-name"] == "expired"
     assert not (d / "fallback-pubcert.pem").exists()
 
 

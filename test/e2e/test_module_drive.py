@@ -1,6 +1,7 @@
 # test_module_drive.py: the module on its own -- certificates obtained and renewed in the background,
 # live without a restart, MDDriveMode manual with a2md, MDActivationDelay, CA outages, md-status.
 import datetime
+import email.utils
 import json
 import os
 import re
@@ -112,6 +113,11 @@ def parse_time(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def http_time(text):
+    """A time as the bundled module's status JSON writes it ("Mon, 07 Dec 2026 15:14:07 GMT")."""
+    return email.utils.parsedate_to_datetime(text).timestamp()
+
+
 def until(status_cert):
     """A certificate's valid-until in md-status, as a datetime."""
     return datetime.datetime.fromisoformat(status_cert["valid-until"].replace("Z", "+00:00"))
@@ -136,14 +142,14 @@ def test_md_obtained_in_background_and_served_without_restart(site):
     assert "Doing graceful restart" not in log
     # md-status: what the workers present, the MD complete, nothing driven again
     j = site.md_status()
-    assert j["state"] == "complete"
+    assert j["state-name"] == "complete"
     assert j["presented"]["source"] == "live"
     assert int(j["presented"]["certificates"][0]["serial"], 16) == cert.serial_number
     assert until(j["presented"]["certificates"][0]) == cert.not_valid_after.replace(
         tzinfo=datetime.timezone.utc)
     assert "staging" not in j
     assert j["renew"] is False
-    assert j["next-check"] == j["renew-at"]
+    assert parse_time(j["next-check"]) == http_time(j["renew-at"])
     # the next start promotes the live set: the same certificate, now installed
     site.httpd.graceful()
     assert site.served_cert().serial_number == cert.serial_number
@@ -266,7 +272,7 @@ def test_a_window_longer_than_the_lifetime_renews_once_per_check_interval_and_sa
         site.httpd.error_log_tail()
     assert "once per MDCheckInterval (1h)" in site.httpd.error_log_text()
     j = site.md_status()
-    renew_at = datetime.datetime.fromisoformat(j["renew-at"].replace("Z", "+00:00"))
+    renew_at = datetime.datetime.fromtimestamp(http_time(j["renew-at"]), datetime.timezone.utc)
     assert renew_at > datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=50)
     time.sleep(QUIET_SECONDS)
     assert site.served_cert().serial_number == first.serial_number
@@ -277,8 +283,8 @@ def test_manual_mode_is_never_driven_and_a2md_drive_plus_graceful_serves(site):
     site.start(md_lines=["MDDriveMode manual"])
     time.sleep(QUIET_SECONDS)
     j = site.md_status()
-    assert j["state"] == "incomplete"
-    assert j["renew-mode"] == "manual"
+    assert j["state-name"] == "incomplete"
+    assert j["renew-mode-name"] == "manual"
     assert "staging" not in j and "next-check" not in j
     assert site.served_cert() is None
     assert "md driver" not in site.httpd.error_log_text()
@@ -357,6 +363,10 @@ def test_ca_unreachable_error_in_status_and_log_old_cert_still_served(workdir, s
     assert err["step"] == "account"
     assert site.pebble.directory_url.split("/dir")[0] in err["detail"]
     assert job["errors"] >= 1 and "next-try" in job
+    # the same as the bundled module's "renewal" shows it
+    r = site.md_status()["renewal"]
+    assert r["finished"] is False and r["errors"] >= 1 and r["last"]["status"] != 0, r
+    assert r["last"]["activity"] == "account" and "next-run" in r, r
     # md-status's next check is the job's next try while that lies ahead (one snapshot: a
     # retry may have moved both since `job` was read; times are kept to the second)
     def ahead():
@@ -470,18 +480,32 @@ def test_md_status_json_shape(site):
     for key in ("name", "domains", "state", "renew-mode", "certificates", "renew"):
         assert key in m, m
     assert m["domains"] == [DOMAIN, ALT]
-    assert m["renew-mode"] == "auto"
+    assert m["renew-mode-name"] == "auto"
     assert m["certificates"][0]["key"] == "secp256r1"
-    site.wait_served()
+    # the bundled module's types: monitoring written for it reads numbers here
+    assert m["renew-mode"] == 1 and m["state"] in (1, 2), m
+    cert = site.wait_served()
     # the driver of the new generation publishes when it runs next
     j = wait_until(lambda: (lambda s: s if "next-run" in s else None)(site.status()[1]), 10)
     assert j, site.status()
     m = j["managed-domains"][0]
-    assert m["state"] == "complete"
+    assert m["state-name"] == "complete"
     c = m["certificates"][0]
     for key in ("valid-from", "valid-until", "renew-at", "issuer", "serial", "names"):
         assert key in c, c
     assert sorted(c["names"]) == sorted([DOMAIN, ALT])
+    # and its members as the bundled module writes them
+    assert m["state"] == 2 and m["watched"] is True and m["renew"] is False, m
+    b = m["cert"]["secp256r1"]
+    assert int(b["serial"], 16) == cert.serial_number
+    assert b["sha256-fingerprint"] == cert.fingerprint(hashes.SHA256()).hex()
+    assert http_time(b["valid"]["until"]) == cert.not_valid_after.replace(
+        tzinfo=datetime.timezone.utc).timestamp()
+    assert http_time(m["cert"]["valid"]["from"]) == http_time(b["valid"]["from"])
+    assert http_time(m["renew-at"]) < http_time(b["valid"]["until"])
+    # the renewal that got it, from the job
+    r = m["renewal"]
+    assert r["finished"] is True and r["errors"] == 0 and r["last"]["status"] == 0, r
     # one MD by name; an unknown name is 404
     st, one = site.status(f"/md-status/{DOMAIN}")
     assert st == 200 and one["name"] == DOMAIN

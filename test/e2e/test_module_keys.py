@@ -88,7 +88,7 @@ def test_rsa_and_ec_certificates_each_served_to_its_clients(site):
     st, body = site.get(f"/md-status/{DOMAINS[0]}")
     assert st == 200, body
     j = json.loads(body)
-    assert j["state"] == "complete", j
+    assert j["state-name"] == "complete", j
     serials = {c["key"]: int(c["serial"], 16) for c in j["certificates"]}
     assert len(j["certificates"]) == 2
     assert serials == {"secp256r1": ec_cert.serial_number, "rsa2048": rsa_cert.serial_number}

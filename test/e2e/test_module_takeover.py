@@ -124,7 +124,7 @@ def test_bundled_certificates_served_as_they_are_without_new_orders(taken, bundl
             assert cert.serial_number == taken.stored_serial(name)
             assert cert_dns_names(cert) == sorted(names)
         j = taken.md_status(name)
-        assert j["state"] == "complete", j
+        assert j["state-name"] == "complete", j
         assert j["renew"] is False
         assert [int(c["serial"], 16) for c in j["certificates"]] == [taken.stored_serial(name)]
         assert j["certificates"][0]["key"] == ("rsa2048" if bundled_store.key_specs[name] == "rsa"
