@@ -1,6 +1,5 @@
 /* mod_md_certstatus.c: MDCertificateStatus -- GET /.httpd/certificate-status on an MD's TLS
  * vhost answers what certificates it presents (validity, serial, fingerprint) and a renewal. */
-#include <apr_date.h>
 #include <apr_strings.h>
 
 #include <httpd.h>
@@ -16,51 +15,12 @@
 
 #define MD_MOD_CERT_STATUS_PATH "/.httpd/certificate-status"
 
-/* The bundled module's key names: "rsa" for RSA keys of any size, the curve for EC ones. */
-static const char *key_name(const md_cert_info_t *info)
-{
-    return info->spec->type == MD_PKEY_RSA ? "rsa" : info->spec_name;
-}
-
-static md_json_t *validity(apr_time_t from, apr_time_t until, apr_pool_t *p)
-{
-    md_json_t *v = md_json_new_obj(p);
-    char buf[APR_RFC822_DATE_LEN];
-
-    apr_rfc822_date(buf, from);
-    md_json_set_str(v, "from", apr_pstrdup(p, buf));
-    apr_rfc822_date(buf, until);
-    md_json_set_str(v, "until", apr_pstrdup(p, buf));
-    return v;
-}
-
-/* {"valid": {...} (the shortest lived), "<key>": {"valid", "serial", "sha256-fingerprint"}} for
- * the certificates of infos that are there; NULL when none is. */
+/* md_reg_cert_json of infos, NULL when no certificate is there (the temporary one). */
 static md_json_t *certs_json(const apr_array_header_t *infos, apr_pool_t *p)
 {
-    md_json_t *j = md_json_new_obj(p), *c;
-    apr_time_t from = 0, until = 0;
-    int n = 0;
+    md_json_t *j = md_reg_cert_json(infos, p);
 
-    for (int i = 0; infos && i < infos->nelts; ++i) {
-        const md_cert_info_t *info = APR_ARRAY_IDX(infos, i, const md_cert_info_t *);
-        if (!info->present || !info->serial) {
-            continue;
-        }
-        c = md_json_new_obj(p);
-        md_json_set(c, "valid", validity(info->not_before, info->not_after, p));
-        md_json_set_str(c, "serial", info->serial);
-        md_json_set_str(c, "sha256-fingerprint", info->fingerprint);
-        md_json_set(j, key_name(info), c);
-        from = !n || info->not_before > from ? info->not_before : from;
-        until = !n || info->not_after < until ? info->not_after : until;
-        ++n;
-    }
-    if (!n) {
-        return NULL;
-    }
-    md_json_set(j, "valid", validity(from, until, p));
-    return j;
+    return md_json_has(j, "valid") ? j : NULL;
 }
 
 static int certificate_status(request_rec *r)
