@@ -70,10 +70,13 @@ md_mod_gen_t *md_mod_gen_get(server_rec *s)
 
 const md_mod_snap_t *md_mod_snap_find(const md_mod_gen_t *gen, const char *name)
 {
-    for (int i = 0; gen && i < gen->snaps->nelts; ++i) {
-        const md_mod_snap_t *snap = APR_ARRAY_IDX(gen->snaps, i, const md_mod_snap_t *);
-        if (!strcmp(snap->md->name, name)) {
-            return snap;
+    for (int k = 0; gen && k < 2; ++k) {
+        const apr_array_header_t *snaps = k ? gen->others : gen->snaps;
+        for (int i = 0; snaps && i < snaps->nelts; ++i) {
+            const md_mod_snap_t *snap = APR_ARRAY_IDX(snaps, i, const md_mod_snap_t *);
+            if (!strcmp(snap->md->name, name)) {
+                return snap;
+            }
         }
     }
     return NULL;
@@ -172,6 +175,32 @@ static char *mds_watched(const md_mod_conf_t *mc, server_rec *base, apr_pool_t *
     return watched;
 }
 
+/* The store's MDs that no configuration names (a2md added them): md-status shows them too,
+ * and only root can read domains/, so their snapshots are taken now. */
+static apr_array_header_t *others_take(const md_mod_conf_t *mc, apr_time_t now, apr_pool_t *p)
+{
+    apr_array_header_t *others = apr_array_make(p, 0, sizeof(md_mod_snap_t *)), *names;
+    apr_hash_t *configured = apr_hash_make(p);
+    md_t *md;
+
+    if (md_store_names(&names, md_reg_store(mc->reg), MD_SG_DOMAINS, p) != APR_SUCCESS) {
+        return others;
+    }
+    for (int i = 0; i < mc->mds->nelts; ++i) {
+        const md_t *c = APR_ARRAY_IDX(mc->mds, i, const md_t *);
+        apr_hash_set(configured, c->name, APR_HASH_KEY_STRING, c);
+    }
+    for (int i = 0; i < names->nelts; ++i) {
+        const char *name = APR_ARRAY_IDX(names, i, const char *);
+        if (!apr_hash_get(configured, name, APR_HASH_KEY_STRING) &&
+            md_store_exists(md_reg_store(mc->reg), MD_SG_DOMAINS, name, MD_FN_MD, p) &&
+            md_reg_get(&md, mc->reg, name, p) == APR_SUCCESS) {
+            APR_ARRAY_PUSH(others, md_mod_snap_t *) = snap_take(mc, md, NULL, 0, now, p);
+        }
+    }
+    return others;
+}
+
 static md_mod_gen_t *gen_make(md_mod_conf_t *mc, server_rec *base, apr_pool_t *pconf)
 {
     md_mod_gen_t *gen = apr_pcalloc(pconf, sizeof(*gen));
@@ -186,6 +215,7 @@ static md_mod_gen_t *gen_make(md_mod_conf_t *mc, server_rec *base, apr_pool_t *p
                       /* mds were made from mdefs one to one, in order (mod_md_assemble.c) */
                       APR_ARRAY_IDX(mc->mdefs, i, const md_mod_mdef_t *), watched[i], now, pconf);
     }
+    gen->others = others_take(mc, now, pconf);
     apr_pool_userdata_set(gen, MD_MOD_GEN_KEY, apr_pool_cleanup_null, pconf);
     return gen;
 }

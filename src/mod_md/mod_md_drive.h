@@ -33,6 +33,7 @@ typedef struct {
 /* What one server generation knows, made in post_config (pconf). */
 typedef struct {
     apr_array_header_t *snaps;     /* md_mod_snap_t*, in the order of mc->mds */
+    apr_array_header_t *others;    /* md_mod_snap_t*: MDs only in the store (a2md's), shown only */
     md_mod_drive_times_t *times;   /* NULL when no driver runs (no watchdog, all manual) */
     volatile apr_uint32_t cancel;  /* set when the child exits: drives in progress stop soon */
     volatile apr_uint32_t running; /* runs of the driver in progress in this process */
@@ -41,7 +42,8 @@ typedef struct {
 /* The current generation's, NULL before post_config or when the module manages nothing. */
 md_mod_gen_t *md_mod_gen_get(server_rec *s);
 
-/* The snapshot of MD name, NULL when the server does not manage it. */
+/* The snapshot of MD name (the store's MDs the server does not manage too: in gen->others),
+ * NULL when the store has no such MD. */
 const md_mod_snap_t *md_mod_snap_find(const md_mod_gen_t *gen, const char *name);
 /* The index of snap in gen->snaps, which is that of its MD in mc->mds. */
 int md_mod_snap_index(const md_mod_gen_t *gen, const md_mod_snap_t *snap);

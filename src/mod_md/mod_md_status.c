@@ -117,6 +117,9 @@ static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap
     }
     md_json_set(j, "presented", presented(r, live_infos, j));
     md_json_set_bool(j, "watched", snap->watched);
+    if (i < 0) {
+        return j; /* an MD only in the store: the server neither serves nor renews it */
+    }
     if (md_plan_next(&plan, mc->reg, snap->md, &opts, now, r->pool) != APR_SUCCESS) {
         return j;
     }
@@ -183,6 +186,10 @@ static int status_handler(request_rec *r)
         for (int i = 0; gen && i < gen->snaps->nelts; ++i) {
             snap = APR_ARRAY_IDX(gen->snaps, i, const md_mod_snap_t *);
             md_json_push(mds, md_status(r, sc->mc, snap, i, next_run, now));
+        }
+        for (int i = 0; gen && i < gen->others->nelts; ++i) {
+            snap = APR_ARRAY_IDX(gen->others, i, const md_mod_snap_t *);
+            md_json_push(mds, md_status(r, sc->mc, snap, -1, next_run, now));
         }
         md_json_set(j, "managed-domains", mds);
         if (next_run) {

@@ -221,6 +221,15 @@ def test_an_md_no_vhost_uses_is_shown_unwatched_and_not_driven(site):
     assert j["watched"] is False and "next-check" not in j and "staging" not in j, j
     assert site.md_status()["watched"] is True
     assert not (site.store / "staging" / "unused.example.test").exists()
+    # an MD only in the store (a2md added it): shown as well, after the next start
+    r = site.a2md("-a", site.pebble.directory_url, "add", "stored.example.test")
+    assert r.returncode == 0, r.stderr
+    site.httpd.graceful()
+    st, j = site.status("/md-status/stored.example.test")
+    assert st == 200, j
+    assert j["watched"] is False and j["state"] == 1 and "next-check" not in j, j
+    st, j = site.status()
+    assert "stored.example.test" in [m["name"] for m in j["managed-domains"]]
 
 
 def test_initial_delay_holds_the_first_run_back(site):
