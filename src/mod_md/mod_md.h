@@ -109,6 +109,8 @@ apr_status_t md_mod_live_setup(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pco
 /* The driver published live/<name> for the MD of index i: every worker loads it at its next
  * handshake for that MD. */
 void md_mod_live_bump(md_mod_conf_t *mc, int i);
+/* How many sets the driver published in live/ for the MD of index i in this generation. */
+int md_mod_live_published(const md_mod_conf_t *mc, int i);
 /* Whether the workers present a set from live/ for the MD of index i. */
 int md_mod_live_presented(const md_mod_conf_t *mc, int i);
 /* Whether a vhost has a certificate to serve, static (domains/, MDCertificateFile) or live. */

@@ -10,6 +10,8 @@
 
 /* The handler a <Location> names with SetHandler. */
 #define MD_MOD_STATUS_HANDLER "md-status"
+/* The handler of the same in Prometheus' text format. */
+#define MD_MOD_METRICS_HANDLER "md-metrics"
 
 /* One MD as the parent (root) saw it in post_config. The children cannot read domains/
  * (root only), and domains/ only changes at a restart, so this stays true for the whole

@@ -103,6 +103,11 @@ void md_mod_live_bump(md_mod_conf_t *mc, int i)
     }
 }
 
+int md_mod_live_published(const md_mod_conf_t *mc, int i)
+{
+    return mc->live && i >= 0 && i < mc->live->n ? (int) apr_atomic_read32(&mc->live->gens[i]) : 0;
+}
+
 int md_mod_live_presented(const md_mod_conf_t *mc, int i)
 {
     return mc->live && i >= 0 && i < mc->live->n && apr_atomic_read32(&mc->live->gens[i]) > 0;

@@ -14,6 +14,7 @@
 #include "md_drive.h"
 #include "md_json.h"
 #include "md_plan.h"
+#include "md_status_fmt.h"
 #include "md_util.h"
 #include "mod_md.h"
 #include "mod_md_drive.h"
@@ -117,6 +118,7 @@ static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap
     }
     md_json_set(j, "presented", presented(r, live_infos, j));
     md_json_set_bool(j, "watched", snap->watched);
+    md_json_set_int(j, "renewals-live", md_mod_live_published(mc, i));
     if (i < 0) {
         return j; /* an MD only in the store: the server neither serves nor renews it */
     }
@@ -152,6 +154,43 @@ static const char *requested_name(request_rec *r)
     return slash ? slash + 1 : r->path_info;
 }
 
+/* The status of every MD: the configured ones, then those only in the store. */
+static md_json_t *status_list(request_rec *r, md_mod_conf_t *mc, const md_mod_gen_t *gen,
+                              apr_time_t next_run, apr_time_t now)
+{
+    md_json_t *mds = md_json_new_arr(r->pool);
+    const md_mod_snap_t *snap;
+
+    for (int i = 0; mc && gen && i < gen->snaps->nelts; ++i) {
+        snap = APR_ARRAY_IDX(gen->snaps, i, const md_mod_snap_t *);
+        md_json_push(mds, md_status(r, mc, snap, i, next_run, now));
+    }
+    for (int i = 0; mc && gen && i < gen->others->nelts; ++i) {
+        snap = APR_ARRAY_IDX(gen->others, i, const md_mod_snap_t *);
+        md_json_push(mds, md_status(r, mc, snap, -1, next_run, now));
+    }
+    return mds;
+}
+
+/* Whether the client prefers HTML (a browser) to JSON. */
+static int wants_html(request_rec *r)
+{
+    const char *accept = apr_table_get(r->headers_in, "Accept");
+
+    return accept && ap_strcasestr(accept, "text/html") &&
+           !ap_strcasestr(accept, "application/json");
+}
+
+static void send_body(request_rec *r, const char *type, const char *body)
+{
+    ap_set_content_type(r, type);
+    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
+    if (!r->header_only) {
+        ap_rputs(body, r);
+    }
+}
+
+/* SetHandler md-status (JSON; HTML for browsers) and md-metrics (Prometheus). */
 static int status_handler(request_rec *r)
 {
     md_mod_srv_t *sc;
@@ -160,10 +199,13 @@ static int status_handler(request_rec *r)
     const char *name;
     md_json_t *j, *mds;
     apr_time_t now = apr_time_now(), next_run = 0;
+    int metrics;
 
-    if (!r->handler || strcmp(r->handler, MD_MOD_STATUS_HANDLER)) {
+    if (!r->handler ||
+        (strcmp(r->handler, MD_MOD_STATUS_HANDLER) && strcmp(r->handler, MD_MOD_METRICS_HANDLER))) {
         return DECLINED;
     }
+    metrics = !strcmp(r->handler, MD_MOD_METRICS_HANDLER);
     r->allowed = AP_METHOD_BIT << M_GET;
     if (r->method_number != M_GET) {
         return HTTP_METHOD_NOT_ALLOWED;
@@ -173,34 +215,30 @@ static int status_handler(request_rec *r)
     if (gen && gen->times) {
         next_run = (apr_time_t) apr_atomic_read64(&gen->times->next_run);
     }
-    name = requested_name(r);
+    name = metrics ? NULL : requested_name(r);
     if (name) {
         if (!sc || !sc->mc || !(snap = md_mod_snap_find(gen, name))) {
             return HTTP_NOT_FOUND;
         }
         j = md_status(r, sc->mc, snap, md_mod_snap_index(gen, snap), next_run, now);
+        send_body(r, MD_MOD_STATUS_TYPE,
+                  apr_pstrcat(r->pool, md_json_dump(j, 1, r->pool), "\n", NULL));
+        return OK;
+    }
+    mds = status_list(r, sc ? sc->mc : NULL, gen, next_run, now);
+    if (metrics) {
+        send_body(r, "text/plain; version=0.0.4; charset=utf-8", md_status_metrics(mds, r->pool));
+    } else if (wants_html(r)) {
+        send_body(r, "text/html; charset=utf-8", md_status_html(mds, r->pool));
     } else {
         j = md_json_new_obj(r->pool);
-        mds = md_json_new_arr(r->pool);
         md_json_set_str(j, "version", MD_VERSION);
-        for (int i = 0; gen && i < gen->snaps->nelts; ++i) {
-            snap = APR_ARRAY_IDX(gen->snaps, i, const md_mod_snap_t *);
-            md_json_push(mds, md_status(r, sc->mc, snap, i, next_run, now));
-        }
-        for (int i = 0; gen && i < gen->others->nelts; ++i) {
-            snap = APR_ARRAY_IDX(gen->others, i, const md_mod_snap_t *);
-            md_json_push(mds, md_status(r, sc->mc, snap, -1, next_run, now));
-        }
         md_json_set(j, "managed-domains", mds);
         if (next_run) {
             md_json_set_str(j, "next-run", md_time_format(next_run, r->pool));
         }
-    }
-    ap_set_content_type(r, MD_MOD_STATUS_TYPE);
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    if (!r->header_only) {
-        ap_rputs(md_json_dump(j, 1, r->pool), r);
-        ap_rputs("\n", r);
+        send_body(r, MD_MOD_STATUS_TYPE,
+                  apr_pstrcat(r->pool, md_json_dump(j, 1, r->pool), "\n", NULL));
     }
     return OK;
 }

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -60,7 +61,8 @@ class Site:
     def write(self, **kwargs):
         self.httpd.write_config(
             md_conf=self.md_conf(**kwargs), vhosts=self.httpd.vhost([DOMAIN, ALT]),
-            extra_conf="<Location /md-status>\n  SetHandler md-status\n</Location>\n")
+            extra_conf="<Location /md-status>\n  SetHandler md-status\n</Location>\n"
+                       "<Location /md-metrics>\n  SetHandler md-metrics\n</Location>\n")
 
     def start(self, **kwargs):
         self.write(**kwargs)
@@ -209,6 +211,36 @@ def test_server_status_shows_the_mds_in_html_and_auto(workdir, pebble_factory):
         assert st == 200 and b"Managed Certificates" in body and DOMAIN.encode() in body, body
     finally:
         site.httpd.stop()
+
+
+def test_status_for_browsers_and_prometheus(site):
+    site.start()
+    cert = site.wait_served()
+    st, body = site.httpd.get("/md-metrics")
+    assert st == 200, body
+    text = body.decode()
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            samples[key] = float(value)
+    md = f'md="{DOMAIN}"'
+    # Prometheus conventions: base units in the name, a counter ends in _total, HELP and TYPE
+    assert samples[f'md_certificate_expiry_timestamp_seconds{{{md},key="secp256r1"}}'] == \
+        cert.not_valid_after.replace(tzinfo=datetime.timezone.utc).timestamp()
+    assert samples[f'md_state{{{md},state="complete"}}'] == 1
+    assert samples[f"md_renewals_total{{{md}}}"] == 1  # the certificate that went live
+    assert samples[f'md_renewal_errors{{{md},class="none"}}'] == 0
+    assert samples[f"md_last_success_timestamp_seconds{{{md}}}"] <= time.time()
+    assert "# TYPE md_renewals_total counter" in text
+    assert "# HELP md_certificate_expiry_timestamp_seconds " in text
+    # a browser gets a page with the same data
+    req = urllib.request.Request(f"http://127.0.0.1:{site.http_port}/md-status",
+                                 headers={"Accept": "text/html,application/xhtml+xml"})
+    with urllib.request.urlopen(req, timeout=5) as resp:
+        assert resp.headers["Content-Type"].startswith("text/html")
+        page = resp.read().decode()
+    assert "<table" in page and f"<td>{DOMAIN}</td>" in page and "<td>complete</td>" in page
 
 
 def test_an_md_no_vhost_uses_is_shown_unwatched_and_not_driven(site):
