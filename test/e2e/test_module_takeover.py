@@ -8,7 +8,9 @@ import pytest
 from cryptography import x509
 
 from mdtest import ports
-from mdtest.bundled import ADMIN_EMAIL, CERT_GLOB, EC_KEY_SPEC, EC_MD, RSA_MD
+from mdtest.bundled import (ADMIN_EMAIL, BUNDLED_MODULE, CERT_GLOB, EC_KEY_SPEC, EC_MD, RSA_MD,
+                            bundled_config)
+from mdtest.httpd import Httpd
 from mdtest.mdhttpd import MOD_MD_PATH, MdHttpd, cert_dns_names
 from mdtest.procs import wait_until
 
@@ -186,3 +188,66 @@ def test_forced_renewal_uses_the_bundled_account_and_goes_live(taken, bundled_st
     assert PEBBLE_NEW_ACCOUNT not in taken.pebble_log()
     assert PEBBLE_NEW_ORDER in taken.pebble_log()
     assert sorted(p.name for p in (taken.store / "accounts").iterdir()) == [bundled_account]
+
+
+def bundled_httpd(workdir, taken):
+    """Debian's bundled module on the same store, vhosts and CA as `taken`, not started."""
+    h = Httpd(workdir, name="httpd-bundled-again", modules=[BUNDLED_MODULE], https=True,
+              http_port=taken.httpd.http_port, https_port=taken.httpd.https_port,
+              log_level="info md:debug")
+    h.write_config(bundled_config(taken.bundled.pebble, taken.store, taken.httpd.http_port,
+                                  taken.httpd.https_port))
+    return h
+
+
+def test_switching_back_and_forth_serves_what_the_other_left(workdir, taken, bundled_store):
+    """bundled -> ours (renews, with the bundled account) -> bundled -> ours: each serves the
+    certificate it finds; no account is registered and nothing is ordered after our renewal."""
+    taken.write(renew_window=RENEW_ALWAYS)
+    taken.httpd.start()
+    first = {n: taken.stored_serial(n) for n in MD_NAMES}
+
+    def renewed():
+        certs = {n: taken.served(n) for n in MD_NAMES}
+        return certs if all(c and c.serial_number != first[n] for n, c in certs.items()) else None
+    assert wait_until(renewed, RENEWED_TIMEOUT_SECONDS, interval=POLL_SECONDS), \
+        taken.httpd.error_log_tail(60)
+    taken.write()
+    taken.httpd.graceful()  # installs our renewal into domains/, writes md.json our way
+    ours = {n: taken.stored_serial(n) for n in MD_NAMES}
+    assert all(taken.served(n).serial_number == ours[n] for n in MD_NAMES)
+    taken.httpd.stop()
+    accounts = sorted(p.name for p in (taken.store / "accounts").iterdir())
+    orders = taken.pebble_log().count(PEBBLE_NEW_ORDER)
+
+    # back to the bundled module: it reads our md.json and serves our certificates as they are
+    bundled = bundled_httpd(workdir, taken)
+    rc, out = bundled.configtest()
+    assert rc == 0, out
+    bundled.start()
+    try:
+        for name in MD_NAMES:
+            cert = wait_until(lambda: taken.httpd.verified_cert(name, taken.root_file),
+                              RENEWED_TIMEOUT_SECONDS, interval=POLL_SECONDS)
+            assert cert and cert.serial_number == ours[name], bundled.error_log_tail(40)
+        st, body = bundled.get("/md-status")
+        assert st == 200, body
+        states = {m["name"]: m["state"] for m in json.loads(body)["managed-domains"]}
+        assert states == {n: 2 for n in MD_NAMES}, body  # complete
+        # it would order at once if it found anything it could not use
+        assert not wait_until(lambda: taken.pebble_log().count(PEBBLE_NEW_ORDER) > orders,
+                              QUIET_SECONDS, interval=0.25)
+    finally:
+        bundled.stop()
+    assert PEBBLE_NEW_ACCOUNT not in taken.pebble_log()
+
+    # and ours again, after the bundled module had the store
+    taken.write()
+    taken.httpd.start()
+    for name in MD_NAMES:
+        assert taken.served(name).serial_number == ours[name]
+        assert taken.md_status(name)["state"] == 2
+    assert not wait_until(lambda: any(taken.job(n) for n in MD_NAMES), QUIET_SECONDS,
+                          interval=0.25)
+    assert taken.pebble_log().count(PEBBLE_NEW_ORDER) == orders
+    assert sorted(p.name for p in (taken.store / "accounts").iterdir()) == accounts
