@@ -31,6 +31,11 @@ typedef enum {
     MD_RENEW_ALWAYS = 2, /* driven even when the certificate comes from elsewhere */
 } md_renew_mode_t;
 
+/* The most names one certificate carries: what public CAs allow (Let's Encrypt: 100); an MD
+ * with more is refused where it is defined, not at the CA after a failed order. */
+#define MD_NAMES_MAX 100
+#define MD_NAMES_MAX_WHY "a certificate holds at most 100 names at public CAs: split it into MDs"
+
 #define MD_RENEW_WINDOW_DEFAULT "33%"
 #define MD_WARN_WINDOW_DEFAULT "10%"
 /* A certificate that lives less than this is short-lived (Let's Encrypt's 6-day profile, IP

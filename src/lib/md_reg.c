@@ -209,6 +209,12 @@ static apr_status_t check_md(md_reg_t *reg, md_t *md, const char *self, apr_pool
         return rv;
     }
     md->domains = domains;
+    if (domains->nelts > MD_NAMES_MAX) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EINVAL, "%s has %d names; " MD_NAMES_MAX_WHY,
+                      md->name ? md->name : APR_ARRAY_IDX(domains, 0, const char *),
+                      domains->nelts);
+        return APR_EINVAL;
+    }
     if (!self && (!md->name || md_array_str_index(domains, md->name, 0) < 0)) {
         md->name = APR_ARRAY_IDX(domains, 0, const char *);
     }

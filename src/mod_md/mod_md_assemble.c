@@ -245,6 +245,15 @@ static apr_status_t add_transitive_names(md_mod_conf_t *mc, apr_hash_t *owners, 
                              why ? why : "an IP address joins an MD only when MDomain names it");
                 continue;
             }
+            if (md->domains->nelts >= MD_NAMES_MAX) {
+                ap_log_error(APLOG_MARK, APLOG_EMERG, 0, base,
+                             "MD %s (%s:%d) would get more than %d names from its vhosts "
+                             "(MDMembers auto; %s of vhost %s is one too many); " MD_NAMES_MAX_WHY
+                             ", or write 'MDMembers manual'",
+                             md->name, md->defn_file, md->defn_line, MD_NAMES_MAX, norm,
+                             vhost_where(s, p));
+                return APR_EINVAL;
+            }
             APR_ARRAY_PUSH(md->domains, const char *) = norm;
             apr_hash_set(owners, norm, APR_HASH_KEY_STRING, md);
             if (md_dns_is_wildcard(norm)) {

@@ -145,6 +145,11 @@ static const char *mdef_add_names(cmd_parms *cmd, md_mod_mdef_t *mdef, int argc,
                                 cmd->cmd->name, norm, other->md->name, other->md->defn_file,
                                 other->md->defn_line);
         }
+        if (mdef->md->domains->nelts >= MD_NAMES_MAX) {
+            return apr_psprintf(cmd->pool, "%s: MD %s gets more than %d names; " MD_NAMES_MAX_WHY,
+                                cmd->cmd->name, mdef->md->name ? mdef->md->name : norm,
+                                MD_NAMES_MAX);
+        }
         APR_ARRAY_PUSH(mdef->md->domains, const char *) = norm;
         apr_hash_set(conf_of(cmd)->mdef_names, norm, APR_HASH_KEY_STRING, mdef);
         if (!mdef->md->name) {
@@ -274,6 +279,38 @@ static const char *set_members(cmd_parms *cmd, void *mconfig, int argc, char *co
                             cmd->cmd->name);
     }
     return NULL;
+}
+
+/* httpd hands a TAKE_ARGV directive its first 64 words only and drops the rest without a word:
+ * the lists of names take their line raw and split it here. */
+static void words_of(int *pargc, char ***pargv, cmd_parms *cmd, const char *line)
+{
+    apr_array_header_t *words = apr_array_make(cmd->temp_pool, 8, sizeof(char *));
+    const char *w;
+
+    while (*(w = ap_getword_conf(cmd->pool, &line)) != '\0') {
+        APR_ARRAY_PUSH(words, char *) = (char *) w;
+    }
+    *pargc = words->nelts;
+    *pargv = (char **) words->elts;
+}
+
+static const char *set_mdomain_raw(cmd_parms *cmd, void *mconfig, const char *line)
+{
+    int argc;
+    char **argv;
+
+    words_of(&argc, &argv, cmd, line);
+    return set_mdomain(cmd, mconfig, argc, argv);
+}
+
+static const char *set_members_raw(cmd_parms *cmd, void *mconfig, const char *line)
+{
+    int argc;
+    char **argv;
+
+    words_of(&argc, &argv, cmd, line);
+    return set_members(cmd, mconfig, argc, argv);
 }
 
 /* ---- settings an MD section can override ---- */
@@ -773,17 +810,18 @@ static const char *set_base_server(cmd_parms *cmd, void *mconfig, int flag)
 #define MD_CMD_TAKE1(name, fn, info, help) AP_INIT_TAKE1(name, fn, info, RSRC_CONF, help)
 
 const command_rec md_mod_cmds[] = {
-    MD_CMD_ARGV("ManagedDomain", set_mdomain, NULL,
-                "names of a managed domain (MD); the first one is its name"),
-    MD_CMD_ARGV("MDomain", set_mdomain, NULL, "synonym of ManagedDomain"),
+    AP_INIT_RAW_ARGS("ManagedDomain", set_mdomain_raw, NULL, RSRC_CONF,
+                     "names of a managed domain (MD); the first one is its name"),
+    AP_INIT_RAW_ARGS("MDomain", set_mdomain_raw, NULL, RSRC_CONF, "synonym of ManagedDomain"),
     AP_INIT_RAW_ARGS("<ManagedDomain", section_mdomain, NULL, RSRC_CONF,
                      "section with the names of an MD and settings for it alone"),
     AP_INIT_RAW_ARGS("<MDomainSet", section_mdomain, NULL, RSRC_CONF, "synonym of <ManagedDomain"),
     AP_INIT_RAW_ARGS("<MDomain", section_mdomain, NULL, RSRC_CONF, "synonym of <ManagedDomain"),
-    MD_CMD_ARGV("MDMember", set_members, NULL, "names added to the MD of the section"),
-    MD_CMD_ARGV("MDMembers", set_members, NULL,
-                "names added to the MD of the section, or auto|manual: whether the names of "
-                "vhosts using the MD are added"),
+    AP_INIT_RAW_ARGS("MDMember", set_members_raw, NULL, RSRC_CONF,
+                     "names added to the MD of the section"),
+    AP_INIT_RAW_ARGS("MDMembers", set_members_raw, NULL, RSRC_CONF,
+                     "names added to the MD of the section, or auto|manual: whether the names of "
+                     "vhosts using the MD are added"),
     MD_CMD_TAKE1("MDCertificateAgreement", set_agreement, NULL,
                  "'accepted' or the URL of the CA's terms of service"),
     MD_CMD_TAKE1("MDContactEmail", set_contact, NULL,

@@ -109,6 +109,14 @@ def test_add_creates_a_store_with_safe_permissions(store):
     assert md["name"] == "example.org" and md["domains"] == ["example.org"]
 
 
+def test_add_refuses_more_names_than_a_certificate_holds(store):
+    names = [f"n{i}.example.org" for i in range(101)]
+    r = a2md("add", *names, store=store)
+    assert r.rc == 1 and "101 names" in one_error_line(r) and "split it" in r.err, r.err
+    assert not (store / "domains" / "n0.example.org").exists()
+    assert a2md("add", *names[:100], store=store).rc == 0
+
+
 def test_add_normalises_names_and_takes_ca_and_terms(store):
     r = a2md("-a", "https://acme.example.net/dir", "-t", "accepted", "add", "Example.ORG",
              "WWW.example.org", "example.org", store=store)

@@ -67,6 +67,8 @@ BAD_CONFIGS = [
      "</MDomainSet>\n", "ServerAdmin x@", ["ServerAdmin", "not allowed inside the section"]),
     ("contact", "MDContactEmail webmaster\n", "MDContactEmail", ["not an email address"]),
     ("members-outside", "MDMembers www.example.org\n", "MDMembers", ["auto", "manual"]),
+    ("too-many-names", "MDomain " + " ".join(f"n{i}.example.org" for i in range(101)) + "\n",
+     "MDomain n0.example.org", ["more than 100 names", "split it into MDs"]),
     ("pkey-default-with-others", "MDPrivateKeys Default secp256r1\n", "MDPrivateKeys",
      ["'Default' stands alone"]),
 ]
@@ -95,6 +97,17 @@ def test_vhost_with_names_in_two_mds_stops_configtest_and_start(md_httpd):
     with pytest.raises(RuntimeError, match="has names in two MDs"):
         h.start()
     assert not h.running()
+
+
+def test_an_md_of_100_names_keeps_every_one(md_httpd):
+    # httpd hands a directive of many arguments only its first 64: none may be lost
+    names = [f"n{i}.example.org" for i in range(100)]
+    h = md_httpd(md_conf=QUIET + "MDomain " + " ".join(names[:70]) + "\n"
+                 "<MDomain x.example.org>\n  MDMember " + " ".join(names[70:]) + "\n</MDomain>\n")
+    h.write_config(vhosts=h.vhost("n0.example.org") + h.vhost("x.example.org"))
+    h.start()
+    assert h.md_json("n0.example.org")["domains"] == names[:70]
+    assert h.md_json("x.example.org")["domains"] == ["x.example.org"] + names[70:]
 
 
 def test_match_names_servernames_matches_a_vhost_by_its_servername_only(md_httpd):
