@@ -52,6 +52,8 @@ void md_job_set_ca_next(md_job_t *job, const char *ca_url);
 /* The order of key spec 'key' ("rsa2048"): its URL (NULL when none), setting it. */
 const char *md_job_order_url(const md_job_t *job, const char *key);
 void md_job_set_order(md_job_t *job, const char *key, const char *url, const char *status);
+/* The certificate profile the CA gave that order (NULL: it named none). */
+void md_job_set_order_profile(md_job_t *job, const char *key, const char *profile);
 /* Whether the certificate of key spec 'key' is verified and saved in staging. */
 int md_job_is_staged(const md_job_t *job, const char *key);
 void md_job_set_staged(md_job_t *job, const char *key);
