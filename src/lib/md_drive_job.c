@@ -43,18 +43,23 @@ static apr_array_header_t *spec_names(const md_t *md, apr_pool_t *p)
     return names;
 }
 
+int md_job_of_profile(const md_json_t *job, const md_t *md)
+{
+    const char *profile = md_json_get_str(job, "profile");
+
+    return !profile == !md->profile && (!profile || !strcmp(profile, md->profile));
+}
+
 /* Whether a stored job was made for what md asks now: same names, keys, profile and CA. */
 static int job_fits(const md_json_t *j, const md_t *md, const char *ca_url, apr_pool_t *p)
 {
     apr_array_header_t *domains = md_json_get_strs(j, "domains", p);
     apr_array_header_t *keys = md_json_get_strs(j, "keys", p);
     const char *name = md_json_get_str(j, "name"), *url = md_json_get_str(j, "ca-url");
-    const char *profile = md_json_get_str(j, "profile");
 
     return name && !strcmp(name, md->name) && url && !strcmp(url, ca_url) && domains &&
            md_array_str_eq(domains, md->domains, 0) && keys &&
-           md_array_str_eq(keys, spec_names(md, p), 1) && !profile == !md->profile &&
-           (!profile || !strcmp(profile, md->profile));
+           md_array_str_eq(keys, spec_names(md, p), 1) && md_job_of_profile(j, md);
 }
 
 static md_json_t *job_new(const md_t *md, const char *ca_url, apr_pool_t *p)

@@ -39,6 +39,10 @@ typedef struct {
 apr_status_t md_job_open(md_job_t **pjob, md_store_t *store, const md_t *md, const char *ca_url,
                          int reset, apr_pool_t *p);
 
+/* Whether job (job.json) was made for md's profile (MDProfile): a job for another one is
+ * started afresh, and its failures' next try no longer holds (the operator changed it). */
+int md_job_of_profile(const md_json_t *job, const md_t *md);
+
 /* Records that step is complete (with a log line for people) and saves the job. */
 apr_status_t md_job_done(md_job_t *job, md_step_t step, const char *detail);
 /* The same without the save, for a step whose result a resumed job gets back for free (the
