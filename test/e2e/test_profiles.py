@@ -8,7 +8,7 @@ import pytest
 
 from mdtest import ports
 from mdtest.mdhttpd import cert_dns_names
-from mdtest.proxied import start_proxied
+from mdtest.proxied import BASE_MD_CONF, start_proxied
 from mdtest.procs import wait_until
 
 DOMAIN = "www.example.test"
@@ -109,7 +109,7 @@ def test_shortlived_profile_gives_a_six_day_certificate(workdir, profile_server)
     assert "nosuchprofile" not in h.error_log_text()
 
 
-def test_missing_profile_mandatory_is_refused_naming_the_cas_profiles(profile_server):
+def test_missing_profile_mandatory_is_refused_naming_the_cas_profiles(workdir, profile_server):
     h, pebble, proxy = profile_server(PROFILES, "MDProfile tlsserver\nMDProfileMandatory on\n"
                                                 f"MDomain {DOMAIN}\n")
     job = wait_until(lambda: job_error(h), SERVED_TIMEOUT_SECONDS, interval=0.25)
@@ -126,6 +126,14 @@ def test_missing_profile_mandatory_is_refused_naming_the_cas_profiles(profile_se
     assert proxy.count("POST", proxy.path_of("newOrder")) == 0, proxy.requests
     assert md_status(h)["staging"]["job"]["errors"] == 1
     assert not list(h.domain_dir(DOMAIN).glob("pubcert*.pem"))
+    # the operator does as told: the certificate comes at once, not after the hour's wait
+    h.write_config(md_conf=BASE_MD_CONF + "MDProfile shortlived\nMDProfileMandatory on\n"
+                                          f"MDomain {DOMAIN}\n")
+    h.graceful()
+    root = pebble.write_root(workdir / "pebble-root.pem")
+    cert = wait_until(lambda: served_cert(h, root), SERVED_TIMEOUT_SECONDS, interval=0.25)
+    assert cert, h.error_log_tail(60)
+    assert abs(lifetime(cert) - 6 * DAY) <= LIFETIME_SLACK_SECONDS, cert
 
 
 def without_profiles(method, path, answer):
