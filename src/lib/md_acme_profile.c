@@ -1,6 +1,7 @@
 /* md_acme_profile.c: certificate profiles (draft-ietf-acme-profiles) -- reading the CA's
  * list from its directory and choosing what a new order asks for. */
 #include <string.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "md_acme_profile.h"
@@ -29,6 +30,19 @@ apr_array_header_t *md_acme_profiles_parse(const md_json_t *meta, apr_pool_t *p)
         APR_ARRAY_PUSH(listed, const md_acme_profile_t *) = profile;
     }
     return listed;
+}
+
+int md_acme_profile_name_ok(const char *name)
+{
+    if (!name || !*name) {
+        return 0;
+    }
+    for (const char *c = name; *c; ++c) {
+        if (apr_iscntrl(*c) || apr_isspace(*c)) {
+            return 0;
+        }
+    }
+    return 1;
 }
 
 const md_acme_profile_t *md_acme_profile_find(const apr_array_header_t *listed, const char *name)

@@ -9,6 +9,10 @@
  * CA's order; entries that are not strings are skipped. Empty when meta lists none. */
 apr_array_header_t *md_acme_profiles_parse(const md_json_t *meta, apr_pool_t *p);
 
+/* Whether name can be a profile's name: not empty, printable, without spaces (the draft says
+ * no more; CAs use short words like "classic"). */
+int md_acme_profile_name_ok(const char *name);
+
 /* The listed profile called name, NULL when the CA does not list it (names are compared
  * exactly: the draft gives them no case rules). listed may be NULL. */
 const md_acme_profile_t *md_acme_profile_find(const apr_array_header_t *listed, const char *name);

@@ -9,6 +9,7 @@
 #include <http_config.h>
 #include <http_log.h>
 
+#include "md_acme_profile.h"
 #include "md_challenge.h"
 #include "mod_md.h"
 
@@ -477,13 +478,11 @@ static const char *set_require_https(cmd_parms *cmd, void *mconfig, const char *
 static const char *set_profile(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     MD_MOD_SETTING_CHECK(cmd, mconfig);
-    for (const char *c = arg; *c; ++c) {
-        if (apr_iscntrl(*c) || apr_isspace(*c)) {
-            return apr_psprintf(cmd->pool,
-                                "%s: '%s' is not a profile name; write one name the CA lists "
-                                "in its directory, e.g. '%s shortlived'",
-                                cmd->cmd->name, arg, cmd->cmd->name);
-        }
+    if (!md_acme_profile_name_ok(arg)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a profile name; write one name the CA lists in "
+                            "its directory, e.g. '%s shortlived'",
+                            cmd->cmd->name, arg, cmd->cmd->name);
     }
     settings_of(cmd, mconfig)->profile = arg;
     return NULL;

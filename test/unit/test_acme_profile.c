@@ -52,6 +52,11 @@ static void test_profiles_parsed_in_the_cas_order(void **state)
     assert_int_equal(
         md_acme_profiles_parse(parse("{\"profiles\": [\"classic\"]}", f->p), f->p)->nelts, 0);
     assert_string_equal(md_acme_profile_names(NULL, f->p), "none");
+    assert_true(md_acme_profile_name_ok("shortlived"));
+    assert_false(md_acme_profile_name_ok(""));
+    assert_false(md_acme_profile_name_ok("short lived"));
+    assert_false(md_acme_profile_name_ok("short\tlived"));
+    assert_false(md_acme_profile_name_ok(NULL));
 }
 
 static void test_listed_profile_is_asked_for(void **state)
