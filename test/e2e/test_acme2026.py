@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mdtest import ports
-from mdtest.caproxy import rate_limited
+from mdtest.caproxy import CaProxy, rate_limited
 from mdtest.mdhttpd import MdHttpd, cert_dns_names
 from mdtest.proxied import start_proxied
 from mdtest.procs import wait_until
