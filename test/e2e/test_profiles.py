@@ -42,8 +42,9 @@ def profile_server(workdir, pebble_factory):
 
     def start(profiles, md_conf, rewrite=None):
         http_port, https_port = ports.free_ports(2)
+        # no badNonce answers: each newOrder the proxy sees is one the module meant
         pebble = pebble_factory(sid=True, http_port=http_port, tls_port=https_port,
-                                config={"profiles": profiles})
+                                config={"profiles": profiles}, env={"PEBBLE_WFE_NONCEREJECT": "0"})
         h, proxy = start_proxied(workdir, pebble, DOMAIN, md_conf=md_conf, rewrite=rewrite)
         made.append((h, proxy))
         return h, pebble, proxy
