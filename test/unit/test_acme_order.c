@@ -509,8 +509,9 @@ static void test_order_new_ip_identifiers(void **state)
     APR_ARRAY_PUSH(domains, const char *) = "192.0.2.10";
     APR_ARRAY_PUSH(domains, const char *) = "example.org";
     APR_ARRAY_PUSH(domains, const char *) = "2001:db8::1";
-    assert_int_equal(md_acme_order_new(&o, f->acme, &(md_acme_order_req_t){domains}, f->pool),
-                     APR_SUCCESS);
+    assert_int_equal(
+        md_acme_order_new(&o, f->acme, &(md_acme_order_req_t){.domains = domains}, f->pool),
+        APR_SUCCESS);
     assert_string_equal(last_request(f), "/new-order {\"identifiers\":["
                                          "{\"type\":\"ip\",\"value\":\"192.0.2.10\"},"
                                          "{\"type\":\"dns\",\"value\":\"example.org\"},"
