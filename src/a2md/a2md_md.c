@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 
 #include "a2md.h"
+#include "md_acme_profile.h"
 #include "md_drive.h"
 #include "md_log.h"
 
@@ -146,6 +147,20 @@ static apr_status_t window_parse(md_timeslice_t *ts, a2md_ctx_t *ctx, const char
     return APR_SUCCESS;
 }
 
+/* "profile NAME [mandatory]" (MDProfile, MDProfileMandatory) or "profile none". */
+static apr_status_t profile_parse(md_t *md, a2md_ctx_t *ctx, int argc, const char *const *argv)
+{
+    int mandatory = argc == 2 && !strcmp(argv[1], "mandatory");
+
+    if (argc < 1 || argc > 2 || (argc == 2 && !mandatory) || !md_acme_profile_name_ok(argv[0])) {
+        return a2md_usage_error(ctx, "update profile: give a profile name the CA lists and "
+                                     "optionally 'mandatory', or 'none'");
+    }
+    md->profile = strcmp(argv[0], "none") ? argv[0] : NULL;
+    md->profile_mandatory = md->profile && mandatory;
+    return APR_SUCCESS;
+}
+
 /* Applies "aspect args..." to md. */
 static apr_status_t update_aspect(a2md_ctx_t *ctx, md_t *md, const char *aspect, int argc,
                                   const char *const *argv)
@@ -202,11 +217,13 @@ static apr_status_t update_aspect(a2md_ctx_t *ctx, md_t *md, const char *aspect,
         }
     } else if (!strcmp(aspect, "challenges")) {
         md->ca_challenges = args_array(argc, argv, ctx->p);
+    } else if (!strcmp(aspect, "profile")) {
+        return profile_parse(md, ctx, argc, argv);
     } else {
         return a2md_usage_error(ctx,
                                 "update: unknown aspect '%s' (domains, ca, account, contacts, "
                                 "agreement, pkey, renew-window, warn-window, renew-mode, "
-                                "challenges)",
+                                "challenges, profile)",
                                 aspect);
     }
     return APR_SUCCESS;

@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 
 #include "md_acme.h"
+#include "md_acme_profile.h"
 #include "md_jws.h"
 #include "md_log.h"
 #include "md_util.h"
@@ -260,6 +261,7 @@ static apr_status_t dir_parse(md_acme_directory_t **pdir, md_acme_t *acme,
     meta = md_json_get(j, "meta", ptmp);
     dir->terms_of_service = dir_url(meta, "termsOfService", acme->p);
     dir->eab_required = md_json_get_bool(meta, "externalAccountRequired", 0);
+    dir->profiles = md_acme_profiles_parse(meta, acme->p);
     *pdir = dir;
     return APR_SUCCESS;
 }

@@ -45,6 +45,13 @@ apr_status_t md_acme_problem_status(const md_acme_problem_t *prob);
 
 typedef struct md_acme_t md_acme_t;
 
+/* A certificate profile the CA offers (draft-ietf-acme-profiles: the directory's
+ * meta.profiles maps each name to a description for people). */
+typedef struct {
+    const char *name;
+    const char *description;
+} md_acme_profile_t;
+
 /* The directory (RFC 8555 7.1.1). */
 typedef struct {
     const char *url;
@@ -52,6 +59,7 @@ typedef struct {
     const char *renewal_info;     /* RFC 9773 ARI, NULL when the CA has none */
     const char *terms_of_service; /* meta.termsOfService, may be NULL */
     int eab_required;             /* meta.externalAccountRequired */
+    apr_array_header_t *profiles; /* md_acme_profile_t*, meta.profiles; empty: none listed */
 } md_acme_directory_t;
 
 /* A context for talking to the CA at directory url. ca_file: trust for the CA's TLS (NULL:
@@ -176,11 +184,13 @@ typedef struct {
     md_acme_problem_t *error;
     apr_time_t expires; /* 0 when the CA gave none */
     apr_interval_time_t retry_after;
+    const char *profile; /* the profile the CA gave the order, NULL when it names none */
 } md_acme_order_t;
 
 /* What a newOrder asks for (RFC 8555 7.4). Members other than domains may be NULL. */
 typedef struct {
     const apr_array_header_t *domains; /* const char*: the identifiers, "*.x" for a wildcard */
+    const char *profile; /* a profile the CA lists (draft-ietf-acme-profiles); NULL: its default */
 } md_acme_order_req_t;
 
 apr_status_t md_acme_order_new(md_acme_order_t **porder, md_acme_t *acme,

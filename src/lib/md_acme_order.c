@@ -75,6 +75,7 @@ apr_status_t md_acme_order_from_json(md_acme_order_t **porder, const md_json_t *
     order->certificate = json_str(j, "certificate", p);
     order->error = json_problem(j, "error", p);
     order->expires = json_time(j, "expires", url);
+    order->profile = json_str(j, "profile", p);
     *porder = order;
     return APR_SUCCESS;
 }
@@ -241,7 +242,8 @@ static apr_status_t res_json(const md_json_t **pj, const md_acme_res_t *res, con
 }
 
 /* {"identifiers":[{"type":"dns","value":d}, ...]} (RFC 8555 7.4); a wildcard keeps its "*.";
- * an IP address is {"type":"ip"} (RFC 8738 3), its value canonical already (md_dns_name_check). */
+ * an IP address is {"type":"ip"} (RFC 8738 3), its value canonical already (md_dns_name_check);
+ * "profile" when one is asked for. */
 static md_json_t *new_order_payload(const md_acme_order_req_t *req, apr_pool_t *p)
 {
     const apr_array_header_t *domains = req->domains;
@@ -255,6 +257,9 @@ static md_json_t *new_order_payload(const md_acme_order_req_t *req, apr_pool_t *
         md_json_push(idents, ident);
     }
     md_json_set(payload, "identifiers", idents);
+    if (req->profile) {
+        md_json_set_str(payload, "profile", req->profile); /* draft-ietf-acme-profiles */
+    }
     return payload;
 }
 

@@ -25,6 +25,8 @@
 #define MD_KEY_TRANSITIVE "transitive"
 #define MD_KEY_REQUIRE_HTTPS "require-https"
 #define MD_KEY_MUST_STAPLE "must-staple"
+#define MD_KEY_PROFILE "profile"
+#define MD_KEY_PROFILE_MANDATORY "profile-mandatory"
 
 static const char *const require_https_names[] = {"off", "temporary", "permanent"};
 
@@ -79,6 +81,7 @@ md_t *md_copy(const md_t *src, apr_pool_t *p)
     md->ca_challenges = md_array_str_copy(p, src->ca_challenges);
     md->pkey_specs = specs_copy(src->pkey_specs, p);
     md->state_descr = apr_pstrdup(p, src->state_descr);
+    md->profile = apr_pstrdup(p, src->profile);
     md->defn_file = apr_pstrdup(p, src->defn_file);
     md->proxy = apr_pstrdup(p, src->proxy);
     return md;
@@ -224,6 +227,10 @@ md_json_t *md_to_json(const md_t *md, apr_pool_t *p)
         md_json_set_str(j, MD_KEY_REQUIRE_HTTPS, require_https_names[md->require_https]);
     }
     md_json_set_bool(j, MD_KEY_MUST_STAPLE, md->must_staple);
+    if (md->profile) { /* the bundled module writes both only when a profile is set */
+        md_json_set_str(j, MD_KEY_PROFILE, md->profile);
+        md_json_set_bool(j, MD_KEY_PROFILE_MANDATORY, md->profile_mandatory);
+    }
     return j;
 }
 
@@ -337,6 +344,8 @@ apr_status_t md_from_json(md_t **pmd, const char **perr, const md_json_t *j, apr
     }
     md->require_https = require_https_from_json(j);
     md->must_staple = md_json_get_bool(j, MD_KEY_MUST_STAPLE, 0);
+    md->profile = apr_pstrdup(p, md_json_get_str(j, MD_KEY_PROFILE));
+    md->profile_mandatory = md_json_get_bool(j, MD_KEY_PROFILE_MANDATORY, 0);
     *pmd = md;
     return APR_SUCCESS;
 }

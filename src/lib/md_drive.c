@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 
+#include "md_acme_profile.h"
 #include "md_drive.h"
 #include "md_drive_int.h"
 #include "md_drive_job.h"
@@ -318,6 +319,35 @@ static int order_resumable(md_drive_t *d, const md_acme_order_t *order)
     return 0;
 }
 
+/* draft-ietf-acme-profiles: the profile a new order asks for (MDProfile), when the CA lists
+ * it. One it does not list is refused when mandatory (the CA's list changes rarely: retried
+ * hours apart), else a warning and the order goes without one, to the CA's default. */
+static apr_status_t order_profile(md_drive_t *d, const char **pprofile)
+{
+    const md_acme_directory_t *dir;
+    const char *why;
+    apr_status_t rv;
+
+    *pprofile = NULL;
+    if (!d->md->profile) {
+        return APR_SUCCESS;
+    }
+    if ((rv = md_acme_directory(&dir, d->acme)) != APR_SUCCESS) {
+        return ca_fail(d, rv, NULL, "reading the CA's directory for its profiles");
+    }
+    rv = md_acme_profile_choose(pprofile, &why, d->md->profile, d->md->profile_mandatory,
+                                dir->profiles, d->p);
+    if (rv != APR_SUCCESS) {
+        d->err.refused = 1;
+        return fail(d, rv, NULL, NULL, "%s (CA %s)", why, d->ca_url);
+    }
+    if (why) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_WARN, APR_SUCCESS, "%s: %s (CA %s)", d->md->name, why,
+                      d->ca_url);
+    }
+    return APR_SUCCESS;
+}
+
 /* RFC 8555 7.4: an order for all names of the MD (one per key spec). The job's order is
  * resumed while it is usable; one the CA forgot or failed is replaced by a new one. */
 static apr_status_t step_order(md_drive_t *d)
@@ -341,16 +371,21 @@ static apr_status_t step_order(md_drive_t *d)
         }
     }
     if (!d->order) {
-        md_acme_order_req_t req = {d->md->domains};
+        md_acme_order_req_t req = {.domains = d->md->domains};
 
+        if ((rv = order_profile(d, &req.profile)) != APR_SUCCESS) {
+            return rv;
+        }
         if ((rv = md_acme_order_new(&d->order, d->acme, &req, d->p)) != APR_SUCCESS) {
             return ca_fail(d, rv, NULL, "creating an order");
         }
     }
     md_job_set_order(d->job, d->spec_name, d->order->url, d->order->status);
-    return md_job_done(
-        d->job, MD_STEP_ORDER,
-        apr_psprintf(d->p, "%s: order %s is %s", d->spec_name, d->order->url, d->order->status));
+    md_job_set_order_profile(d->job, d->spec_name, d->order->profile);
+    return md_job_done(d->job, MD_STEP_ORDER,
+                       apr_psprintf(d->p, "%s: order %s is %s (profile: %s)", d->spec_name,
+                                    d->order->url, d->order->status,
+                                    d->order->profile ? d->order->profile : "none named"));
 }
 
 /* RFC 8555 7.5.1: poll the authorization until the CA has decided. */

@@ -43,7 +43,14 @@ static apr_array_header_t *spec_names(const md_t *md, apr_pool_t *p)
     return names;
 }
 
-/* Whether a stored job was made for what md asks now: same names, keys and CA. */
+int md_job_of_profile(const md_json_t *job, const md_t *md)
+{
+    const char *profile = md_json_get_str(job, "profile");
+
+    return !profile == !md->profile && (!profile || !strcmp(profile, md->profile));
+}
+
+/* Whether a stored job was made for what md asks now: same names, keys, profile and CA. */
 static int job_fits(const md_json_t *j, const md_t *md, const char *ca_url, apr_pool_t *p)
 {
     apr_array_header_t *domains = md_json_get_strs(j, "domains", p);
@@ -52,7 +59,7 @@ static int job_fits(const md_json_t *j, const md_t *md, const char *ca_url, apr_
 
     return name && !strcmp(name, md->name) && url && !strcmp(url, ca_url) && domains &&
            md_array_str_eq(domains, md->domains, 0) && keys &&
-           md_array_str_eq(keys, spec_names(md, p), 1);
+           md_array_str_eq(keys, spec_names(md, p), 1) && md_job_of_profile(j, md);
 }
 
 static md_json_t *job_new(const md_t *md, const char *ca_url, apr_pool_t *p)
@@ -64,6 +71,7 @@ static md_json_t *job_new(const md_t *md, const char *ca_url, apr_pool_t *p)
     md_json_set_strs(j, "domains", md->domains);
     md_json_set_strs(j, "keys", spec_names(md, p));
     md_json_set_str(j, "ca-url", ca_url);
+    md_json_set_str(j, "profile", md->profile);
     md_json_set_str(j, "step", md_step_name(MD_STEP_NONE));
     md_json_set(j, "orders", md_json_new_obj(p));
     md_json_set_str(j, "started", now);
@@ -86,9 +94,10 @@ apr_status_t md_job_open(md_job_t **pjob, md_store_t *store, const md_t *md, con
     job->p = p;
     rv = md_store_load_json(&j, &err, store, MD_SG_STAGING, md->name, MD_FN_JOB, p);
     if (rv == APR_SUCCESS) {
-        why = reset
-                  ? "a reset was asked for"
-                  : (job_fits(j, md, ca_url, p) ? NULL : "it was made for other names, keys or CA");
+        why = reset ? "a reset was asked for"
+                    : (job_fits(j, md, ca_url, p)
+                           ? NULL
+                           : "it was made for other names, keys, profile or CA");
     } else if (APR_STATUS_IS_ENOENT(rv)) {
         why = md_store_exists(store, MD_SG_STAGING, md->name, NULL, p) ? "it has no job" : NULL;
         j = NULL;
@@ -208,6 +217,11 @@ void md_job_set_order(md_job_t *job, const char *key, const char *url, const cha
 
     md_json_set_str(order, "url", url);
     md_json_set_str(order, "status", status);
+}
+
+void md_job_set_order_profile(md_job_t *job, const char *key, const char *profile)
+{
+    md_json_set_str(job_order(job, key, 1), "profile", profile);
 }
 
 int md_job_is_staged(const md_job_t *job, const char *key)

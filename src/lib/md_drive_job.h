@@ -39,6 +39,10 @@ typedef struct {
 apr_status_t md_job_open(md_job_t **pjob, md_store_t *store, const md_t *md, const char *ca_url,
                          int reset, apr_pool_t *p);
 
+/* Whether job (job.json) was made for md's profile (MDProfile): a job for another one is
+ * started afresh, and its failures' next try no longer holds (the operator changed it). */
+int md_job_of_profile(const md_json_t *job, const md_t *md);
+
 /* Records that step is complete (with a log line for people) and saves the job. */
 apr_status_t md_job_done(md_job_t *job, md_step_t step, const char *detail);
 /* The same without the save, for a step whose result a resumed job gets back for free (the
@@ -52,6 +56,8 @@ void md_job_set_ca_next(md_job_t *job, const char *ca_url);
 /* The order of key spec 'key' ("rsa2048"): its URL (NULL when none), setting it. */
 const char *md_job_order_url(const md_job_t *job, const char *key);
 void md_job_set_order(md_job_t *job, const char *key, const char *url, const char *status);
+/* The certificate profile the CA gave that order (NULL: it named none). */
+void md_job_set_order_profile(md_job_t *job, const char *key, const char *profile);
 /* Whether the certificate of key spec 'key' is verified and saved in staging. */
 int md_job_is_staged(const md_job_t *job, const char *key);
 void md_job_set_staged(md_job_t *job, const char *key);

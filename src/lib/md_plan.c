@@ -257,7 +257,9 @@ apr_status_t md_plan_next(md_plan_t *plan, md_reg_t *reg, const md_t *md,
         plan->why = "the staged set no longer fits the MD";
     }
     next_try =
-        md_drive_job_load(&job, reg, md->name, p) == APR_SUCCESS ? json_time(job, "next-try") : 0;
+        md_drive_job_load(&job, reg, md->name, p) == APR_SUCCESS && md_job_of_profile(job, md)
+            ? json_time(job, "next-try")
+            : 0;
     /* what this process remembers of a drive whose job.json could not be saved */
     if (md_reg_failure_get(reg, md->name, &remembered) > 0 && remembered > next_try) {
         next_try = remembered;

@@ -76,6 +76,7 @@ typedef struct {
     apr_time_t renew_at, warn_at; /* start of the renew / warn window */
     const char *subject, *issuer, *serial, *fingerprint;
     apr_array_header_t *names;
+    const char *profile; /* the profile the CA gave its order, NULL when not known */
 } md_cert_info_t;
 
 /* One md_cert_info_t* per key spec of md, read from group (MD_SG_DOMAINS or MD_SG_STAGING). */

@@ -80,11 +80,26 @@ static int state_rank(md_state_t s)
     }
 }
 
+/* The job beside a set in staging/ or live/ names the profile each key spec's order got;
+ * domains/ keeps no job. NULL when not known. */
+static md_json_t *set_orders(md_reg_t *reg, const md_t *md, md_store_group_t group, apr_pool_t *p)
+{
+    md_json_t *job = NULL;
+    const char *err;
+
+    if (group == MD_SG_DOMAINS || md_store_load_json(&job, &err, md_reg_store(reg), group, md->name,
+                                                     MD_FN_JOB, p) != APR_SUCCESS) {
+        return NULL;
+    }
+    return md_json_get(job, "orders", p);
+}
+
 apr_status_t md_reg_cert_infos(apr_array_header_t **pinfos, md_reg_t *reg, const md_t *md,
                                md_store_group_t group, apr_time_t now, apr_pool_t *p)
 {
     const apr_array_header_t *specs = md_pkey_specs(md, p);
     apr_array_header_t *infos = apr_array_make(p, specs->nelts, sizeof(md_cert_info_t *));
+    md_json_t *orders = set_orders(reg, md, group, p);
     int i;
 
     for (i = 0; i < specs->nelts; ++i) {
@@ -92,6 +107,8 @@ apr_status_t md_reg_cert_infos(apr_array_header_t **pinfos, md_reg_t *reg, const
         info->spec = APR_ARRAY_IDX(specs, i, const md_pkey_spec_t *);
         info->spec_name = md_pkey_spec_name(info->spec, p);
         read_cert_info(info, md_reg_store(reg), md, group, now, p);
+        info->profile =
+            apr_pstrdup(p, md_json_get_str(md_json_get(orders, info->spec_name, p), "profile"));
         APR_ARRAY_PUSH(infos, md_cert_info_t *) = info;
     }
     *pinfos = infos;
@@ -137,6 +154,7 @@ static md_json_t *cert_info_json(const md_cert_info_t *info, apr_pool_t *p)
         md_json_set_str(j, "serial", info->serial);
         md_json_set_str(j, "sha256-fingerprint", info->fingerprint);
         md_json_set_strs(j, "names", info->names);
+        md_json_set_str(j, "profile", info->profile);
     }
     return j;
 }

@@ -19,6 +19,7 @@ static void settings_init(md_mod_settings_t *settings)
     settings->require_https = -1;
     settings->must_staple = -1;
     settings->transitive = -1;
+    settings->profile_mandatory = -1;
 }
 
 static md_mod_conf_t *conf_get_or_create(apr_pool_t *p)

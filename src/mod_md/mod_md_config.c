@@ -9,6 +9,7 @@
 #include <http_config.h>
 #include <http_log.h>
 
+#include "md_acme_profile.h"
 #include "md_challenge.h"
 #include "mod_md.h"
 
@@ -179,6 +180,7 @@ static const char *mdef_create(md_mod_mdef_t **pmdef, cmd_parms *cmd, int argc, 
     mdef->settings.require_https = -1;
     mdef->settings.must_staple = -1;
     mdef->settings.transitive = -1;
+    mdef->settings.profile_mandatory = -1;
     if ((err = mdef_add_names(cmd, mdef, argc, argv)) != NULL) {
         return err;
     }
@@ -508,6 +510,28 @@ static const char *set_require_https(cmd_parms *cmd, void *mconfig, const char *
     }
     return apr_psprintf(cmd->pool, "%s: unknown value '%s'; write off, temporary or permanent",
                         cmd->cmd->name, arg);
+}
+
+/* draft-ietf-acme-profiles: a name the CA lists in its directory; whether it does is known
+ * only when ordering (the driver says so then). */
+static const char *set_profile(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    if (!md_acme_profile_name_ok(arg)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a profile name; write one name the CA lists in "
+                            "its directory, e.g. '%s shortlived'",
+                            cmd->cmd->name, arg, cmd->cmd->name);
+    }
+    settings_of(cmd, mconfig)->profile = arg;
+    return NULL;
+}
+
+static const char *set_profile_mandatory(cmd_parms *cmd, void *mconfig, int flag)
+{
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    settings_of(cmd, mconfig)->profile_mandatory = flag;
+    return NULL;
 }
 
 /* ---- only inside an MD section ---- */
@@ -883,5 +907,10 @@ const command_rec md_mod_cmds[] = {
                  "failed tries in a row after which the next CA is used (default 13)"),
     MD_CMD_TAKE1("MDInitialDelay", set_duration, "initial",
                  "how long after a (re)start the first check waits (default 0)"),
+    MD_CMD_TAKE1("MDProfile", set_profile, NULL,
+                 "certificate profile to order, one the CA lists (default: the CA's default)"),
+    AP_INIT_FLAG("MDProfileMandatory", set_profile_mandatory, NULL, RSRC_CONF,
+                 "on: no certificate when the CA does not offer MDProfile (default off: a "
+                 "warning, and the CA's default profile)"),
     {NULL},
 };

@@ -286,6 +286,20 @@ def test_update_bad_values_change_nothing(store, args, why):
     assert (store / "domains" / "example.org" / "md.json").read_bytes() == before
 
 
+def test_update_profile(store):
+    a2md("add", "example.org", store=store)
+    assert a2md("update", "example.org", "profile", "shortlived", "mandatory", store=store).rc == 0
+    md = md_list(store)["example.org"]
+    assert (md["profile"], md["profile-mandatory"]) == ("shortlived", True)
+    assert a2md("update", "example.org", "profile", "tlsserver", store=store).rc == 0
+    md = md_list(store)["example.org"]
+    assert (md["profile"], md["profile-mandatory"]) == ("tlsserver", False)
+    assert a2md("update", "example.org", "profile", "none", store=store).rc == 0
+    assert "profile" not in md_list(store)["example.org"]
+    r = a2md("update", "example.org", "profile", "short lived", store=store)
+    assert r.rc == 1 and "profile name" in one_error_line(r)
+
+
 def test_update_domains_overlap_refused(store):
     a2md("add", "example.org", store=store)
     a2md("add", "shop.example.org", store=store)

@@ -12,6 +12,7 @@ import pytest
 from mdtest import ports
 from mdtest.caproxy import CaProxy, rate_limited
 from mdtest.mdhttpd import MdHttpd, cert_dns_names
+from mdtest.proxied import start_proxied
 from mdtest.procs import wait_until
 
 A2MD = Path(__file__).resolve().parents[2] / "build" / "a2md"
@@ -74,19 +75,8 @@ def proxied(workdir, pebble_sid):
     def start(make_inject, rewrite=None):
         http_port, https_port = ports.free_ports(2)
         pebble = pebble_sid(http_port=http_port, tls_port=https_port)
-        proxy = CaProxy(pebble)
-        proxy.inject = make_inject(proxy)
-        if rewrite:
-            proxy.rewrite = rewrite
-        proxy.start()
-        h = MdHttpd(workdir, ca_url=proxy.directory_url, ca_file=pebble.ca_file,
-                    http_port=http_port, https_port=https_port)
+        h, proxy = start_proxied(workdir, pebble, DOMAIN, inject=make_inject, rewrite=rewrite)
         made.append((h, proxy))
-        h.write_config(md_conf="MDPrivateKeys secp256r1\nMDCAChallenges http-01\n"
-                               f"MDRetryDelay 1s\nMDomain {DOMAIN}\n",
-                       vhosts=h.vhost(DOMAIN),
-                       extra_conf="<Location /md-status>\n  SetHandler md-status\n</Location>\n")
-        h.start()
         return h, proxy
 
     yield start

@@ -503,8 +503,9 @@ static void test_order_flow(void **state)
     ca_start(f);
     APR_ARRAY_PUSH(domains, const char *) = "example.org";
     APR_ARRAY_PUSH(domains, const char *) = "*.example.org";
-    assert_int_equal(md_acme_order_new(&o, f->acme, &(md_acme_order_req_t){domains}, f->pool),
-                     APR_SUCCESS);
+    assert_int_equal(
+        md_acme_order_new(&o, f->acme, &(md_acme_order_req_t){.domains = domains}, f->pool),
+        APR_SUCCESS);
     assert_string_equal(last_request(f), "/new-order {\"identifiers\":["
                                          "{\"type\":\"dns\",\"value\":\"example.org\"},"
                                          "{\"type\":\"dns\",\"value\":\"*.example.org\"}]}");
@@ -574,8 +575,9 @@ static void test_order_new_ip_identifiers(void **state)
     APR_ARRAY_PUSH(domains, const char *) = "192.0.2.10";
     APR_ARRAY_PUSH(domains, const char *) = "example.org";
     APR_ARRAY_PUSH(domains, const char *) = "2001:db8::1";
-    assert_int_equal(md_acme_order_new(&o, f->acme, &(md_acme_order_req_t){domains}, f->pool),
-                     APR_SUCCESS);
+    assert_int_equal(
+        md_acme_order_new(&o, f->acme, &(md_acme_order_req_t){.domains = domains}, f->pool),
+        APR_SUCCESS);
     assert_string_equal(last_request(f), "/new-order {\"identifiers\":["
                                          "{\"type\":\"ip\",\"value\":\"192.0.2.10\"},"
                                          "{\"type\":\"dns\",\"value\":\"example.org\"},"
@@ -591,8 +593,9 @@ static void test_ca_problems_are_reported(void **state)
     ca_start(f);
     APR_ARRAY_PUSH(domains, const char *) = "example.org";
     APR_ARRAY_PUSH(domains, const char *) = "rejected.example.org";
-    assert_int_not_equal(md_acme_order_new(&o, f->acme, &(md_acme_order_req_t){domains}, f->pool),
-                         APR_SUCCESS);
+    assert_int_not_equal(
+        md_acme_order_new(&o, f->acme, &(md_acme_order_req_t){.domains = domains}, f->pool),
+        APR_SUCCESS);
     assert_null(o);
     assert_non_null(
         strstr(unit_log_text(), "creating an order for example.org, rejected.example.org"));
@@ -622,6 +625,31 @@ static void test_ca_problems_are_reported(void **state)
     assert_non_null(strstr(unit_log_text(), "finalize"));
 }
 
+/* draft-ietf-acme-profiles: a profile asked for goes into newOrder; the one the CA gave the
+ * order is read back (fake CA answers echo none: NULL) */
+static void test_order_asks_for_profile(void **state)
+{
+    fixture_t *f = *state;
+    apr_array_header_t *domains = apr_array_make(f->pool, 1, sizeof(const char *));
+    md_acme_order_req_t req = {.domains = domains, .profile = "shortlived"};
+    md_acme_order_t *o;
+
+    ca_start(f);
+    APR_ARRAY_PUSH(domains, const char *) = "example.org";
+    assert_int_equal(md_acme_order_new(&o, f->acme, &req, f->pool), APR_SUCCESS);
+    assert_string_equal(last_request(f), "/new-order {\"identifiers\":["
+                                         "{\"type\":\"dns\",\"value\":\"example.org\"}],"
+                                         "\"profile\":\"shortlived\"}");
+    assert_null(o->profile);
+    assert_int_equal(md_acme_order_from_json(&o,
+                                             parse("{\"status\": \"pending\", \"profile\": "
+                                                   "\"shortlived\"}",
+                                                   f->pool),
+                                             "https://a/1", f->pool),
+                     APR_SUCCESS);
+    assert_string_equal(o->profile, "shortlived");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -636,6 +664,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_order_new_ip_identifiers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_flow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ca_problems_are_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_asks_for_profile, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -106,6 +106,34 @@ static void test_round_trip_keeps_what_the_bundled_module_reads(void **state)
                                 APR_ARRAY_IDX(md->pkey_specs, 0, md_pkey_spec_t *)));
 }
 
+/* "profile" / "profile-mandatory" as the bundled module writes them for MDProfile shortlived
+ * with MDProfileMandatory on (observed by running it); neither without a profile */
+static void test_profile_in_md_json(void **state)
+{
+    apr_pool_t *p = *state;
+    md_t *md = parse(p, "{\"domains\":[\"a.example.org\"],\"profile\":\"shortlived\","
+                        "\"profile-mandatory\":true}"),
+         *again;
+    md_json_t *j;
+    const char *err = NULL;
+
+    assert_string_equal(md->profile, "shortlived");
+    assert_true(md->profile_mandatory);
+    j = md_to_json(md_copy(md, p), p);
+    assert_string_equal(md_json_get_str(j, "profile"), "shortlived");
+    assert_true(md_json_get_bool(j, "profile-mandatory", 0));
+    assert_int_equal(md_from_json(&again, &err, j, p), APR_SUCCESS);
+    assert_string_equal(again->profile, "shortlived");
+    assert_true(again->profile_mandatory);
+
+    md = parse(p, bundled_md_json);
+    assert_null(md->profile);
+    assert_false(md->profile_mandatory);
+    j = md_to_json(md, p);
+    assert_false(md_json_has(j, "profile"));
+    assert_false(md_json_has(j, "profile-mandatory"));
+}
+
 static void test_several_key_specs_are_an_array(void **state)
 {
     apr_pool_t *p = *state;
@@ -225,6 +253,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_round_trip_keeps_what_the_bundled_module_reads, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_several_key_specs_are_an_array, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_profile_in_md_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_old_single_ca_url, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_md_json_is_refused_with_a_reason, setup, teardown),
         cmocka_unit_test_setup_teardown(test_renew_mode_words, setup, teardown),

@@ -184,6 +184,32 @@ static void test_a_refused_staged_set_still_waits_for_the_next_try(void **state)
     assert_true(plan.at > now + HOUR - apr_time_from_sec(2));
 }
 
+/* A job that failed for a profile (MDProfileMandatory) waits for its next try; once the
+ * operator configures another profile, that wait no longer holds. */
+static void test_a_changed_profile_does_not_wait_for_the_next_try(void **state)
+{
+    fixture_t *f = *state;
+    apr_time_t now = apr_time_now();
+    md_json_t *job = md_json_new_obj(f->pool);
+    md_plan_t plan;
+
+    md_json_set_str(job, "profile", "tlsserver");
+    md_json_set_str(job, "next-try", md_time_format(now + HOUR, f->pool));
+    assert_int_equal(
+        md_store_save_json(f->store, MD_SG_STAGING, f->md->name, MD_FN_JOB, job, f->pool),
+        APR_SUCCESS);
+    f->md->profile = "tlsserver";
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_true(plan.at > now + HOUR - apr_time_from_sec(2));
+    f->md->profile = "shortlived";
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_DRIVE);
+    assert_true(plan.at <= now);
+    f->md->profile = NULL;
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_true(plan.at <= now);
+}
+
 static void test_live_set_is_installed_while_a_newer_staged_one_waits(void **state)
 {
     fixture_t *f = *state;
@@ -299,6 +325,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_staged_set_of_another_key_type_is_driven_again, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_refused_staged_set_still_waits_for_the_next_try,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_changed_profile_does_not_wait_for_the_next_try,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_set_is_installed_while_a_newer_staged_one_waits,
                                         setup, teardown),

@@ -1,6 +1,7 @@
 # caproxy.py: an HTTPS reverse proxy of our own in front of pebble 2.10, for answers pebble does not
 # give (429 with Retry-After, say). pebble 2.10 takes its URLs from the Host header, so every URL
 # it hands out leads back through the proxy. Everything not injected is pebble's own answer.
+import base64
 import http.client
 import http.server
 import json
@@ -19,7 +20,8 @@ class CaProxy:
     """Listens on 127.0.0.1 (pebble's listener certificate, so pebble's ca_file is its trust too)
     and forwards to pebble. inject(method, path) -> None (forward) or (status, headers, body);
     rewrite(method, path, (status, headers, body)) -> what goes back instead of pebble's answer;
-    requests records (method, path) of everything that came, injected or not."""
+    requests records (method, path) of everything that came, injected or not; bodies the same
+    with the request body: (method, path, bytes)."""
 
     def __init__(self, pebble, inject=None):
         self.pebble = pebble
@@ -27,6 +29,7 @@ class CaProxy:
         self.rewrite = lambda method, path, answer: answer
         self.port = ports.free_port()
         self.requests = []
+        self.bodies = []
         self.lock = threading.Lock()
         self._server = None
         self._thread = None
@@ -39,6 +42,16 @@ class CaProxy:
         """The path of one of pebble's directory URLs (newOrder, ...), as requests show it."""
         url = self.pebble.directory()[directory_key]
         return "/" + url.split("/", 3)[3]
+
+    def jws_payloads(self, method, path):
+        """The JSON payloads of the JWS requests (RFC 8555 6.2) that came for method and path."""
+        with self.lock:
+            bodies = [b for m, p, b in self.bodies if m == method and p == path]
+        payloads = []
+        for body in bodies:
+            b64 = json.loads(body)["payload"]
+            payloads.append(json.loads(base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4))))
+        return payloads
 
     def count(self, method, path):
         with self.lock:
@@ -58,6 +71,7 @@ class CaProxy:
                 body = self.rfile.read(length) if length else b""
                 with proxy.lock:
                     proxy.requests.append((self.command, self.path))
+                    proxy.bodies.append((self.command, self.path, body))
                 answer = proxy.inject(self.command, self.path)
                 if answer is None:
                     answer = proxy.rewrite(self.command, self.path,
