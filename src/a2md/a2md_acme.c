@@ -6,6 +6,7 @@
 
 #include "a2md.h"
 #include "md_acme.h"
+#include "md_acme_eab.h"
 #include "md_log.h"
 
 /* Shows the stored account: its id (text) or account.json plus "id" (JSON). */
@@ -90,9 +91,32 @@ static apr_status_t acct_open(md_acme_acct_t **pacct, md_acme_t **pacme, md_stor
     return rv;
 }
 
+/* The external account binding from a file or, for "-", stdin: never from argv, where every
+ * user of the machine sees it (ps, /proc, shell history). */
+static apr_status_t eab_read(const char **pkid, const char **phmac, a2md_ctx_t *ctx,
+                             const char *source)
+{
+    char buf[MD_ACME_EAB_MAX_LEN + 1];
+    const char *err;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (strcmp(source, "-")) {
+        rv = md_acme_eab_read_file(pkid, phmac, &err, source, ctx->p);
+        return rv == APR_SUCCESS ? rv : a2md_fail(ctx, rv, "--eab-file: %s", err);
+    }
+    len = fread(buf, 1, sizeof(buf), stdin);
+    if (ferror(stdin) || len > MD_ACME_EAB_MAX_LEN) {
+        return a2md_fail(ctx, APR_EINVAL, "--eab-file -: cannot read the binding from stdin%s",
+                         len > MD_ACME_EAB_MAX_LEN ? " (too long)" : "");
+    }
+    rv = md_acme_eab_parse(pkid, phmac, &err, buf, len, ctx->p);
+    return rv == APR_SUCCESS ? rv : a2md_fail(ctx, rv, "--eab-file -: stdin: %s", err);
+}
+
 static apr_status_t acme_newreg(a2md_ctx_t *ctx, int argc, const char *const *argv)
 {
-    const char *eab = NULL, *eab_kid = NULL, *eab_hmac = NULL, *sep;
+    const char *eab_kid = NULL, *eab_hmac = NULL;
     apr_array_header_t *contacts;
     md_acme_acct_t *acct;
     md_acme_t *acme;
@@ -101,19 +125,21 @@ static apr_status_t acme_newreg(a2md_ctx_t *ctx, int argc, const char *const *ar
     int i = 1;
 
     if (argc > 1 && (!strcmp(argv[1], "-e") || !strcmp(argv[1], "--eab"))) {
-        if (argc < 3) {
-            return a2md_usage_error(ctx, "acme newreg: %s needs <kid>:<hmac>", argv[1]);
-        }
-        eab = argv[2];
-        i = 3;
+        return a2md_usage_error(ctx,
+                                "acme newreg: %s is gone: a key on the command line is visible "
+                                "to every user of the machine; put it in a file (JSON {\"kid\": "
+                                "..., \"hmac\": ...} or kid:hmac) and give --eab-file FILE, or "
+                                "pipe it in with --eab-file -",
+                                argv[1]);
     }
-    if (eab) {
-        /* the HMAC key is base64url, so the last ':' separates it from the key id */
-        if ((sep = strrchr(eab, ':')) == NULL || sep == eab || !sep[1]) {
-            return a2md_usage_error(ctx, "acme newreg: give the binding as <kid>:<hmac>");
+    if (argc > 1 && !strcmp(argv[1], "--eab-file")) {
+        if (argc < 3) {
+            return a2md_usage_error(ctx, "acme newreg: --eab-file needs a file name (or -)");
         }
-        eab_kid = apr_pstrndup(ctx->p, eab, (apr_size_t) (sep - eab));
-        eab_hmac = sep + 1;
+        if ((rv = eab_read(&eab_kid, &eab_hmac, ctx, argv[2])) != APR_SUCCESS) {
+            return rv;
+        }
+        i = 3;
     }
     if (!ctx->ca_url) {
         return a2md_usage_error(ctx, "acme newreg: which CA? give its directory URL with -a");
@@ -205,7 +231,7 @@ static apr_status_t acme_update(a2md_ctx_t *ctx, int argc, const char *const *ar
 }
 
 static const a2md_cmd_t acme_cmds[] = {
-    {"newreg", "newreg [-e kid:hmac] contact...", "registers a new account (-t to agree)",
+    {"newreg", "newreg [--eab-file FILE|-] contact...", "registers a new account (-t to agree)",
      acme_newreg},
     {"delreg", "delreg account", "deactivates the account at the CA", acme_delreg},
     {"agree", "agree account", "agrees to the CA's terms given with -t", acme_agree},

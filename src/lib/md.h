@@ -56,6 +56,10 @@ typedef struct md_t {
     int transitive;                 /* 1: names of vhosts using the MD are added (MDMembers auto) */
     int require_https;              /* 0 off, 1 temporary, 2 permanent */
     int must_staple;
+    /* external account binding for registering a new account at the CA (RFC 8555 7.3.4):
+     * configuration only, never written to md.json. eab_file: where the operator keeps them
+     * (for messages), set also when that file could not be read */
+    const char *eab_kid, *eab_hmac, *eab_file;
 
     /* computed, not configuration */
     md_state_t state;

@@ -107,6 +107,7 @@ typedef struct md_acme_acct_t {
     apr_array_header_t *contacts;
     const char *agreement;   /* terms URL agreed to */
     const char *orders;      /* orders URL, when the CA gave one */
+    const char *eab_kid;     /* the external account binding key id it was registered with */
     md_json_t *registration; /* the CA's account object */
 } md_acme_acct_t;
 
@@ -131,9 +132,16 @@ apr_status_t md_acme_acct_validate(md_acme_acct_t **pacct, md_acme_t *acme, md_s
                                    const char *id, apr_pool_t *p);
 
 /* A stored, valid account of this CA (acme's URL) to reuse, preferring 'preferred'. Each
- * candidate is validated with the CA; APR_ENOENT when none is usable. */
+ * candidate is validated with the CA; APR_ENOENT when none is usable. With eab_kid, only
+ * accounts registered with that external account binding key id qualify
+ * (md_acme_acct_fits_eab). */
 apr_status_t md_acme_acct_find(md_acme_acct_t **pacct, md_acme_t *acme, md_store_t *store,
-                               const char *preferred, apr_pool_t *p);
+                               const char *preferred, const char *eab_kid, apr_pool_t *p);
+
+/* Whether an MD whose external account binding has key id eab_kid (NULL: none) may use acct:
+ * an account bound to one key id (a customer account at the CA) never serves an MD that names
+ * another; an MD without a binding may use any. */
+int md_acme_acct_fits_eab(const md_acme_acct_t *acct, const char *eab_kid);
 
 /* Updates contacts / agrees to the terms / deactivates the account the context uses. */
 apr_status_t md_acme_acct_update(md_acme_acct_t *acct, md_acme_t *acme, md_store_t *store,

@@ -89,6 +89,7 @@ static md_json_t *acct_to_json(const md_acme_acct_t *acct, apr_pool_t *p)
                      acct->contacts ? acct->contacts : apr_array_make(p, 0, sizeof(const char *)));
     md_json_set_str(j, "orders", acct->orders);
     md_json_set_str(j, "agreement", acct->agreement);
+    md_json_set_str(j, "eab-kid", acct->eab_kid);
     if (acct->registration) {
         md_json_set(j, "registration", acct->registration);
     }
@@ -115,6 +116,7 @@ static md_acme_acct_t *acct_from_json(const md_json_t *j, const char *id, apr_po
     }
     acct->agreement = json_str(j, "agreement", p);
     acct->orders = json_str(j, "orders", p);
+    acct->eab_kid = json_str(j, "eab-kid", p);
     acct->registration = md_json_get(j, "registration", p);
     return acct;
 }
@@ -225,8 +227,9 @@ apr_status_t md_acme_acct_register(md_acme_acct_t **pacct, md_acme_t *acme, md_s
     }
     if (dir->eab_required && !has_eab) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EACCES,
-                      "the CA at %s requires external account binding: give the key id and "
-                      "HMAC key it issued to you (a2md acme newreg -e <kid>:<hmac>)",
+                      "the CA at %s requires external account binding (EAB): get a key id and "
+                      "HMAC key from the CA and configure them with MDExternalAccountBinding "
+                      "(a2md: acme newreg --eab-file FILE)",
                       dir->url);
         return APR_EACCES;
     }
@@ -264,6 +267,7 @@ apr_status_t md_acme_acct_register(md_acme_acct_t **pacct, md_acme_t *acme, md_s
     if (agreed) {
         acct->agreement = dir->terms_of_service ? dir->terms_of_service : agreement;
     }
+    acct->eab_kid = has_eab ? apr_pstrdup(p, eab_kid) : NULL;
     acct_take_registration(acct, res, p);
     if ((rv = acct_new_id(&acct->id, store, dir->url, p)) != APR_SUCCESS ||
         (rv = md_store_save_pkey(store, MD_SG_ACCOUNTS, acct->id, MD_FN_ACCT_KEY, key, p)) !=
@@ -367,8 +371,15 @@ apr_status_t md_acme_acct_validate(md_acme_acct_t **pacct, md_acme_t *acme, md_s
     return APR_SUCCESS;
 }
 
-/* A stored account worth asking the CA about: of this CA and not known to be unusable. */
-static int acct_is_candidate(md_store_t *store, const char *id, const char *ca_url, apr_pool_t *p)
+int md_acme_acct_fits_eab(const md_acme_acct_t *acct, const char *eab_kid)
+{
+    return !eab_kid || (acct->eab_kid && !strcmp(acct->eab_kid, eab_kid));
+}
+
+/* A stored account worth asking the CA about: of this CA, not known to be unusable, bound to
+ * the key id the MD asks for. */
+static int acct_is_candidate(md_store_t *store, const char *id, const char *ca_url,
+                             const char *eab_kid, apr_pool_t *p)
 {
     md_json_t *j;
     const char *err = NULL, *status;
@@ -380,11 +391,12 @@ static int acct_is_candidate(md_store_t *store, const char *id, const char *ca_u
     }
     status = md_json_get_str(j, "status");
     return md_json_get_str(j, "ca-url") && !strcmp(md_json_get_str(j, "ca-url"), ca_url) &&
-           (!status || !strcmp(status, ACCT_VALID));
+           (!status || !strcmp(status, ACCT_VALID)) &&
+           md_acme_acct_fits_eab(acct_from_json(j, id, p), eab_kid);
 }
 
 apr_status_t md_acme_acct_find(md_acme_acct_t **pacct, md_acme_t *acme, md_store_t *store,
-                               const char *preferred, apr_pool_t *p)
+                               const char *preferred, const char *eab_kid, apr_pool_t *p)
 {
     const md_acme_directory_t *dir;
     apr_array_header_t *names, *order;
@@ -413,7 +425,7 @@ apr_status_t md_acme_acct_find(md_acme_acct_t **pacct, md_acme_t *acme, md_store
     }
     for (i = 0; i < order->nelts; ++i) {
         const char *id = APR_ARRAY_IDX(order, i, const char *);
-        if (!acct_is_candidate(store, id, dir->url, p)) {
+        if (!acct_is_candidate(store, id, dir->url, eab_kid, p)) {
             continue;
         }
         rv = md_acme_acct_validate(pacct, acme, store, id, p);

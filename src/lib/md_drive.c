@@ -186,22 +186,46 @@ static void begin(md_drive_t *d, md_step_t step)
     d->err.step = step;
 }
 
-/* An account id in accounts/ that was made at our CA. */
+/* An account id in accounts/ that was made at our CA, and may serve the MD's binding. */
 static int account_of_ca(md_drive_t *d, const char *id)
 {
     md_acme_acct_t *acct;
     md_pkey_t *key;
 
     return md_acme_acct_load(&acct, &key, d->store, id, d->p) == APR_SUCCESS && acct->ca_url &&
-           !strcmp(acct->ca_url, d->ca_url);
+           !strcmp(acct->ca_url, d->ca_url) && md_acme_acct_fits_eab(acct, d->md->eab_kid);
 }
 
-/* Registering failed: a missing agreement to the CA's terms deserves its own words. */
+/* The CA wants an external account binding that the MD lacks: the operator must configure
+ * one (refused: trying again changes nothing). */
+static apr_status_t eab_missing(md_drive_t *d, apr_status_t rv)
+{
+    const md_acme_directory_t *dir;
+    const md_acme_problem_t *prob = md_acme_last_problem(d->acme);
+    int required = !strcmp(md_acme_problem_short_type(prob), "externalAccountRequired") ||
+                   (md_acme_directory(&dir, d->acme) == APR_SUCCESS && dir->eab_required);
+
+    if (d->md->eab_kid || !required) {
+        return APR_SUCCESS;
+    }
+    d->err.refused = 1;
+    return fail(d, rv == APR_SUCCESS ? APR_EACCES : rv, NULL, prob,
+                "the CA %s requires external account binding (EAB) for a new account: get a key "
+                "id and HMAC key from the CA and configure them with 'MDExternalAccountBinding "
+                "<kid> <hmac>' or 'MDExternalAccountBinding <file.json>'",
+                d->ca_url);
+}
+
+/* Registering failed: a missing binding or agreement to the CA's terms deserves its own
+ * words. */
 static apr_status_t register_fail(md_drive_t *d, apr_status_t rv)
 {
     const md_acme_directory_t *dir;
     const char *agreed = d->md->ca_agreement;
 
+    if (eab_missing(d, rv) != APR_SUCCESS) {
+        return d->err.status;
+    }
     if (APR_STATUS_IS_EACCES(rv) && md_acme_directory(&dir, d->acme) == APR_SUCCESS &&
         dir->terms_of_service &&
         (!agreed || (strcmp(agreed, "accepted") && strcmp(agreed, dir->terms_of_service)))) {
@@ -214,8 +238,8 @@ static apr_status_t register_fail(md_drive_t *d, apr_status_t rv)
 }
 
 /* RFC 8555 7.3: an account at the CA -- the MD's own while the CA still knows it, else one of
- * ours for this CA, else a new one (agreeing to the terms when the MD does). Each of these
- * leaves the context signing with the account. */
+ * ours for this CA (bound to the MD's EAB key id, when it has one), else a new one (agreeing
+ * to the terms when the MD does). Each of these leaves the context signing with the account. */
 static apr_status_t choose_account(md_drive_t *d, md_acme_acct_t **pacct)
 {
     md_acme_acct_t *acct = NULL;
@@ -228,11 +252,20 @@ static apr_status_t choose_account(md_drive_t *d, md_acme_acct_t **pacct)
         }
     }
     if (APR_STATUS_IS_ENOENT(rv)) {
-        rv = md_acme_acct_find(&acct, d->acme, d->store, d->md->ca_account, d->p);
+        rv = md_acme_acct_find(&acct, d->acme, d->store, d->md->ca_account, d->md->eab_kid, d->p);
     }
     if (APR_STATUS_IS_ENOENT(rv)) {
+        if (d->md->eab_file && !d->md->eab_kid) {
+            d->err.refused = 1;
+            return fail(d, APR_ENOENT, NULL, NULL,
+                        "a new account needs the external account binding of "
+                        "MDExternalAccountBinding, but its file %s could not be read when the "
+                        "server started: create it ({\"kid\": ..., \"hmac\": ...}, readable by "
+                        "root only) and restart the server (graceful)",
+                        d->md->eab_file);
+        }
         rv = md_acme_acct_register(&acct, d->acme, d->store, d->md->contacts, d->md->ca_agreement,
-                                   d->opts->eab_kid, d->opts->eab_hmac, NULL, d->p);
+                                   d->md->eab_kid, d->md->eab_hmac, NULL, d->p);
         if (rv != APR_SUCCESS) {
             return register_fail(d, rv);
         }
@@ -254,7 +287,8 @@ static apr_status_t shared_account(md_drive_t *d, md_acme_acct_t **pacct)
     apr_status_t rv;
 
     if (!accts || !accts->id || strcmp(accts->ca_url, d->ca_url) ||
-        (d->md->ca_account && strcmp(d->md->ca_account, accts->id))) {
+        (d->md->ca_account && strcmp(d->md->ca_account, accts->id)) ||
+        (d->md->eab_kid && (!accts->eab_kid || strcmp(d->md->eab_kid, accts->eab_kid)))) {
         return APR_ENOENT;
     }
     if (!accts->key) {
@@ -284,6 +318,7 @@ static apr_status_t step_account(md_drive_t *d)
         if (rv == APR_SUCCESS && d->accts) {
             d->accts->ca_url = apr_pstrdup(d->accts->p, d->ca_url);
             d->accts->id = apr_pstrdup(d->accts->p, acct->id);
+            d->accts->eab_kid = acct->eab_kid ? apr_pstrdup(d->accts->p, acct->eab_kid) : NULL;
             d->accts->acct = NULL;
             d->accts->key = NULL;
         }

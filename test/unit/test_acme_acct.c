@@ -369,12 +369,12 @@ static void test_validate_find_update_deactivate(void **state)
                      md_acme_acct_validate(&v, acme, store, "ACME-127.0.0.1-0009", f->pool));
     assert_null(v);
 
-    assert_int_equal(APR_SUCCESS, md_acme_acct_find(&found, acme, store, a1->id, f->pool));
+    assert_int_equal(APR_SUCCESS, md_acme_acct_find(&found, acme, store, a1->id, NULL, f->pool));
     assert_string_equal(a1->id, found->id);
-    assert_int_equal(APR_SUCCESS, md_acme_acct_find(&found, acme, store, NULL, f->pool));
+    assert_int_equal(APR_SUCCESS, md_acme_acct_find(&found, acme, store, NULL, NULL, f->pool));
     assert_string_equal(a0->id, found->id);
     assert_int_equal(APR_SUCCESS,
-                     md_acme_acct_find(&found, acme_of(f, "/dir-tos"), store, NULL, f->pool));
+                     md_acme_acct_find(&found, acme_of(f, "/dir-tos"), store, NULL, NULL, f->pool));
     assert_string_equal(other->id, found->id);
 
     /* update contacts as the account (the context signs with what validate found) */
@@ -399,7 +399,7 @@ static void test_validate_find_update_deactivate(void **state)
     unit_log_clear();
     assert_int_equal(APR_EACCES, md_acme_acct_validate(&v, acme, store, a0->id, f->pool));
     assert_non_null(strstr(unit_log_last_error(), "deactivated"));
-    assert_int_equal(APR_SUCCESS, md_acme_acct_find(&found, acme, store, a0->id, f->pool));
+    assert_int_equal(APR_SUCCESS, md_acme_acct_find(&found, acme, store, a0->id, NULL, f->pool));
     assert_string_equal(a1->id, found->id);
 }
 
@@ -408,8 +408,8 @@ static void test_find_in_empty_store(void **state)
     fixture_t *f = *state;
     md_acme_acct_t *found = NULL;
 
-    assert_int_equal(APR_ENOENT,
-                     md_acme_acct_find(&found, acme_of(f, "/dir"), new_store(f), NULL, f->pool));
+    assert_int_equal(APR_ENOENT, md_acme_acct_find(&found, acme_of(f, "/dir"), new_store(f), NULL,
+                                                   NULL, f->pool));
     assert_null(found);
     assert_int_equal(0, unit_log_count());
 }
