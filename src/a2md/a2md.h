@@ -66,6 +66,7 @@ apr_status_t a2md_dispatch(a2md_ctx_t *ctx, const a2md_cmd_t *cmds, const char *
                            const char *const *argv);
 
 extern const a2md_cmd_t a2md_cmd_add, a2md_cmd_update, a2md_cmd_list, a2md_cmd_remove,
-    a2md_cmd_acme, a2md_cmd_drive, a2md_cmd_install, a2md_cmd_store, a2md_cmd_persist_record;
+    a2md_cmd_acme, a2md_cmd_drive, a2md_cmd_install, a2md_cmd_store, a2md_cmd_persist_record,
+    a2md_cmd_revoke;
 
 #endif

@@ -1,5 +1,5 @@
 /* a2md_acme.c: 'a2md acme ...' -- ACME accounts by hand: register (newreg), deactivate (delreg),
- * agree to the CA's terms, validate with the CA, update contacts. */
+ * agree to the CA's terms, validate with the CA, update contacts, roll the key over. */
 #include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -7,6 +7,7 @@
 #include "a2md.h"
 #include "md_acme.h"
 #include "md_acme_eab.h"
+#include "md_acme_manage.h"
 #include "md_log.h"
 
 /* Shows the stored account: its id (text) or account.json plus "id" (JSON). */
@@ -206,6 +207,20 @@ static apr_status_t acme_validate(a2md_ctx_t *ctx, int argc, const char *const *
     return acct_show(ctx, store, acct, acct->status);
 }
 
+static apr_status_t acme_keyroll(a2md_ctx_t *ctx, int argc, const char *const *argv)
+{
+    md_acme_acct_t *acct;
+    md_acme_t *acme;
+    md_store_t *store;
+    apr_status_t rv;
+
+    if ((rv = acct_open(&acct, &acme, &store, ctx, "keyroll", argc, argv)) != APR_SUCCESS ||
+        (rv = md_acme_acct_keyroll(acct, acme, store, NULL, ctx->p)) != APR_SUCCESS) {
+        return rv;
+    }
+    return acct_show(ctx, store, acct, "new key");
+}
+
 static apr_status_t acme_update(a2md_ctx_t *ctx, int argc, const char *const *argv)
 {
     apr_array_header_t *contacts;
@@ -237,6 +252,7 @@ static const a2md_cmd_t acme_cmds[] = {
     {"agree", "agree account", "agrees to the CA's terms given with -t", acme_agree},
     {"validate", "validate account", "asks the CA about the account", acme_validate},
     {"update", "update account contacts contact...", "changes the account's contacts", acme_update},
+    {"keyroll", "keyroll account", "gives the account a new key (RFC 8555 7.3.5)", acme_keyroll},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -245,6 +261,6 @@ static apr_status_t cmd_acme(a2md_ctx_t *ctx, int argc, const char *const *argv)
     return a2md_dispatch(ctx, acme_cmds, "acme", argc - 1, argv + 1);
 }
 
-const a2md_cmd_t a2md_cmd_acme = {"acme", "acme cmd [opts] [args]",
-                                  "ACME accounts (newreg, delreg, agree, validate, update)",
-                                  cmd_acme};
+const a2md_cmd_t a2md_cmd_acme = {
+    "acme", "acme cmd [opts] [args]",
+    "ACME accounts (newreg, delreg, agree, validate, update, keyroll)", cmd_acme};

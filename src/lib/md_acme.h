@@ -111,6 +111,9 @@ typedef struct md_acme_acct_t {
     md_json_t *registration; /* the CA's account object */
 } md_acme_acct_t;
 
+/* The key spec of new account keys: EC P-256 (small and fast, ES256). */
+const md_pkey_spec_t *md_acme_acct_key_spec_default(void);
+
 /* Registers a new account with a new key (spec: EC P-256 when NULL) and stores it in
  * accounts/. agreement must be the CA's current termsOfService URL or "accepted" when the
  * CA has terms; otherwise APR_EACCES with a message naming the terms URL and how to agree

@@ -25,6 +25,11 @@
 /* Account keys are EC P-256 unless the caller asks otherwise: small and fast (ES256). */
 static const md_pkey_spec_t acct_key_default = {MD_PKEY_EC, 0, "secp256r1"};
 
+const md_pkey_spec_t *md_acme_acct_key_spec_default(void)
+{
+    return &acct_key_default;
+}
+
 static int acct_agreed(const md_acme_directory_t *dir, const char *agreement)
 {
     if (!agreement || !*agreement) {
