@@ -29,6 +29,7 @@ typedef struct md_acme_problem_t {
     const char *identifier; /* for a subproblem: the domain it concerns */
     apr_array_header_t *subproblems; /* md_acme_problem_t* */
     apr_interval_time_t retry_after; /* of the answer that carried it (0: none) */
+    const char *terms;               /* its Link rel="terms-of-service" (RFC 8555 7.3.3), or NULL */
 } md_acme_problem_t;
 
 /* Parses a problem document. APR_EINVAL when j is not one (no "type"). */
@@ -152,6 +153,23 @@ apr_status_t md_acme_acct_update(md_acme_acct_t *acct, md_acme_t *acme, md_store
                                  apr_pool_t *p);
 apr_status_t md_acme_acct_deactivate(md_acme_acct_t *acct, md_acme_t *acme, md_store_t *store,
                                      apr_pool_t *p);
+
+/* ---- terms of service (md_acme_terms.c) ---- */
+
+/* Whether the CA asks for agreement to its terms with this problem (userActionRequired with a
+ * terms-of-service link, or the older agreementRequired). */
+int md_acme_problem_wants_terms(const md_acme_problem_t *prob);
+
+/* The terms the CA has now that acct has not agreed to: the directory's termsOfService when it
+ * differs from the account's agreement, else NULL. */
+const char *md_acme_terms_new(const md_acme_acct_t *acct, const md_acme_directory_t *dir);
+
+/* Whether an MD's agreement (MDCertificateAgreement: "accepted" or a URL) covers terms. */
+int md_acme_terms_covered(const char *agreement, const char *terms);
+
+/* Agrees to the CA's current terms for acct, which the context signs as (logged at notice). */
+apr_status_t md_acme_acct_agree_terms(md_acme_acct_t *acct, md_acme_t *acme, md_store_t *store,
+                                      apr_pool_t *p);
 
 /* ---- orders and authorizations (md_acme_order.c) ---- */
 

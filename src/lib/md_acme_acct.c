@@ -13,14 +13,8 @@
 #define ACCT_ID_FMT "ACME-%s-%04d"
 #define ACCT_ID_MAX 10000
 
-/* The agreement that accepts whatever terms the CA currently has. */
-#define ACCT_AGREE_ANY "accepted"
-
 #define ACCT_VALID "valid"
 #define ACCT_DEACTIVATED "deactivated"
-
-/* RFC 8555 7.3.3: a CA asks for agreement to new terms with this Link relation. */
-#define ACCT_LINK_TERMS "terms-of-service"
 
 /* Account keys are EC P-256 unless the caller asks otherwise: small and fast (ES256). */
 static const md_pkey_spec_t acct_key_default = {MD_PKEY_EC, 0, "secp256r1"};
@@ -32,11 +26,7 @@ const md_pkey_spec_t *md_acme_acct_key_spec_default(void)
 
 static int acct_agreed(const md_acme_directory_t *dir, const char *agreement)
 {
-    if (!agreement || !*agreement) {
-        return 0;
-    }
-    return !strcmp(agreement, ACCT_AGREE_ANY) ||
-           (dir->terms_of_service && !strcmp(agreement, dir->terms_of_service));
+    return agreement && *agreement && md_acme_terms_covered(agreement, dir->terms_of_service);
 }
 
 static apr_status_t acct_terms_error(const char *terms, const char *ca_url)
@@ -62,19 +52,12 @@ static apr_status_t acct_post_failed(md_acme_t *acme, const md_acme_res_t *res, 
 {
     const md_acme_problem_t *prob = md_acme_last_problem(acme);
     const md_acme_directory_t *dir;
-    const char *type = md_acme_problem_short_type(prob);
-    apr_array_header_t *links = NULL;
 
     if (!prob || md_acme_directory(&dir, acme) != APR_SUCCESS) {
         return rv;
     }
-    if (!strcmp(type, "userActionRequired") || !strcmp(type, "agreementRequired")) {
-        if (res && res->http) {
-            md_http_links(&links, res->http, ACCT_LINK_TERMS, p);
-        }
-        return acct_terms_error(links && links->nelts ? APR_ARRAY_IDX(links, 0, const char *)
-                                                      : dir->terms_of_service,
-                                dir->url);
+    if (md_acme_problem_wants_terms(prob)) {
+        return acct_terms_error(prob->terms ? prob->terms : dir->terms_of_service, dir->url);
     }
     md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s at %s failed: %s", what, dir->url,
                   md_acme_problem_str(prob, p));

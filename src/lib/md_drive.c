@@ -227,8 +227,7 @@ static apr_status_t register_fail(md_drive_t *d, apr_status_t rv)
         return d->err.status;
     }
     if (APR_STATUS_IS_EACCES(rv) && md_acme_directory(&dir, d->acme) == APR_SUCCESS &&
-        dir->terms_of_service &&
-        (!agreed || (strcmp(agreed, "accepted") && strcmp(agreed, dir->terms_of_service)))) {
+        dir->terms_of_service && !md_acme_terms_covered(agreed, dir->terms_of_service)) {
         return fail(d, rv, NULL, NULL,
                     "the CA's terms of service %s are not agreed to (agreement: %s); agree with "
                     "'MDCertificateAgreement accepted' or 'a2md -t accepted'",
@@ -277,6 +276,33 @@ static apr_status_t choose_account(md_drive_t *d, md_acme_acct_t **pacct)
     return APR_SUCCESS;
 }
 
+/* New terms at the CA since the account agreed (RFC 8555 7.3.3): agreed to when the MD accepts
+ * them; else said, and driven on (the CA may not insist; when it does, terms_asked() says what
+ * to do). */
+static apr_status_t account_terms(md_drive_t *d, md_acme_acct_t *acct)
+{
+    const md_acme_directory_t *dir;
+    const char *terms;
+    apr_status_t rv;
+
+    if (md_acme_directory(&dir, d->acme) != APR_SUCCESS ||
+        !(terms = md_acme_terms_new(acct, dir))) {
+        return APR_SUCCESS;
+    }
+    if (!md_acme_terms_covered(d->md->ca_agreement, terms)) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_WARN, APR_SUCCESS,
+                      "%s: the CA %s has new terms of service %s (account %s agreed to %s): read "
+                      "them and, if you agree, set 'MDCertificateAgreement accepted'",
+                      d->md->name, d->ca_url, terms, acct->id,
+                      acct->agreement ? acct->agreement : "none");
+        return APR_SUCCESS;
+    }
+    if ((rv = md_acme_acct_agree_terms(acct, d->acme, d->store, d->p)) != APR_SUCCESS) {
+        return ca_fail(d, rv, NULL, "agreeing to the CA's new terms of service");
+    }
+    return APR_SUCCESS;
+}
+
 /* The account another job of this run had confirmed by the CA, when this MD may use it (it
  * has no account of its own, or that same one): signing with it needs no request. */
 static apr_status_t shared_account(md_drive_t *d, md_acme_acct_t **pacct)
@@ -315,6 +341,9 @@ static apr_status_t step_account(md_drive_t *d)
     }
     if ((rv = shared_account(d, &acct)) != APR_SUCCESS) {
         rv = choose_account(d, &acct);
+        if (rv == APR_SUCCESS) {
+            rv = account_terms(d, acct);
+        }
         if (rv == APR_SUCCESS && d->accts) {
             d->accts->ca_url = apr_pstrdup(d->accts->p, d->ca_url);
             d->accts->id = apr_pstrdup(d->accts->p, acct->id);
@@ -766,6 +795,45 @@ static void forget_account(md_drive_t *d)
     d->md->ca_account = NULL;
 }
 
+static apr_status_t drive_steps(md_drive_t *d);
+
+/* The drive failed as the CA asks for agreement to its terms (RFC 8555 7.3.3): when the MD
+ * accepts them, the account agrees and the drive runs once more; else the error says which
+ * terms and how to accept them. */
+static apr_status_t terms_asked(md_drive_t *d, apr_status_t rv)
+{
+    const md_acme_problem_t *prob = d->err.problem;
+    const md_acme_directory_t *dir;
+    const char *terms = prob ? prob->terms : NULL;
+    md_acme_acct_t *acct;
+    md_pkey_t *key;
+
+    if (!prob || !md_acme_problem_wants_terms(prob) || !d->md->ca_account) {
+        return rv;
+    }
+    if (!terms && md_acme_directory(&dir, d->acme) == APR_SUCCESS) {
+        terms = dir->terms_of_service;
+    }
+    if (!md_acme_terms_covered(d->md->ca_agreement, terms)) {
+        d->err.refused = 1;
+        return fail(d, rv, NULL, prob,
+                    "the CA %s asks account %s to agree to its terms of service %s: read them "
+                    "and, if you agree, set 'MDCertificateAgreement accepted' and restart the "
+                    "server gracefully (or run 'a2md -t accepted acme agree %s')",
+                    d->ca_url, d->md->ca_account, terms ? terms : "(no URL given)",
+                    d->md->ca_account);
+    }
+    if ((rv = md_acme_acct_load(&acct, &key, d->store, d->md->ca_account, d->p)) != APR_SUCCESS) {
+        return fail(d, rv, NULL, NULL, "cannot load account %s", d->md->ca_account);
+    }
+    md_acme_use_account(d->acme, key, acct->url);
+    if ((rv = md_acme_acct_agree_terms(acct, d->acme, d->store, d->p)) != APR_SUCCESS) {
+        return ca_fail(d, rv, NULL, "agreeing to the CA's terms of service");
+    }
+    memset(&d->err, 0, sizeof(d->err));
+    return drive_steps(d);
+}
+
 static apr_status_t drive_steps(md_drive_t *d)
 {
     const apr_array_header_t *specs = md_pkey_specs(d->md, d->p);
@@ -892,6 +960,9 @@ apr_status_t md_drive_one(md_reg_t *reg, const md_t *md, const md_drive_opts_t *
         forget_account(d);
         memset(&d->err, 0, sizeof(d->err));
         rv = drive_steps(d);
+    }
+    if (rv != APR_SUCCESS && rv != APR_EINTR) {
+        rv = terms_asked(d, rv);
     }
     if (rv == APR_SUCCESS) {
         md_reg_failure_note(reg, md->name, 0, 0);

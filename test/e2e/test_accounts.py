@@ -4,14 +4,18 @@ import base64
 import datetime
 import json
 import secrets
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
 from mdtest import ports
+from mdtest.caproxy import CaProxy
 from mdtest.mdhttpd import MdHttpd, cert_dns_names
 from mdtest.procs import wait_until
 
+A2MD = str(Path(__file__).resolve().parents[2] / "build" / "a2md")
 SERVED_TIMEOUT_SECONDS = 60.0
 QUIET_SECONDS = 5.0
 REFUSED_BACKOFF_MIN_SECONDS = 3000  # a refused error waits an hour (md_retry.h), with jitter
@@ -146,3 +150,94 @@ def test_eab_config_checked_at_configtest(workdir, md_server):
     h.write_config(md_conf=f"MDExternalAccountBinding {broken}\nMDomain {MD_A}\n")
     rc, out = h.configtest()
     assert rc != 0 and str(broken) in out and "hmac" in out, out
+
+
+# ---- new terms of service --------------------------------------------------------------------
+
+OLD_TERMS = "https://ca.example.test/terms-2025.html"
+NEW_TERMS = "https://ca.example.test/terms-2026.html"
+DOMAIN = "www.example.test"
+
+
+def terms_problem():
+    """403 userActionRequired with the new terms in a Link, as RFC 8555 7.3.3 has it."""
+    problem = {"type": "urn:ietf:params:acme:error:userActionRequired",
+               "detail": "new terms of service", "instance": NEW_TERMS, "status": 403}
+    return (403, [("Content-Type", "application/problem+json"),
+                  ("Link", f'<{NEW_TERMS}>;rel="terms-of-service"')], json.dumps(problem).encode())
+
+
+@pytest.fixture
+def terms_server(workdir, pebble_factory):
+    """start(new_in_directory, md_agreement) -> (httpd, proxy, account, its path): an account
+    registered (by a2md) under OLD_TERMS; then the CA, through our proxy, asks for agreement to
+    NEW_TERMS at newOrder until the account is updated; with new_in_directory its directory
+    names NEW_TERMS too. md_agreement: the MD's MDCertificateAgreement (None: accepted)."""
+    made = []
+
+    def start(new_in_directory, md_agreement=None):
+        http_port, https_port = ports.free_ports(2)
+        pebble = pebble_factory(sid=True, http_port=http_port, tls_port=https_port)
+        proxy = CaProxy(pebble)
+        terms = {"now": OLD_TERMS}
+
+        def rewrite(method, path, answer):
+            status, headers, body = answer
+            if method == "GET" and path == "/dir" and status == 200:
+                directory = json.loads(body)
+                directory["meta"]["termsOfService"] = terms["now"]
+                body = json.dumps(directory).encode()
+            return status, headers, body
+        proxy.rewrite = rewrite
+        proxy.start()
+        h = MdHttpd(workdir, ca_url=proxy.directory_url, ca_file=pebble.ca_file,
+                    http_port=http_port, https_port=https_port)
+        made.append((h, proxy))
+        r = subprocess.run([A2MD, "-d", str(h.store_dir), "-C", str(pebble.ca_file), "-a",
+                            proxy.directory_url, "-t", "accepted", "acme", "newreg",
+                            "admin@example.test"], capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        account = r.stdout.strip()
+        account_path = "/" + accounts(h)[account]["url"].split("/", 3)[3]
+        new_order = proxy.path_of("newOrder")
+        if new_in_directory:
+            terms["now"] = NEW_TERMS
+        proxy.inject = lambda method, path: (
+            terms_problem() if method == "POST" and path == new_order and
+            not proxy.count("POST", account_path) else None)
+        section = (f"<MDomain {DOMAIN}>\n  MDCertificateAgreement {md_agreement}\n</MDomain>\n"
+                   if md_agreement else f"MDomain {DOMAIN}\n")
+        h.write_config(md_conf="MDPrivateKeys secp256r1\nMDCAChallenges http-01\n"
+                               "MDRetryDelay 1s\n" + section,
+                       vhosts=h.vhost(DOMAIN),
+                       extra_conf="<Location /md-status>\n  SetHandler md-status\n</Location>\n")
+        h.start()
+        h.root_pem = pebble.write_root(workdir / "pebble-root.pem")
+        return h, proxy, account, account_path
+
+    yield start
+    for h, proxy in made:
+        h.stop()
+        proxy.stop()
+
+
+@pytest.mark.parametrize("new_in_directory", [True, False])
+def test_new_terms_agreed_when_accepted(terms_server, new_in_directory):
+    h, proxy, account, account_path = terms_server(new_in_directory)
+    assert served(h, DOMAIN, h.root_pem), h.error_log_tail(60)
+    assert proxy.count("POST", account_path) >= 1, proxy.requests
+    if new_in_directory:
+        assert accounts(h)[account]["agreement"] == NEW_TERMS
+    assert "agreed to the terms of service" in h.error_log_text()
+
+
+def test_new_terms_not_accepted_say_which(terms_server):
+    h, proxy, account, account_path = terms_server(True, md_agreement=OLD_TERMS)
+    job = wait_until(lambda: job_error(h, DOMAIN), SERVED_TIMEOUT_SECONDS, interval=0.25)
+    assert job, h.error_log_tail(60)
+    detail = job["error"]["detail"]
+    assert NEW_TERMS in detail and "MDCertificateAgreement accepted" in detail, job
+    assert job["error"]["class"] == "refused", job
+    # nothing was agreed to on the operator's behalf
+    assert proxy.count("POST", account_path) == 0, proxy.requests
+    assert accounts(h)[account]["agreement"] == OLD_TERMS
