@@ -92,10 +92,8 @@ static apr_status_t acct_open(md_acme_acct_t **pacct, md_acme_t **pacme, md_stor
     return rv;
 }
 
-/* The external account binding from a file or, for "-", stdin: never from argv, where every
- * user of the machine sees it (ps, /proc, shell history). */
-static apr_status_t eab_read(const char **pkid, const char **phmac, a2md_ctx_t *ctx,
-                             const char *source)
+apr_status_t a2md_eab_read(const char **pkid, const char **phmac, a2md_ctx_t *ctx,
+                           const char *source)
 {
     char buf[MD_ACME_EAB_MAX_LEN + 1];
     const char *err;
@@ -137,7 +135,7 @@ static apr_status_t acme_newreg(a2md_ctx_t *ctx, int argc, const char *const *ar
         if (argc < 3) {
             return a2md_usage_error(ctx, "acme newreg: --eab-file needs a file name (or -)");
         }
-        if ((rv = eab_read(&eab_kid, &eab_hmac, ctx, argv[2])) != APR_SUCCESS) {
+        if ((rv = a2md_eab_read(&eab_kid, &eab_hmac, ctx, argv[2])) != APR_SUCCESS) {
             return rv;
         }
         i = 3;

@@ -212,7 +212,8 @@ static apr_status_t eab_missing(md_drive_t *d, apr_status_t rv)
     return fail(d, rv == APR_SUCCESS ? APR_EACCES : rv, NULL, prob,
                 "the CA %s requires external account binding (EAB) for a new account: get a key "
                 "id and HMAC key from the CA and configure them with 'MDExternalAccountBinding "
-                "<kid> <hmac>' or 'MDExternalAccountBinding <file.json>'",
+                "<kid> <hmac>' or 'MDExternalAccountBinding <file.json>' (a2md: drive "
+                "--eab-file FILE)",
                 d->ca_url);
 }
 

@@ -1,6 +1,8 @@
 # test_a2md_accounts.py: 'a2md acme keyroll' and 'a2md revoke' against pebble 2.10: the account's
 # key changes at the CA (the old one stops working), certificates get revoked with a reason.
+import base64
 import json
+import secrets
 import subprocess
 from pathlib import Path
 
@@ -110,3 +112,32 @@ def test_revoke_of_an_md_without_certificate(env):
     assert r.rc == 0, r
     r = env.a2md("revoke", "two.example.test")
     assert r.rc == 1 and "two.example.test" in r.err, r
+
+
+def test_drive_with_eab_file(workdir, pebble_factory):
+    mac = base64.urlsafe_b64encode(secrets.token_bytes(48)).rstrip(b"=").decode()
+    pebble = pebble_factory(sid=True, http_port=ports.free_port(),
+                            config={"externalAccountBindingRequired": True,
+                                    "externalAccountMACKeys": {"kid-7": mac}})
+    store = workdir / "md"
+    responder = Http01Responder(store, pebble.http_port)
+    responder.start()
+    try:
+        def a2md(*args):
+            argv = [A2MD, "-d", str(store), "-C", str(pebble.ca_file), *[str(a) for a in args]]
+            return Run(subprocess.run(argv, capture_output=True, text=True,
+                                      timeout=A2MD_TIMEOUT_SECONDS))
+        assert a2md("-a", pebble.directory_url, "-t", "accepted", "add", NAME).rc == 0
+        assert a2md("update", NAME, "pkey", "secp256r1").rc == 0
+        r = a2md("drive", NAME)
+        assert r.rc == 1 and "--eab-file" in r.err and "MDExternalAccountBinding" in r.err, r
+        eab = workdir / "eab.json"
+        eab.write_text(json.dumps({"kid": "kid-7", "hmac": mac}))
+        eab.chmod(0o600)
+        r = a2md("drive", "--reset", "--eab-file", eab, NAME)
+        assert r.rc == 0 and f"{NAME}: staged" in r.out, r
+        accounts = list((store / "accounts").iterdir())
+        assert len(accounts) == 1
+        assert json.loads((accounts[0] / "account.json").read_text())["eab-kid"] == "kid-7"
+    finally:
+        responder.stop()
