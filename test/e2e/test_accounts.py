@@ -66,15 +66,6 @@ def md_server(workdir, eab_ca):
         h.stop()
 
 
-def served(h, name, root):
-    def cert():
-        try:
-            return h.peer_cert(name, cafile=root)
-        except (OSError, ValueError):
-            return None
-    return wait_until(cert, SERVED_TIMEOUT_SECONDS, interval=0.25)
-
-
 def accounts(h):
     """account.json of every account in the store, by id."""
     d = h.store_dir / "accounts"
@@ -96,7 +87,7 @@ def test_eab_per_md_certificates(md_server):
         f"<MDomain {MD_B}>\n  MDExternalAccountBinding kid-2 {pebble.macs['kid-2']}\n"
         f"</MDomain>\n"), names=(MD_A, MD_B))
     for name in (MD_A, MD_B):
-        cert = served(h, name, root)
+        cert = h.wait_served(name, root)
         assert cert, h.error_log_tail(60)
         assert cert_dns_names(cert) == [name]
     kids = sorted(a.get("eab-kid") for a in accounts(h).values())
@@ -115,7 +106,7 @@ def test_eab_from_a_json_file(workdir, md_server):
         eab.chmod(0o600)
         return f"MDExternalAccountBinding {eab}\nMDomain {MD_A}\n"
     h, pebble, root = md_server(conf)
-    assert served(h, MD_A, root), h.error_log_tail(60)
+    assert h.wait_served(MD_A, root), h.error_log_tail(60)
     assert [a.get("eab-kid") for a in accounts(h).values()] == ["kid-2"]
 
 
@@ -224,7 +215,7 @@ def terms_server(workdir, pebble_factory):
 @pytest.mark.parametrize("new_in_directory", [True, False])
 def test_new_terms_agreed_when_accepted(terms_server, new_in_directory):
     h, proxy, account, account_path = terms_server(new_in_directory)
-    assert served(h, DOMAIN, h.root_pem), h.error_log_tail(60)
+    assert h.wait_served(DOMAIN, h.root_pem), h.error_log_tail(60)
     assert proxy.count("POST", account_path) >= 1, proxy.requests
     if new_in_directory:
         assert accounts(h)[account]["agreement"] == NEW_TERMS

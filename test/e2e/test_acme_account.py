@@ -284,7 +284,7 @@ def test_eab_on_the_command_line_is_refused(store, eab_pebble):
     r = a2md(store, eab_pebble, "-t", "accepted", "acme", "newreg", "-e",
              f"{EAB_KID}:{eab_pebble.eab_hmac}", "admin@example.org",
              ca_url=eab_pebble.directory_url)
-    assert r.rc == 2
+    assert r.rc == 1
     assert "--eab-file" in r.err and eab_pebble.eab_hmac not in r.err
     accounts = Path(store) / "accounts"
     assert not accounts.exists() or not list(accounts.iterdir())
