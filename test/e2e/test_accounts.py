@@ -98,6 +98,15 @@ def test_eab_per_md_certificates(md_server):
         assert not any(mac in text for mac in pebble.macs.values()), f
 
 
+def test_eab_none_in_a_section_switches_the_global_one_off(md_server):
+    h, pebble, root = md_server(lambda pebble: (
+        f"MDExternalAccountBinding kid-1 {pebble.macs['kid-1']}\n"
+        f"<MDomain {MD_A}>\n  MDExternalAccountBinding none\n</MDomain>\n"))
+    job = wait_until(lambda: job_error(h, MD_A), SERVED_TIMEOUT_SECONDS, interval=0.25)
+    assert job and "MDExternalAccountBinding" in job["error"]["detail"], job
+    assert not accounts(h)
+
+
 def test_eab_from_a_json_file(workdir, md_server):
     eab = workdir / "eab.json"
 
