@@ -50,8 +50,17 @@ static const apr_getopt_option_t options[] = {
 };
 
 static const a2md_cmd_t *const commands[] = {
-    &a2md_cmd_add,   &a2md_cmd_update,  &a2md_cmd_list,  &a2md_cmd_remove,         &a2md_cmd_acme,
-    &a2md_cmd_drive, &a2md_cmd_install, &a2md_cmd_store, &a2md_cmd_persist_record, NULL,
+    &a2md_cmd_add,
+    &a2md_cmd_update,
+    &a2md_cmd_list,
+    &a2md_cmd_remove,
+    &a2md_cmd_acme,
+    &a2md_cmd_drive,
+    &a2md_cmd_install,
+    &a2md_cmd_store,
+    &a2md_cmd_persist_record,
+    &a2md_cmd_revoke,
+    NULL,
 };
 
 static void usage(FILE *out)

@@ -61,11 +61,17 @@ void a2md_output(a2md_ctx_t *ctx, md_json_t *item);
 /* Prints one MD (status): text lines or a JSON item. */
 apr_status_t a2md_show_md(a2md_ctx_t *ctx, const md_t *md);
 
+/* The external account binding from a file (JSON {"kid","hmac"} or kid:hmac) or, for "-",
+ * stdin: never from argv, where every user of the machine sees it (ps, /proc, history). */
+apr_status_t a2md_eab_read(const char **pkid, const char **phmac, a2md_ctx_t *ctx,
+                           const char *source);
+
 /* Dispatches argv[0] among cmds; prints the sub-command list on unknown/missing names. */
 apr_status_t a2md_dispatch(a2md_ctx_t *ctx, const a2md_cmd_t *cmds, const char *what, int argc,
                            const char *const *argv);
 
 extern const a2md_cmd_t a2md_cmd_add, a2md_cmd_update, a2md_cmd_list, a2md_cmd_remove,
-    a2md_cmd_acme, a2md_cmd_drive, a2md_cmd_install, a2md_cmd_store, a2md_cmd_persist_record;
+    a2md_cmd_acme, a2md_cmd_drive, a2md_cmd_install, a2md_cmd_store, a2md_cmd_persist_record,
+    a2md_cmd_revoke;
 
 #endif

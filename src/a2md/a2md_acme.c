@@ -1,11 +1,13 @@
 /* a2md_acme.c: 'a2md acme ...' -- ACME accounts by hand: register (newreg), deactivate (delreg),
- * agree to the CA's terms, validate with the CA, update contacts. */
+ * agree to the CA's terms, validate with the CA, update contacts, roll the key over. */
 #include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
 
 #include "a2md.h"
 #include "md_acme.h"
+#include "md_acme_eab.h"
+#include "md_acme_manage.h"
 #include "md_log.h"
 
 /* Shows the stored account: its id (text) or account.json plus "id" (JSON). */
@@ -90,9 +92,30 @@ static apr_status_t acct_open(md_acme_acct_t **pacct, md_acme_t **pacme, md_stor
     return rv;
 }
 
+apr_status_t a2md_eab_read(const char **pkid, const char **phmac, a2md_ctx_t *ctx,
+                           const char *source)
+{
+    char buf[MD_ACME_EAB_MAX_LEN + 1];
+    const char *err;
+    apr_size_t len;
+    apr_status_t rv;
+
+    if (strcmp(source, "-")) {
+        rv = md_acme_eab_read_file(pkid, phmac, &err, source, ctx->p);
+        return rv == APR_SUCCESS ? rv : a2md_fail(ctx, rv, "--eab-file: %s", err);
+    }
+    len = fread(buf, 1, sizeof(buf), stdin);
+    if (ferror(stdin) || len > MD_ACME_EAB_MAX_LEN) {
+        return a2md_fail(ctx, APR_EINVAL, "--eab-file -: cannot read the binding from stdin%s",
+                         len > MD_ACME_EAB_MAX_LEN ? " (too long)" : "");
+    }
+    rv = md_acme_eab_parse(pkid, phmac, &err, buf, len, ctx->p);
+    return rv == APR_SUCCESS ? rv : a2md_fail(ctx, rv, "--eab-file -: stdin: %s", err);
+}
+
 static apr_status_t acme_newreg(a2md_ctx_t *ctx, int argc, const char *const *argv)
 {
-    const char *eab = NULL, *eab_kid = NULL, *eab_hmac = NULL, *sep;
+    const char *eab_kid = NULL, *eab_hmac = NULL;
     apr_array_header_t *contacts;
     md_acme_acct_t *acct;
     md_acme_t *acme;
@@ -101,19 +124,21 @@ static apr_status_t acme_newreg(a2md_ctx_t *ctx, int argc, const char *const *ar
     int i = 1;
 
     if (argc > 1 && (!strcmp(argv[1], "-e") || !strcmp(argv[1], "--eab"))) {
-        if (argc < 3) {
-            return a2md_usage_error(ctx, "acme newreg: %s needs <kid>:<hmac>", argv[1]);
-        }
-        eab = argv[2];
-        i = 3;
+        return a2md_usage_error(ctx,
+                                "acme newreg: %s is gone: a key on the command line is visible "
+                                "to every user of the machine; put it in a file (JSON {\"kid\": "
+                                "..., \"hmac\": ...} or kid:hmac) and give --eab-file FILE, or "
+                                "pipe it in with --eab-file -",
+                                argv[1]);
     }
-    if (eab) {
-        /* the HMAC key is base64url, so the last ':' separates it from the key id */
-        if ((sep = strrchr(eab, ':')) == NULL || sep == eab || !sep[1]) {
-            return a2md_usage_error(ctx, "acme newreg: give the binding as <kid>:<hmac>");
+    if (argc > 1 && !strcmp(argv[1], "--eab-file")) {
+        if (argc < 3) {
+            return a2md_usage_error(ctx, "acme newreg: --eab-file needs a file name (or -)");
         }
-        eab_kid = apr_pstrndup(ctx->p, eab, (apr_size_t) (sep - eab));
-        eab_hmac = sep + 1;
+        if ((rv = a2md_eab_read(&eab_kid, &eab_hmac, ctx, argv[2])) != APR_SUCCESS) {
+            return rv;
+        }
+        i = 3;
     }
     if (!ctx->ca_url) {
         return a2md_usage_error(ctx, "acme newreg: which CA? give its directory URL with -a");
@@ -180,6 +205,20 @@ static apr_status_t acme_validate(a2md_ctx_t *ctx, int argc, const char *const *
     return acct_show(ctx, store, acct, acct->status);
 }
 
+static apr_status_t acme_keyroll(a2md_ctx_t *ctx, int argc, const char *const *argv)
+{
+    md_acme_acct_t *acct;
+    md_acme_t *acme;
+    md_store_t *store;
+    apr_status_t rv;
+
+    if ((rv = acct_open(&acct, &acme, &store, ctx, "keyroll", argc, argv)) != APR_SUCCESS ||
+        (rv = md_acme_acct_keyroll(acct, acme, store, NULL, ctx->p)) != APR_SUCCESS) {
+        return rv;
+    }
+    return acct_show(ctx, store, acct, "new key");
+}
+
 static apr_status_t acme_update(a2md_ctx_t *ctx, int argc, const char *const *argv)
 {
     apr_array_header_t *contacts;
@@ -205,12 +244,13 @@ static apr_status_t acme_update(a2md_ctx_t *ctx, int argc, const char *const *ar
 }
 
 static const a2md_cmd_t acme_cmds[] = {
-    {"newreg", "newreg [-e kid:hmac] contact...", "registers a new account (-t to agree)",
+    {"newreg", "newreg [--eab-file FILE|-] contact...", "registers a new account (-t to agree)",
      acme_newreg},
     {"delreg", "delreg account", "deactivates the account at the CA", acme_delreg},
     {"agree", "agree account", "agrees to the CA's terms given with -t", acme_agree},
     {"validate", "validate account", "asks the CA about the account", acme_validate},
     {"update", "update account contacts contact...", "changes the account's contacts", acme_update},
+    {"keyroll", "keyroll account", "gives the account a new key (RFC 8555 7.3.5)", acme_keyroll},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -219,6 +259,6 @@ static apr_status_t cmd_acme(a2md_ctx_t *ctx, int argc, const char *const *argv)
     return a2md_dispatch(ctx, acme_cmds, "acme", argc - 1, argv + 1);
 }
 
-const a2md_cmd_t a2md_cmd_acme = {"acme", "acme cmd [opts] [args]",
-                                  "ACME accounts (newreg, delreg, agree, validate, update)",
-                                  cmd_acme};
+const a2md_cmd_t a2md_cmd_acme = {
+    "acme", "acme cmd [opts] [args]",
+    "ACME accounts (newreg, delreg, agree, validate, update, keyroll)", cmd_acme};

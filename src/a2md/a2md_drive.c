@@ -19,7 +19,8 @@
 typedef struct {
     md_drive_opts_t opts;
     int concurrency;
-    int names; /* index of the first MD name in argv */
+    int names;                      /* index of the first MD name in argv */
+    const char *eab_kid, *eab_hmac; /* --eab-file: for a new account at the CA */
 } drive_args_t;
 
 static apr_array_header_t *split_list(const char *s, apr_pool_t *p)
@@ -59,6 +60,11 @@ static apr_status_t parse_drive_args(drive_args_t *args, a2md_ctx_t *ctx, int ar
             args->opts.chall.allowed = split_list(argv[++i], ctx->p);
         } else if (!strcmp(opt, "-D") || !strcmp(opt, "--dns01-cmd")) {
             args->opts.chall.dns01_cmd = argv[++i];
+        } else if (!strcmp(opt, "--eab-file")) {
+            apr_status_t rv = a2md_eab_read(&args->eab_kid, &args->eab_hmac, ctx, argv[++i]);
+            if (rv != APR_SUCCESS) {
+                return rv;
+            }
         } else if (!strcmp(opt, "-n") || !strcmp(opt, "--concurrency")) {
             args->concurrency = (int) strtol(argv[++i], &end, 10);
             if (*end || args->concurrency < 1) {
@@ -202,6 +208,10 @@ static apr_status_t cmd_drive(a2md_ctx_t *ctx, int argc, const char *const *argv
         }
         return limited ? APR_EAGAIN : APR_SUCCESS;
     }
+    for (int i = 0; args.eab_kid && i < mds->nelts; ++i) {
+        APR_ARRAY_IDX(mds, i, md_t *)->eab_kid = args.eab_kid;
+        APR_ARRAY_IDX(mds, i, md_t *)->eab_hmac = args.eab_hmac;
+    }
     /* no lock around the drive: every write takes the lock of its group for itself */
     md_drive_all(ctx->reg, mds, &args.opts, args.concurrency, ctx->p);
     for (int i = 0; i < mds->nelts; ++i) {
@@ -211,7 +221,8 @@ static apr_status_t cmd_drive(a2md_ctx_t *ctx, int argc, const char *const *argv
 }
 
 const a2md_cmd_t a2md_cmd_drive = {
-    "drive", "drive [-c types] [-D dns01-cmd] [--reset] [-n concurrency] [name...]",
+    "drive",
+    "drive [-c types] [-D dns01-cmd] [--eab-file FILE|-] [--reset] [-n concurrency] [name...]",
     "gets certificates from the CA into staging (all MDs that need one, or those named)",
     cmd_drive};
 

@@ -63,6 +63,10 @@ typedef struct md_t {
     int must_staple;
     const char *profile;   /* certificate profile to order (MDProfile), NULL: the CA's default */
     int profile_mandatory; /* 1: no certificate when the CA does not offer it */
+    /* external account binding for registering a new account at the CA (RFC 8555 7.3.4):
+     * configuration only, never written to md.json. eab_file: where the operator keeps them
+     * (for messages), set also when that file could not be read */
+    const char *eab_kid, *eab_hmac, *eab_file;
 
     /* computed, not configuration */
     md_state_t state;

@@ -375,6 +375,18 @@ static apr_status_t acme_res_make(md_acme_res_t **pres, const md_http_response_t
     return APR_SUCCESS;
 }
 
+/* The terms a CA asks agreement to with a problem (RFC 8555 7.3.3), or NULL. */
+static const char *problem_terms(const md_acme_res_t *res, apr_pool_t *p)
+{
+    apr_array_header_t *links = NULL;
+
+    if (res->http && md_http_links(&links, res->http, "terms-of-service", p) == APR_SUCCESS &&
+        links && links->nelts) {
+        return APR_ARRAY_IDX(links, 0, const char *);
+    }
+    return NULL;
+}
+
 /* Keeps the problem of an error response (or an about:blank one when it has none). */
 static apr_status_t acme_res_problem(md_acme_t *acme, const md_acme_res_t *res, const char *url)
 {
@@ -384,6 +396,7 @@ static apr_status_t acme_res_problem(md_acme_t *acme, const md_acme_res_t *res, 
     if (res->json &&
         md_acme_problem_parse(&prob, res->json, res->status, acme->prob_pool) == APR_SUCCESS) {
         prob->retry_after = res->retry_after;
+        prob->terms = problem_terms(res, acme->prob_pool);
         acme->problem = prob;
         return md_acme_problem_status(prob);
     }

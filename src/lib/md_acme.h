@@ -29,6 +29,7 @@ typedef struct md_acme_problem_t {
     const char *identifier; /* for a subproblem: the domain it concerns */
     apr_array_header_t *subproblems; /* md_acme_problem_t* */
     apr_interval_time_t retry_after; /* of the answer that carried it (0: none) */
+    const char *terms;               /* its Link rel="terms-of-service" (RFC 8555 7.3.3), or NULL */
 } md_acme_problem_t;
 
 /* Parses a problem document. APR_EINVAL when j is not one (no "type"). */
@@ -115,8 +116,12 @@ typedef struct md_acme_acct_t {
     apr_array_header_t *contacts;
     const char *agreement;   /* terms URL agreed to */
     const char *orders;      /* orders URL, when the CA gave one */
+    const char *eab_kid;     /* the external account binding key id it was registered with */
     md_json_t *registration; /* the CA's account object */
 } md_acme_acct_t;
+
+/* The key spec of new account keys: EC P-256 (small and fast, ES256). */
+const md_pkey_spec_t *md_acme_acct_key_spec_default(void);
 
 /* Registers a new account with a new key (spec: EC P-256 when NULL) and stores it in
  * accounts/. agreement must be the CA's current termsOfService URL or "accepted" when the
@@ -139,9 +144,16 @@ apr_status_t md_acme_acct_validate(md_acme_acct_t **pacct, md_acme_t *acme, md_s
                                    const char *id, apr_pool_t *p);
 
 /* A stored, valid account of this CA (acme's URL) to reuse, preferring 'preferred'. Each
- * candidate is validated with the CA; APR_ENOENT when none is usable. */
+ * candidate is validated with the CA; APR_ENOENT when none is usable. With eab_kid, only
+ * accounts registered with that external account binding key id qualify
+ * (md_acme_acct_fits_eab). */
 apr_status_t md_acme_acct_find(md_acme_acct_t **pacct, md_acme_t *acme, md_store_t *store,
-                               const char *preferred, apr_pool_t *p);
+                               const char *preferred, const char *eab_kid, apr_pool_t *p);
+
+/* Whether an MD whose external account binding has key id eab_kid (NULL: none) may use acct:
+ * an account bound to one key id (a customer account at the CA) never serves an MD that names
+ * another; an MD without a binding may use any. */
+int md_acme_acct_fits_eab(const md_acme_acct_t *acct, const char *eab_kid);
 
 /* Updates contacts / agrees to the terms / deactivates the account the context uses. */
 apr_status_t md_acme_acct_update(md_acme_acct_t *acct, md_acme_t *acme, md_store_t *store,
@@ -149,6 +161,23 @@ apr_status_t md_acme_acct_update(md_acme_acct_t *acct, md_acme_t *acme, md_store
                                  apr_pool_t *p);
 apr_status_t md_acme_acct_deactivate(md_acme_acct_t *acct, md_acme_t *acme, md_store_t *store,
                                      apr_pool_t *p);
+
+/* ---- terms of service (md_acme_terms.c) ---- */
+
+/* Whether the CA asks for agreement to its terms with this problem (userActionRequired with a
+ * terms-of-service link, or the older agreementRequired). */
+int md_acme_problem_wants_terms(const md_acme_problem_t *prob);
+
+/* The terms the CA has now that acct has not agreed to: the directory's termsOfService when it
+ * differs from the account's agreement, else NULL. */
+const char *md_acme_terms_new(const md_acme_acct_t *acct, const md_acme_directory_t *dir);
+
+/* Whether an MD's agreement (MDCertificateAgreement: "accepted" or a URL) covers terms. */
+int md_acme_terms_covered(const char *agreement, const char *terms);
+
+/* Agrees to the CA's current terms for acct, which the context signs as (logged at notice). */
+apr_status_t md_acme_acct_agree_terms(md_acme_acct_t *acct, md_acme_t *acme, md_store_t *store,
+                                      apr_pool_t *p);
 
 /* ---- orders and authorizations (md_acme_order.c) ---- */
 

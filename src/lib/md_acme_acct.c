@@ -13,25 +13,20 @@
 #define ACCT_ID_FMT "ACME-%s-%04d"
 #define ACCT_ID_MAX 10000
 
-/* The agreement that accepts whatever terms the CA currently has. */
-#define ACCT_AGREE_ANY "accepted"
-
 #define ACCT_VALID "valid"
 #define ACCT_DEACTIVATED "deactivated"
-
-/* RFC 8555 7.3.3: a CA asks for agreement to new terms with this Link relation. */
-#define ACCT_LINK_TERMS "terms-of-service"
 
 /* Account keys are EC P-256 unless the caller asks otherwise: small and fast (ES256). */
 static const md_pkey_spec_t acct_key_default = {MD_PKEY_EC, 0, "secp256r1"};
 
+const md_pkey_spec_t *md_acme_acct_key_spec_default(void)
+{
+    return &acct_key_default;
+}
+
 static int acct_agreed(const md_acme_directory_t *dir, const char *agreement)
 {
-    if (!agreement || !*agreement) {
-        return 0;
-    }
-    return !strcmp(agreement, ACCT_AGREE_ANY) ||
-           (dir->terms_of_service && !strcmp(agreement, dir->terms_of_service));
+    return agreement && *agreement && md_acme_terms_covered(agreement, dir->terms_of_service);
 }
 
 static apr_status_t acct_terms_error(const char *terms, const char *ca_url)
@@ -57,19 +52,12 @@ static apr_status_t acct_post_failed(md_acme_t *acme, const md_acme_res_t *res, 
 {
     const md_acme_problem_t *prob = md_acme_last_problem(acme);
     const md_acme_directory_t *dir;
-    const char *type = md_acme_problem_short_type(prob);
-    apr_array_header_t *links = NULL;
 
     if (!prob || md_acme_directory(&dir, acme) != APR_SUCCESS) {
         return rv;
     }
-    if (!strcmp(type, "userActionRequired") || !strcmp(type, "agreementRequired")) {
-        if (res && res->http) {
-            md_http_links(&links, res->http, ACCT_LINK_TERMS, p);
-        }
-        return acct_terms_error(links && links->nelts ? APR_ARRAY_IDX(links, 0, const char *)
-                                                      : dir->terms_of_service,
-                                dir->url);
+    if (md_acme_problem_wants_terms(prob)) {
+        return acct_terms_error(prob->terms ? prob->terms : dir->terms_of_service, dir->url);
     }
     md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv, "%s at %s failed: %s", what, dir->url,
                   md_acme_problem_str(prob, p));
@@ -89,6 +77,7 @@ static md_json_t *acct_to_json(const md_acme_acct_t *acct, apr_pool_t *p)
                      acct->contacts ? acct->contacts : apr_array_make(p, 0, sizeof(const char *)));
     md_json_set_str(j, "orders", acct->orders);
     md_json_set_str(j, "agreement", acct->agreement);
+    md_json_set_str(j, "eab-kid", acct->eab_kid);
     if (acct->registration) {
         md_json_set(j, "registration", acct->registration);
     }
@@ -115,6 +104,7 @@ static md_acme_acct_t *acct_from_json(const md_json_t *j, const char *id, apr_po
     }
     acct->agreement = json_str(j, "agreement", p);
     acct->orders = json_str(j, "orders", p);
+    acct->eab_kid = json_str(j, "eab-kid", p);
     acct->registration = md_json_get(j, "registration", p);
     return acct;
 }
@@ -225,8 +215,9 @@ apr_status_t md_acme_acct_register(md_acme_acct_t **pacct, md_acme_t *acme, md_s
     }
     if (dir->eab_required && !has_eab) {
         md_log_perror(MD_LOG_MARK, MD_LOG_ERR, APR_EACCES,
-                      "the CA at %s requires external account binding: give the key id and "
-                      "HMAC key it issued to you (a2md acme newreg -e <kid>:<hmac>)",
+                      "the CA at %s requires external account binding (EAB): get a key id and "
+                      "HMAC key from the CA and configure them with MDExternalAccountBinding "
+                      "(a2md: acme newreg --eab-file FILE)",
                       dir->url);
         return APR_EACCES;
     }
@@ -264,6 +255,7 @@ apr_status_t md_acme_acct_register(md_acme_acct_t **pacct, md_acme_t *acme, md_s
     if (agreed) {
         acct->agreement = dir->terms_of_service ? dir->terms_of_service : agreement;
     }
+    acct->eab_kid = has_eab ? apr_pstrdup(p, eab_kid) : NULL;
     acct_take_registration(acct, res, p);
     if ((rv = acct_new_id(&acct->id, store, dir->url, p)) != APR_SUCCESS ||
         (rv = md_store_save_pkey(store, MD_SG_ACCOUNTS, acct->id, MD_FN_ACCT_KEY, key, p)) !=
@@ -367,8 +359,15 @@ apr_status_t md_acme_acct_validate(md_acme_acct_t **pacct, md_acme_t *acme, md_s
     return APR_SUCCESS;
 }
 
-/* A stored account worth asking the CA about: of this CA and not known to be unusable. */
-static int acct_is_candidate(md_store_t *store, const char *id, const char *ca_url, apr_pool_t *p)
+int md_acme_acct_fits_eab(const md_acme_acct_t *acct, const char *eab_kid)
+{
+    return !eab_kid || (acct->eab_kid && !strcmp(acct->eab_kid, eab_kid));
+}
+
+/* A stored account worth asking the CA about: of this CA, not known to be unusable, bound to
+ * the key id the MD asks for. */
+static int acct_is_candidate(md_store_t *store, const char *id, const char *ca_url,
+                             const char *eab_kid, apr_pool_t *p)
 {
     md_json_t *j;
     const char *err = NULL, *status;
@@ -380,11 +379,12 @@ static int acct_is_candidate(md_store_t *store, const char *id, const char *ca_u
     }
     status = md_json_get_str(j, "status");
     return md_json_get_str(j, "ca-url") && !strcmp(md_json_get_str(j, "ca-url"), ca_url) &&
-           (!status || !strcmp(status, ACCT_VALID));
+           (!status || !strcmp(status, ACCT_VALID)) &&
+           md_acme_acct_fits_eab(acct_from_json(j, id, p), eab_kid);
 }
 
 apr_status_t md_acme_acct_find(md_acme_acct_t **pacct, md_acme_t *acme, md_store_t *store,
-                               const char *preferred, apr_pool_t *p)
+                               const char *preferred, const char *eab_kid, apr_pool_t *p)
 {
     const md_acme_directory_t *dir;
     apr_array_header_t *names, *order;
@@ -413,7 +413,7 @@ apr_status_t md_acme_acct_find(md_acme_acct_t **pacct, md_acme_t *acme, md_store
     }
     for (i = 0; i < order->nelts; ++i) {
         const char *id = APR_ARRAY_IDX(order, i, const char *);
-        if (!acct_is_candidate(store, id, dir->url, p)) {
+        if (!acct_is_candidate(store, id, dir->url, eab_kid, p)) {
             continue;
         }
         rv = md_acme_acct_validate(pacct, acme, store, id, p);

@@ -80,6 +80,9 @@ md_t *md_copy(const md_t *src, apr_pool_t *p)
     md->ca_agreement = apr_pstrdup(p, src->ca_agreement);
     md->ca_challenges = md_array_str_copy(p, src->ca_challenges);
     md->pkey_specs = specs_copy(src->pkey_specs, p);
+    md->eab_kid = apr_pstrdup(p, src->eab_kid);
+    md->eab_hmac = apr_pstrdup(p, src->eab_hmac);
+    md->eab_file = apr_pstrdup(p, src->eab_file);
     md->state_descr = apr_pstrdup(p, src->state_descr);
     md->profile = apr_pstrdup(p, src->profile);
     md->defn_file = apr_pstrdup(p, src->defn_file);

@@ -187,25 +187,49 @@ static void begin(md_drive_t *d, md_step_t step)
     d->err.step = step;
 }
 
-/* An account id in accounts/ that was made at our CA. */
+/* An account id in accounts/ that was made at our CA, and may serve the MD's binding. */
 static int account_of_ca(md_drive_t *d, const char *id)
 {
     md_acme_acct_t *acct;
     md_pkey_t *key;
 
     return md_acme_acct_load(&acct, &key, d->store, id, d->p) == APR_SUCCESS && acct->ca_url &&
-           !strcmp(acct->ca_url, d->ca_url);
+           !strcmp(acct->ca_url, d->ca_url) && md_acme_acct_fits_eab(acct, d->md->eab_kid);
 }
 
-/* Registering failed: a missing agreement to the CA's terms deserves its own words. */
+/* The CA wants an external account binding that the MD lacks: the operator must configure
+ * one (refused: trying again changes nothing). */
+static apr_status_t eab_missing(md_drive_t *d, apr_status_t rv)
+{
+    const md_acme_directory_t *dir;
+    const md_acme_problem_t *prob = md_acme_last_problem(d->acme);
+    int required = !strcmp(md_acme_problem_short_type(prob), "externalAccountRequired") ||
+                   (md_acme_directory(&dir, d->acme) == APR_SUCCESS && dir->eab_required);
+
+    if (d->md->eab_kid || !required) {
+        return APR_SUCCESS;
+    }
+    d->err.refused = 1;
+    return fail(d, rv == APR_SUCCESS ? APR_EACCES : rv, NULL, prob,
+                "the CA %s requires external account binding (EAB) for a new account: get a key "
+                "id and HMAC key from the CA and configure them with 'MDExternalAccountBinding "
+                "<kid> <hmac>' or 'MDExternalAccountBinding <file.json>' (a2md: drive "
+                "--eab-file FILE)",
+                d->ca_url);
+}
+
+/* Registering failed: a missing binding or agreement to the CA's terms deserves its own
+ * words. */
 static apr_status_t register_fail(md_drive_t *d, apr_status_t rv)
 {
     const md_acme_directory_t *dir;
     const char *agreed = d->md->ca_agreement;
 
+    if (eab_missing(d, rv) != APR_SUCCESS) {
+        return d->err.status;
+    }
     if (APR_STATUS_IS_EACCES(rv) && md_acme_directory(&dir, d->acme) == APR_SUCCESS &&
-        dir->terms_of_service &&
-        (!agreed || (strcmp(agreed, "accepted") && strcmp(agreed, dir->terms_of_service)))) {
+        dir->terms_of_service && !md_acme_terms_covered(agreed, dir->terms_of_service)) {
         return fail(d, rv, NULL, NULL,
                     "the CA's terms of service %s are not agreed to (agreement: %s); agree with "
                     "'MDCertificateAgreement accepted' or 'a2md -t accepted'",
@@ -215,8 +239,8 @@ static apr_status_t register_fail(md_drive_t *d, apr_status_t rv)
 }
 
 /* RFC 8555 7.3: an account at the CA -- the MD's own while the CA still knows it, else one of
- * ours for this CA, else a new one (agreeing to the terms when the MD does). Each of these
- * leaves the context signing with the account. */
+ * ours for this CA (bound to the MD's EAB key id, when it has one), else a new one (agreeing
+ * to the terms when the MD does). Each of these leaves the context signing with the account. */
 static apr_status_t choose_account(md_drive_t *d, md_acme_acct_t **pacct)
 {
     md_acme_acct_t *acct = NULL;
@@ -229,11 +253,20 @@ static apr_status_t choose_account(md_drive_t *d, md_acme_acct_t **pacct)
         }
     }
     if (APR_STATUS_IS_ENOENT(rv)) {
-        rv = md_acme_acct_find(&acct, d->acme, d->store, d->md->ca_account, d->p);
+        rv = md_acme_acct_find(&acct, d->acme, d->store, d->md->ca_account, d->md->eab_kid, d->p);
     }
     if (APR_STATUS_IS_ENOENT(rv)) {
+        if (d->md->eab_file && !d->md->eab_kid) {
+            d->err.refused = 1;
+            return fail(d, APR_ENOENT, NULL, NULL,
+                        "a new account needs the external account binding of "
+                        "MDExternalAccountBinding, but its file %s could not be read when the "
+                        "server started: create it ({\"kid\": ..., \"hmac\": ...}, readable by "
+                        "root only) and restart the server (graceful)",
+                        d->md->eab_file);
+        }
         rv = md_acme_acct_register(&acct, d->acme, d->store, d->md->contacts, d->md->ca_agreement,
-                                   d->opts->eab_kid, d->opts->eab_hmac, NULL, d->p);
+                                   d->md->eab_kid, d->md->eab_hmac, NULL, d->p);
         if (rv != APR_SUCCESS) {
             return register_fail(d, rv);
         }
@@ -242,6 +275,33 @@ static apr_status_t choose_account(md_drive_t *d, md_acme_acct_t **pacct)
         return ca_fail(d, rv, NULL, "looking up the account");
     }
     *pacct = acct;
+    return APR_SUCCESS;
+}
+
+/* New terms at the CA since the account agreed (RFC 8555 7.3.3): agreed to when the MD accepts
+ * them; else said, and driven on (the CA may not insist; when it does, terms_asked() says what
+ * to do). */
+static apr_status_t account_terms(md_drive_t *d, md_acme_acct_t *acct)
+{
+    const md_acme_directory_t *dir;
+    const char *terms;
+    apr_status_t rv;
+
+    if (md_acme_directory(&dir, d->acme) != APR_SUCCESS ||
+        !(terms = md_acme_terms_new(acct, dir))) {
+        return APR_SUCCESS;
+    }
+    if (!md_acme_terms_covered(d->md->ca_agreement, terms)) {
+        md_log_perror(MD_LOG_MARK, MD_LOG_WARN, APR_SUCCESS,
+                      "%s: the CA %s has new terms of service %s (account %s agreed to %s): read "
+                      "them and, if you agree, set 'MDCertificateAgreement accepted'",
+                      d->md->name, d->ca_url, terms, acct->id,
+                      acct->agreement ? acct->agreement : "none");
+        return APR_SUCCESS;
+    }
+    if ((rv = md_acme_acct_agree_terms(acct, d->acme, d->store, d->p)) != APR_SUCCESS) {
+        return ca_fail(d, rv, NULL, "agreeing to the CA's new terms of service");
+    }
     return APR_SUCCESS;
 }
 
@@ -255,7 +315,8 @@ static apr_status_t shared_account(md_drive_t *d, md_acme_acct_t **pacct)
     apr_status_t rv;
 
     if (!accts || !accts->id || strcmp(accts->ca_url, d->ca_url) ||
-        (d->md->ca_account && strcmp(d->md->ca_account, accts->id))) {
+        (d->md->ca_account && strcmp(d->md->ca_account, accts->id)) ||
+        (d->md->eab_kid && (!accts->eab_kid || strcmp(d->md->eab_kid, accts->eab_kid)))) {
         return APR_ENOENT;
     }
     if (!accts->key) {
@@ -282,9 +343,13 @@ static apr_status_t step_account(md_drive_t *d)
     }
     if ((rv = shared_account(d, &acct)) != APR_SUCCESS) {
         rv = choose_account(d, &acct);
+        if (rv == APR_SUCCESS) {
+            rv = account_terms(d, acct);
+        }
         if (rv == APR_SUCCESS && d->accts) {
             d->accts->ca_url = apr_pstrdup(d->accts->p, d->ca_url);
             d->accts->id = apr_pstrdup(d->accts->p, acct->id);
+            d->accts->eab_kid = acct->eab_kid ? apr_pstrdup(d->accts->p, acct->eab_kid) : NULL;
             d->accts->acct = NULL;
             d->accts->key = NULL;
         }
@@ -766,6 +831,45 @@ static void forget_account(md_drive_t *d)
     d->md->ca_account = NULL;
 }
 
+static apr_status_t drive_steps(md_drive_t *d);
+
+/* The drive failed as the CA asks for agreement to its terms (RFC 8555 7.3.3): when the MD
+ * accepts them, the account agrees and the drive runs once more; else the error says which
+ * terms and how to accept them. */
+static apr_status_t terms_asked(md_drive_t *d, apr_status_t rv)
+{
+    const md_acme_problem_t *prob = d->err.problem;
+    const md_acme_directory_t *dir;
+    const char *terms = prob ? prob->terms : NULL;
+    md_acme_acct_t *acct;
+    md_pkey_t *key;
+
+    if (!prob || !md_acme_problem_wants_terms(prob) || !d->md->ca_account) {
+        return rv;
+    }
+    if (!terms && md_acme_directory(&dir, d->acme) == APR_SUCCESS) {
+        terms = dir->terms_of_service;
+    }
+    if (!md_acme_terms_covered(d->md->ca_agreement, terms)) {
+        d->err.refused = 1;
+        return fail(d, rv, NULL, prob,
+                    "the CA %s asks account %s to agree to its terms of service %s: read them "
+                    "and, if you agree, set 'MDCertificateAgreement accepted' and restart the "
+                    "server gracefully (or run 'a2md -t accepted acme agree %s')",
+                    d->ca_url, d->md->ca_account, terms ? terms : "(no URL given)",
+                    d->md->ca_account);
+    }
+    if ((rv = md_acme_acct_load(&acct, &key, d->store, d->md->ca_account, d->p)) != APR_SUCCESS) {
+        return fail(d, rv, NULL, NULL, "cannot load account %s", d->md->ca_account);
+    }
+    md_acme_use_account(d->acme, key, acct->url);
+    if ((rv = md_acme_acct_agree_terms(acct, d->acme, d->store, d->p)) != APR_SUCCESS) {
+        return ca_fail(d, rv, NULL, "agreeing to the CA's terms of service");
+    }
+    memset(&d->err, 0, sizeof(d->err));
+    return drive_steps(d);
+}
+
 static apr_status_t drive_steps(md_drive_t *d)
 {
     const apr_array_header_t *specs = md_pkey_specs(d->md, d->p);
@@ -892,6 +996,9 @@ apr_status_t md_drive_one(md_reg_t *reg, const md_t *md, const md_drive_opts_t *
         forget_account(d);
         memset(&d->err, 0, sizeof(d->err));
         rv = drive_steps(d);
+    }
+    if (rv != APR_SUCCESS && rv != APR_EINTR) {
+        rv = terms_asked(d, rv);
     }
     if (rv == APR_SUCCESS) {
         md_reg_failure_note(reg, md->name, 0, 0);

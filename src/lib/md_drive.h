@@ -9,12 +9,11 @@
 
 /* How a drive may talk to the CA and answer challenges (the same for all MDs of a run). */
 typedef struct {
-    const char *ca_file;            /* trust for the CA's TLS; NULL: system */
-    const char *proxy;              /* NULL: none beyond curl's environment */
-    const char *proxy_ca_file;      /* trust for an https:// proxy's TLS; NULL: system */
-    md_chall_env_t chall;           /* challenge types possible / allowed, dns-01 command */
-    const char *eab_kid, *eab_hmac; /* external account binding, when the CA requires it */
-    int reset;                      /* start afresh: discard a job in progress */
+    const char *ca_file;       /* trust for the CA's TLS; NULL: system */
+    const char *proxy;         /* NULL: none beyond curl's environment */
+    const char *proxy_ca_file; /* trust for an https:// proxy's TLS; NULL: system */
+    md_chall_env_t chall;      /* challenge types possible / allowed, dns-01 command */
+    int reset;                 /* start afresh: discard a job in progress */
     /* When *cancel becomes non-zero (apr_atomic_set32; server shutdown), drives stop at their
      * next wait with APR_EINTR and keep their progress; MDs not started are left. NULL: never. */
     volatile apr_uint32_t *cancel;

@@ -17,6 +17,7 @@ typedef struct {
     apr_pool_t *p;        /* for the strings below; used under lock only */
     const char *ca_url;   /* the CA that confirmed the account below, NULL: none yet */
     const char *id;       /* that account's id in accounts/ */
+    const char *eab_kid;  /* the EAB key id it is bound to, NULL: none */
     md_acme_acct_t *acct; /* and, once a job has used it, the account and its key as loaded */
     md_pkey_t *key;       /* (read-only from then on: signing with one key is thread-safe) */
 } md_drive_accts_t;

@@ -15,6 +15,12 @@ extern module AP_MODULE_DECLARE_DATA md_module;
 
 typedef struct md_mod_live_t md_mod_live_t; /* mod_md_live.c */
 
+/* MDExternalAccountBinding: all NULL for 'none'. file: where it came from (NULL when given on
+ * the directive's line); kid/hmac NULL when that file could not be read. */
+typedef struct md_mod_eab_t {
+    const char *kid, *hmac, *file;
+} md_mod_eab_t;
+
 /* Settings an operator can give globally and override per MD (inside <MDomain>). "Unset"
  * values (-1 / NULL) inherit: MD section -> global -> built-in default. */
 typedef struct md_mod_settings_t {
@@ -32,6 +38,7 @@ typedef struct md_mod_settings_t {
     const char *proxy;                 /* MDHttpProxy; NULL unset */
     const char *profile;               /* MDProfile; NULL unset */
     int profile_mandatory;             /* MDProfileMandatory; -1 unset */
+    const md_mod_eab_t *eab;           /* MDExternalAccountBinding; NULL unset */
 } md_mod_settings_t;
 
 /* An MD as the configuration defines it. */

@@ -62,6 +62,11 @@ static void apply_settings(md_t *md, const md_mod_settings_t *set, apr_pool_t *p
     if (set->profile_mandatory >= 0) {
         md->profile_mandatory = set->profile_mandatory;
     }
+    if (set->eab) {
+        md->eab_kid = set->eab->kid;
+        md->eab_hmac = set->eab->hmac;
+        md->eab_file = set->eab->file;
+    }
 }
 
 static apr_status_t md_assemble(md_t **pmd, const md_mod_conf_t *mc, const md_mod_mdef_t *mdef,

@@ -12,6 +12,7 @@
 #include "md_acme_profile.h"
 #include "md_challenge.h"
 #include "mod_md.h"
+#include "mod_md_config.h"
 
 /* The CAs MDCertificateAuthority knows by name (as the bundled module does). */
 typedef struct {
@@ -338,6 +339,12 @@ static const char *set_agreement(cmd_parms *cmd, void *mconfig, const char *arg)
     settings_of(cmd, mconfig)->ca_agreement =
         strcasecmp(arg, MD_MOD_AGREEMENT_ACCEPTED) ? arg : MD_MOD_AGREEMENT_ACCEPTED;
     return NULL;
+}
+
+static const char *set_eab(cmd_parms *cmd, void *mconfig, const char *a1, const char *a2)
+{
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    return md_mod_eab_parse(&settings_of(cmd, mconfig)->eab, cmd, a1, a2);
 }
 
 static const char *set_contact(cmd_parms *cmd, void *mconfig, const char *arg)
@@ -848,6 +855,9 @@ const command_rec md_mod_cmds[] = {
                      "vhosts using the MD are added"),
     MD_CMD_TAKE1("MDCertificateAgreement", set_agreement, NULL,
                  "'accepted' or the URL of the CA's terms of service"),
+    AP_INIT_TAKE12("MDExternalAccountBinding", set_eab, NULL, RSRC_CONF,
+                   "external account binding for a new account at the CA: <kid> <hmac-key> | "
+                   "<file.json> | none"),
     MD_CMD_TAKE1("MDContactEmail", set_contact, NULL,
                  "email address for the CA account (default: ServerAdmin)"),
     MD_CMD_ARGV("MDCertificateAuthority", set_ca, NULL,

@@ -15,6 +15,11 @@ void md_mod_config_warnings(server_rec *base, const md_mod_conf_t *mc);
 apr_status_t md_mod_certs_setup(server_rec *base, md_mod_conf_t *mc, apr_pool_t *pconf,
                                 apr_pool_t *ptemp);
 
+/* MDExternalAccountBinding's arguments (mod_md_eab.c): '<kid> <hmac>', '<file.json>' or
+ * 'none' (a2 NULL for the one-argument forms). An error message, or NULL. */
+const char *md_mod_eab_parse(const md_mod_eab_t **peab, cmd_parms *cmd, const char *a1,
+                             const char *a2);
+
 /* Registers ssl_add_cert_files. */
 void md_mod_certs_hooks(void);
 

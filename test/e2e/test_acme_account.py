@@ -244,21 +244,65 @@ def test_eab_required_without_binding(store, eab_pebble):
              ca_url=eab_pebble.directory_url)
     assert r.rc == 1
     assert len(r.err_lines) == 1, r.err
-    assert "external account binding" in r.err and "-e <kid>:<hmac>" in r.err
+    assert "external account binding" in r.err and "--eab-file" in r.err
+    assert "MDExternalAccountBinding" in r.err
 
 
-def test_eab_registers(store, eab_pebble):
-    acct_id = newreg(store, eab_pebble, "-e", f"{EAB_KID}:{eab_pebble.eab_hmac}",
-                     "admin@example.org")
+def eab_file(store, kid, hmac, form="json"):
+    """The binding in a file of the operator's (0600), as JSON or as kid:hmac."""
+    path = Path(store).parent / f"eab-{form}.txt"
+    text = json.dumps({"kid": kid, "hmac": hmac}) if form == "json" else f"{kid}:{hmac}\n"
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+@pytest.mark.parametrize("form", ["json", "colon"])
+def test_eab_registers_with_binding_from_file(store, eab_pebble, form):
+    acct_id = newreg(store, eab_pebble, "--eab-file",
+                     eab_file(store, EAB_KID, eab_pebble.eab_hmac, form), "admin@example.org")
     assert account_json(store, acct_id)["status"] == "valid"
+    assert account_json(store, acct_id)["eab-kid"] == EAB_KID
+    assert eab_pebble.eab_hmac not in json.dumps(account_json(store, acct_id))
     status, _, body = pebble_lookup(eab_pebble, account_key(store, acct_id))
     assert status == 200, body
 
 
+def test_eab_registers_with_binding_from_stdin(store, eab_pebble):
+    cmd = [A2MD, "-d", str(store), "-C", str(eab_pebble.ca_file), "-a",
+           eab_pebble.directory_url, "-t", "accepted", "acme", "newreg", "--eab-file", "-",
+           "admin@example.org"]
+    r = subprocess.run(cmd, input=f"{EAB_KID}:{eab_pebble.eab_hmac}", capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    acct_id = r.stdout.strip()
+    status, _, body = pebble_lookup(eab_pebble, account_key(store, acct_id))
+    assert status == 200, body
+
+
+def test_eab_on_the_command_line_is_refused(store, eab_pebble):
+    r = a2md(store, eab_pebble, "-t", "accepted", "acme", "newreg", "-e",
+             f"{EAB_KID}:{eab_pebble.eab_hmac}", "admin@example.org",
+             ca_url=eab_pebble.directory_url)
+    assert r.rc == 1
+    assert "--eab-file" in r.err and eab_pebble.eab_hmac not in r.err
+    accounts = Path(store) / "accounts"
+    assert not accounts.exists() or not list(accounts.iterdir())
+
+
 def test_eab_wrong_hmac_refused(store, eab_pebble):
     wrong = b64(secrets.token_bytes(48))
-    r = a2md(store, eab_pebble, "-t", "accepted", "acme", "newreg", "-e", f"{EAB_KID}:{wrong}",
-             "admin@example.org", ca_url=eab_pebble.directory_url)
+    r = a2md(store, eab_pebble, "-t", "accepted", "acme", "newreg", "--eab-file",
+             eab_file(store, EAB_KID, wrong), "admin@example.org",
+             ca_url=eab_pebble.directory_url)
     assert r.rc == 1
     assert len(r.err_lines) == 1, r.err
     assert "registering a new account" in r.err and eab_pebble.directory_url in r.err
+
+
+def test_eab_file_not_base64url_refused(store, eab_pebble):
+    r = a2md(store, eab_pebble, "-t", "accepted", "acme", "newreg", "--eab-file",
+             eab_file(store, EAB_KID, "not+base64/"), "admin@example.org",
+             ca_url=eab_pebble.directory_url)
+    assert r.rc == 1
+    assert "base64url" in r.err and EAB_KID in r.err

@@ -323,7 +323,7 @@ static void test_register_external_account_binding(void **state)
     fixture_t *f = *state;
     md_store_t *store = new_store(f);
     md_acme_t *acme = acme_of(f, "/dir-eab");
-    md_acme_acct_t *acct = NULL;
+    md_acme_acct_t *acct = NULL, *found = NULL;
 
     assert_int_equal(APR_EACCES, md_acme_acct_register(&acct, acme, store, NULL, "accepted", NULL,
                                                        NULL, NULL, f->pool));
@@ -338,6 +338,17 @@ static void test_register_external_account_binding(void **state)
     assert_int_equal(APR_SUCCESS, md_acme_acct_register(&acct, acme, store, NULL, "accepted",
                                                         EAB_KID, EAB_HMAC, NULL, f->pool));
     assert_string_equal("valid", acct->status);
+    /* the key id is kept (never the MAC key): the account serves MDs with that key id or none */
+    assert_string_equal(EAB_KID, md_json_get_str(stored_json(f, store, acct->id), "eab-kid"));
+    assert_null(strstr(md_json_dump(stored_json(f, store, acct->id), 0, f->pool), EAB_HMAC));
+    assert_true(md_acme_acct_fits_eab(acct, EAB_KID));
+    assert_true(md_acme_acct_fits_eab(acct, NULL));
+    assert_false(md_acme_acct_fits_eab(acct, "another-kid"));
+    assert_int_equal(APR_SUCCESS, md_acme_acct_find(&found, acme, store, NULL, EAB_KID, f->pool));
+    assert_string_equal(acct->id, found->id);
+    assert_int_equal(APR_SUCCESS, md_acme_acct_find(&found, acme, store, NULL, NULL, f->pool));
+    assert_int_equal(APR_ENOENT,
+                     md_acme_acct_find(&found, acme, store, acct->id, "another-kid", f->pool));
 }
 
 static void test_validate_find_update_deactivate(void **state)
@@ -369,12 +380,12 @@ static void test_validate_find_update_deactivate(void **state)
                      md_acme_acct_validate(&v, acme, store, "ACME-127.0.0.1-0009", f->pool));
     assert_null(v);
 
-    assert_int_equal(APR_SUCCESS, md_acme_acct_find(&found, acme, store, a1->id, f->pool));
+    assert_int_equal(APR_SUCCESS, md_acme_acct_find(&found, acme, store, a1->id, NULL, f->pool));
     assert_string_equal(a1->id, found->id);
-    assert_int_equal(APR_SUCCESS, md_acme_acct_find(&found, acme, store, NULL, f->pool));
+    assert_int_equal(APR_SUCCESS, md_acme_acct_find(&found, acme, store, NULL, NULL, f->pool));
     assert_string_equal(a0->id, found->id);
     assert_int_equal(APR_SUCCESS,
-                     md_acme_acct_find(&found, acme_of(f, "/dir-tos"), store, NULL, f->pool));
+                     md_acme_acct_find(&found, acme_of(f, "/dir-tos"), store, NULL, NULL, f->pool));
     assert_string_equal(other->id, found->id);
 
     /* update contacts as the account (the context signs with what validate found) */
@@ -399,7 +410,7 @@ static void test_validate_find_update_deactivate(void **state)
     unit_log_clear();
     assert_int_equal(APR_EACCES, md_acme_acct_validate(&v, acme, store, a0->id, f->pool));
     assert_non_null(strstr(unit_log_last_error(), "deactivated"));
-    assert_int_equal(APR_SUCCESS, md_acme_acct_find(&found, acme, store, a0->id, f->pool));
+    assert_int_equal(APR_SUCCESS, md_acme_acct_find(&found, acme, store, a0->id, NULL, f->pool));
     assert_string_equal(a1->id, found->id);
 }
 
@@ -408,8 +419,8 @@ static void test_find_in_empty_store(void **state)
     fixture_t *f = *state;
     md_acme_acct_t *found = NULL;
 
-    assert_int_equal(APR_ENOENT,
-                     md_acme_acct_find(&found, acme_of(f, "/dir"), new_store(f), NULL, f->pool));
+    assert_int_equal(APR_ENOENT, md_acme_acct_find(&found, acme_of(f, "/dir"), new_store(f), NULL,
+                                                   NULL, f->pool));
     assert_null(found);
     assert_int_equal(0, unit_log_count());
 }

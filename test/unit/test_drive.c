@@ -124,7 +124,7 @@ static void test_failure_is_recorded_with_backoff(void **state)
     fixture_t *f = *state;
     md_job_t *job = open_job(f, f->md, CA_URL, 0);
     md_acme_problem_t prob = {
-        "urn:ietf:params:acme:error:unauthorized", "no such file", 403, NULL, NULL, 0};
+        .type = "urn:ietf:params:acme:error:unauthorized", .detail = "no such file", .status = 403};
     md_job_error_t err = {MD_STEP_AUTHZ,
                           "www.example.org",
                           APR_EINVAL,
