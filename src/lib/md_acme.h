@@ -96,6 +96,9 @@ typedef struct {
  * too (status, headers such as Link); it is NULL when no answer came. */
 apr_status_t md_acme_post(md_acme_res_t **pres, md_acme_t *acme, const char *url,
                           const md_json_t *payload, apr_pool_t *p);
+/* md_acme_post asking for a media type (Accept header), e.g. a certificate's PEM chain. */
+apr_status_t md_acme_post_accept(md_acme_res_t **pres, md_acme_t *acme, const char *url,
+                                 const md_json_t *payload, const char *accept, apr_pool_t *p);
 
 /* ---- accounts (md_acme_acct.c) ---- */
 
