@@ -56,6 +56,7 @@ typedef struct md_t {
     int transitive;                 /* 1: names of vhosts using the MD are added (MDMembers auto) */
     int require_https;              /* 0 off, 1 temporary, 2 permanent */
     int must_staple;
+    const char *preferred_chain; /* MDPreferredChain: root name of the CA's chain to use, NULL */
 
     /* computed, not configuration */
     md_state_t state;
@@ -94,7 +95,8 @@ apr_status_t md_renew_mode_parse(md_renew_mode_t *pmode, const char *s);
 
 /* md.json: field names and encodings as in Apache's bundled mod_md ("name", "domains",
  * "contacts", "ca":{"proto","urls","account","agreement"}, "renew-mode", "renew-window",
- * "warn-window", "privkey":[...], "transitive", "require-https", "must-staple", "state").
+ * "warn-window", "privkey":[...], "transitive", "require-https", "must-staple", "state"),
+ * and of our own: "preferred-chain".
  * Reading also accepts "ca":{"url": "..."} of older stores. Unknown fields are ignored. */
 md_json_t *md_to_json(const md_t *md, apr_pool_t *p);
 apr_status_t md_from_json(md_t **pmd, const char **perr, const md_json_t *j, apr_pool_t *p);

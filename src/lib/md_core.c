@@ -25,6 +25,8 @@
 #define MD_KEY_TRANSITIVE "transitive"
 #define MD_KEY_REQUIRE_HTTPS "require-https"
 #define MD_KEY_MUST_STAPLE "must-staple"
+/* ours, not the bundled module's: MDPreferredChain */
+#define MD_KEY_PREFERRED_CHAIN "preferred-chain"
 
 static const char *const require_https_names[] = {"off", "temporary", "permanent"};
 
@@ -79,6 +81,7 @@ md_t *md_copy(const md_t *src, apr_pool_t *p)
     md->ca_challenges = md_array_str_copy(p, src->ca_challenges);
     md->pkey_specs = specs_copy(src->pkey_specs, p);
     md->state_descr = apr_pstrdup(p, src->state_descr);
+    md->preferred_chain = apr_pstrdup(p, src->preferred_chain);
     md->defn_file = apr_pstrdup(p, src->defn_file);
     md->proxy = apr_pstrdup(p, src->proxy);
     return md;
@@ -224,6 +227,9 @@ md_json_t *md_to_json(const md_t *md, apr_pool_t *p)
         md_json_set_str(j, MD_KEY_REQUIRE_HTTPS, require_https_names[md->require_https]);
     }
     md_json_set_bool(j, MD_KEY_MUST_STAPLE, md->must_staple);
+    if (md->preferred_chain) {
+        md_json_set_str(j, MD_KEY_PREFERRED_CHAIN, md->preferred_chain);
+    }
     return j;
 }
 
@@ -337,6 +343,7 @@ apr_status_t md_from_json(md_t **pmd, const char **perr, const md_json_t *j, apr
     }
     md->require_https = require_https_from_json(j);
     md->must_staple = md_json_get_bool(j, MD_KEY_MUST_STAPLE, 0);
+    md->preferred_chain = apr_pstrdup(p, md_json_get_str(j, MD_KEY_PREFERRED_CHAIN));
     *pmd = md;
     return APR_SUCCESS;
 }
