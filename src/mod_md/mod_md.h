@@ -30,6 +30,7 @@ typedef struct md_mod_settings_t {
     int must_staple;                   /* -1 unset */
     int transitive;                    /* MDMembers auto (1) / manual (0); -1 unset */
     const char *proxy;                 /* MDHttpProxy; NULL unset */
+    const char *preferred_chain;       /* MDPreferredChain; NULL unset */
 } md_mod_settings_t;
 
 /* An MD as the configuration defines it. */
