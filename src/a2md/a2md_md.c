@@ -219,11 +219,17 @@ static apr_status_t update_aspect(a2md_ctx_t *ctx, md_t *md, const char *aspect,
         md->ca_challenges = args_array(argc, argv, ctx->p);
     } else if (!strcmp(aspect, "profile")) {
         return profile_parse(md, ctx, argc, argv);
+    } else if (!strcmp(aspect, "preferred-chain")) {
+        if (argc > 1 || (argc == 1 && !*argv[0])) {
+            return a2md_usage_error(ctx, "update preferred-chain: give one root name (CN), or "
+                                         "nothing for the CA's default chain");
+        }
+        md->preferred_chain = argc ? argv[0] : NULL;
     } else {
         return a2md_usage_error(ctx,
                                 "update: unknown aspect '%s' (domains, ca, account, contacts, "
                                 "agreement, pkey, renew-window, warn-window, renew-mode, "
-                                "challenges, profile)",
+                                "challenges, profile, preferred-chain)",
                                 aspect);
     }
     return APR_SUCCESS;

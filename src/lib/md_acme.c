@@ -412,7 +412,7 @@ static apr_status_t acme_res_problem(md_acme_t *acme, const md_acme_res_t *res, 
 }
 
 static apr_status_t acme_post_once(md_acme_res_t **pres, md_acme_t *acme, const char *url,
-                                   const char *body, apr_pool_t *p)
+                                   const char *body, const char *accept, apr_pool_t *p)
 {
     md_json_t *hdr, *jws;
     md_http_response_t *http;
@@ -432,7 +432,8 @@ static apr_status_t acme_post_once(md_acme_res_t **pres, md_acme_t *acme, const 
         return rv;
     }
     msg = md_json_dump(jws, 0, p);
-    rv = md_http_request(&http, acme->http, "POST", url, ACME_CT_JOSE, msg, strlen(msg), p);
+    rv = md_http_request_accept(&http, acme->http, "POST", url, ACME_CT_JOSE, accept, msg,
+                                strlen(msg), p);
     if (rv != APR_SUCCESS) {
         return rv;
     }
@@ -451,6 +452,12 @@ static apr_status_t acme_post_once(md_acme_res_t **pres, md_acme_t *acme, const 
 apr_status_t md_acme_post(md_acme_res_t **pres, md_acme_t *acme, const char *url,
                           const md_json_t *payload, apr_pool_t *p)
 {
+    return md_acme_post_accept(pres, acme, url, payload, NULL, p);
+}
+
+apr_status_t md_acme_post_accept(md_acme_res_t **pres, md_acme_t *acme, const char *url,
+                                 const md_json_t *payload, const char *accept, apr_pool_t *p)
+{
     const md_acme_directory_t *dir;
     const char *body = payload ? md_json_dump(payload, 0, p) : "";
     apr_status_t rv;
@@ -468,7 +475,7 @@ apr_status_t md_acme_post(md_acme_res_t **pres, md_acme_t *acme, const char *url
     }
     for (;;) {
         *pres = NULL; /* no answer of an earlier try is taken for this one's */
-        rv = acme_post_once(pres, acme, url, body, p);
+        rv = acme_post_once(pres, acme, url, body, accept, p);
         if (rv != APR_EAGAIN || !acme->problem ||
             strcmp(md_acme_problem_short_type(acme->problem), "badNonce") ||
             retries >= MD_ACME_BAD_NONCE_RETRIES) {

@@ -105,6 +105,9 @@ typedef struct {
  * too (status, headers such as Link); it is NULL when no answer came. */
 apr_status_t md_acme_post(md_acme_res_t **pres, md_acme_t *acme, const char *url,
                           const md_json_t *payload, apr_pool_t *p);
+/* md_acme_post asking for a media type (Accept header), e.g. a certificate's PEM chain. */
+apr_status_t md_acme_post_accept(md_acme_res_t **pres, md_acme_t *acme, const char *url,
+                                 const md_json_t *payload, const char *accept, apr_pool_t *p);
 
 /* ---- accounts (md_acme_acct.c) ---- */
 
@@ -234,9 +237,17 @@ apr_status_t md_acme_chall_respond(md_acme_t *acme, const md_acme_chall_t *chall
 apr_status_t md_acme_order_finalize(md_acme_order_t **porder, md_acme_t *acme,
                                     const md_acme_order_t *order, const unsigned char *csr_der,
                                     apr_size_t csr_len, apr_pool_t *p);
-/* Downloads the certificate chain (application/pem-certificate-chain), leaf first. */
+/* ---- the certificate (md_acme_chain.c) ---- */
+
+/* Downloads an order's certificate as a chain (application/pem-certificate-chain), leaf
+ * first, then its intermediates, without a self-signed root. A chain that ends below a root
+ * is completed with the issuers the CA links as rel="up" (bounded hops, no loops, https only
+ * from an https CA). preferred: NULL, or the name (MDPreferredChain) of the root -- the issuer
+ * CN or subject CN of the top certificate -- wanted among the CA's rel="alternate" chains;
+ * when no chain has it, the default chain comes back (logged at info with the names the CA
+ * offers). Errors are logged, naming the URL and what the CA said. */
 apr_status_t md_acme_cert_download(apr_array_header_t **pchain, md_acme_t *acme, const char *url,
-                                   apr_pool_t *p);
+                                   const char *preferred, apr_pool_t *p);
 
 /* The key authorization of a token: token "." base64url(thumbprint of the account key). */
 apr_status_t md_acme_key_authz(const char **pkeyauthz, md_acme_t *acme, const char *token,

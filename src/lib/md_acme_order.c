@@ -7,7 +7,6 @@
 
 #include "md_acme.h"
 #include "md_acme_order_int.h"
-#include "md_cert.h"
 #include "md_log.h"
 #include "md_util.h"
 
@@ -369,33 +368,6 @@ apr_status_t md_acme_order_finalize(md_acme_order_t **porder, md_acme_t *acme,
     if (rv == APR_SUCCESS && (rv = res_json(&j, res, what)) == APR_SUCCESS &&
         (rv = md_acme_order_from_json(porder, j, order->url, p)) == APR_SUCCESS) {
         (*porder)->retry_after = res->retry_after;
-    }
-    return rv;
-}
-
-apr_status_t md_acme_cert_download(apr_array_header_t **pchain, md_acme_t *acme, const char *url,
-                                   apr_pool_t *p)
-{
-    const char *what = apr_psprintf(p, "downloading the certificate %s", url);
-    const char *perr = NULL;
-    md_acme_res_t *res;
-    apr_status_t rv;
-
-    *pchain = NULL;
-    rv = post(&res, acme, url, NULL, what, p);
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    rv = md_chain_from_pem(pchain, &perr, res->body ? res->body : "", res->body ? res->body_len : 0,
-                           p);
-    if (rv == APR_SUCCESS && (*pchain)->nelts == 0) {
-        rv = APR_EINVAL;
-    }
-    if (rv != APR_SUCCESS) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_ERR, rv,
-                      "%s: the CA's answer (HTTP %d) is no PEM certificate chain: %s", what,
-                      res->status, perr ? perr : "it holds no certificate");
-        *pchain = NULL;
     }
     return rv;
 }

@@ -16,6 +16,7 @@
 #include <openssl/x509v3.h>
 
 #include "md_cert.h"
+#include "md_chain.h"
 #include "md_crypt.h"
 #include "md_crypt_int.h"
 #include "md_log.h"
@@ -418,7 +419,6 @@ int md_cert_matches_key(const md_cert_t *cert, const md_pkey_t *key)
 apr_status_t md_chain_check_links(const char **perr, const apr_array_header_t *chain, apr_pool_t *p)
 {
     const md_cert_t *cert, *issuer;
-    EVP_PKEY *ikey;
     int i;
 
     *perr = NULL;
@@ -429,10 +429,7 @@ apr_status_t md_chain_check_links(const char **perr, const apr_array_header_t *c
     for (i = 0; i + 1 < chain->nelts; ++i) {
         cert = APR_ARRAY_IDX(chain, i, const md_cert_t *);
         issuer = APR_ARRAY_IDX(chain, i + 1, const md_cert_t *);
-        ikey = X509_get0_pubkey(issuer->x509);
-        if (X509_check_issued(issuer->x509, cert->x509) != X509_V_OK || !ikey ||
-            X509_verify(cert->x509, ikey) != 1) {
-            ERR_clear_error();
+        if (!md_cert_issued_by(cert, issuer)) {
             *perr =
                 apr_psprintf(p, "certificate %d (%s) is not issued by certificate %d (%s)", i + 1,
                              md_cert_subject(cert, p), i + 2, md_cert_subject(issuer, p));

@@ -27,6 +27,8 @@
 #define MD_KEY_MUST_STAPLE "must-staple"
 #define MD_KEY_PROFILE "profile"
 #define MD_KEY_PROFILE_MANDATORY "profile-mandatory"
+/* ours, not the bundled module's: MDPreferredChain */
+#define MD_KEY_PREFERRED_CHAIN "preferred-chain"
 
 static const char *const require_https_names[] = {"off", "temporary", "permanent"};
 
@@ -85,6 +87,7 @@ md_t *md_copy(const md_t *src, apr_pool_t *p)
     md->eab_file = apr_pstrdup(p, src->eab_file);
     md->state_descr = apr_pstrdup(p, src->state_descr);
     md->profile = apr_pstrdup(p, src->profile);
+    md->preferred_chain = apr_pstrdup(p, src->preferred_chain);
     md->defn_file = apr_pstrdup(p, src->defn_file);
     md->proxy = apr_pstrdup(p, src->proxy);
     return md;
@@ -234,6 +237,9 @@ md_json_t *md_to_json(const md_t *md, apr_pool_t *p)
         md_json_set_str(j, MD_KEY_PROFILE, md->profile);
         md_json_set_bool(j, MD_KEY_PROFILE_MANDATORY, md->profile_mandatory);
     }
+    if (md->preferred_chain) {
+        md_json_set_str(j, MD_KEY_PREFERRED_CHAIN, md->preferred_chain);
+    }
     return j;
 }
 
@@ -349,6 +355,7 @@ apr_status_t md_from_json(md_t **pmd, const char **perr, const md_json_t *j, apr
     md->must_staple = md_json_get_bool(j, MD_KEY_MUST_STAPLE, 0);
     md->profile = apr_pstrdup(p, md_json_get_str(j, MD_KEY_PROFILE));
     md->profile_mandatory = md_json_get_bool(j, MD_KEY_PROFILE_MANDATORY, 0);
+    md->preferred_chain = apr_pstrdup(p, md_json_get_str(j, MD_KEY_PREFERRED_CHAIN));
     *pmd = md;
     return APR_SUCCESS;
 }

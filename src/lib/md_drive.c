@@ -13,6 +13,7 @@
 #include "md_persist.h"
 #include "md_retry.h"
 #include "md_cert.h"
+#include "md_chain.h"
 #include "md_log.h"
 
 /* How long the CA may take to decide on one authorization, and to issue after finalize. */
@@ -699,14 +700,15 @@ static apr_status_t step_download(md_drive_t *d)
         return fail(d, APR_EINVAL, NULL, d->order->error, "order %s is %s, no certificate",
                     d->order->url, d->order->status);
     }
-    if ((rv = md_acme_cert_download(&d->chain, d->acme, d->order->certificate, d->p)) !=
-        APR_SUCCESS) {
+    if ((rv = md_acme_cert_download(&d->chain, d->acme, d->order->certificate,
+                                    d->md->preferred_chain, d->p)) != APR_SUCCESS) {
         return ca_fail(d, rv, NULL, "downloading the certificate");
     }
     /* staged next, with no request between: that save carries this step */
     md_job_note(d->job, MD_STEP_DOWNLOAD,
-                apr_psprintf(d->p, "%s: chain of %d certificates from %s", d->spec_name,
-                             d->chain->nelts, d->order->certificate));
+                apr_psprintf(d->p, "%s: chain of %d certificates to '%s' from %s", d->spec_name,
+                             d->chain->nelts, md_chain_name(d->chain, d->p),
+                             d->order->certificate));
     return APR_SUCCESS;
 }
 

@@ -340,7 +340,7 @@ static CURLcode http_setup_method(CURL *c, const char *method, const char *body,
 /* Our request headers. "Expect:" stops curl from waiting for a 100-continue that servers
  * without support would never send; "Content-Type:" alone stops it from claiming a form. */
 static apr_status_t http_headers_make(struct curl_slist **plist, const char *content_type,
-                                      apr_pool_t *p)
+                                      const char *accept, apr_pool_t *p)
 {
     struct curl_slist *list, *next;
 
@@ -351,6 +351,10 @@ static apr_status_t http_headers_make(struct curl_slist **plist, const char *con
     next =
         curl_slist_append(list, content_type ? apr_pstrcat(p, "Content-Type: ", content_type, NULL)
                                              : "Content-Type:");
+    if (next && accept) {
+        list = next;
+        next = curl_slist_append(list, apr_pstrcat(p, "Accept: ", accept, NULL));
+    }
     if (!next) {
         curl_slist_free_all(list);
         return APR_ENOMEM;
@@ -410,6 +414,13 @@ apr_status_t md_http_request(md_http_response_t **pres, md_http_t *h, const char
                              const char *url, const char *content_type, const char *body,
                              apr_size_t body_len, apr_pool_t *p)
 {
+    return md_http_request_accept(pres, h, method, url, content_type, NULL, body, body_len, p);
+}
+
+apr_status_t md_http_request_accept(md_http_response_t **pres, md_http_t *h, const char *method,
+                                    const char *url, const char *content_type, const char *accept,
+                                    const char *body, apr_size_t body_len, apr_pool_t *p)
+{
     char errbuf[CURL_ERROR_SIZE];
     struct curl_slist *hdrs = NULL;
     long os_errno = 0;
@@ -445,7 +456,7 @@ apr_status_t md_http_request(md_http_response_t **pres, md_http_t *h, const char
     errbuf[0] = '\0';
 
     curl_easy_reset(h->curl);
-    if ((rv = http_headers_make(&hdrs, content_type, p)) != APR_SUCCESS) {
+    if ((rv = http_headers_make(&hdrs, content_type, accept, p)) != APR_SUCCESS) {
         return rv;
     }
     cc = http_setup(h, &req, url, errbuf);

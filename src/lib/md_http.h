@@ -82,6 +82,12 @@ apr_status_t md_http_request(md_http_response_t **pres, md_http_t *h, const char
                              const char *url, const char *content_type, const char *body,
                              apr_size_t body_len, apr_pool_t *p);
 
+/* md_http_request with an Accept header (accept NULL: none, curl sends its default),
+ * e.g. "application/pem-certificate-chain" for a certificate (RFC 8555 7.4.2). */
+apr_status_t md_http_request_accept(md_http_response_t **pres, md_http_t *h, const char *method,
+                                    const char *url, const char *content_type, const char *accept,
+                                    const char *body, apr_size_t body_len, apr_pool_t *p);
+
 /* Why the last md_http_request on h failed ("GET <url> failed: <curl's words>"), "" when
  * it did not. md_http_request does not log failures above debug level: its caller says what
  * it was doing and includes this. */

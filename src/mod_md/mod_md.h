@@ -39,6 +39,7 @@ typedef struct md_mod_settings_t {
     const char *profile;               /* MDProfile; NULL unset */
     int profile_mandatory;             /* MDProfileMandatory; -1 unset */
     const md_mod_eab_t *eab;           /* MDExternalAccountBinding; NULL unset */
+    const char *preferred_chain;       /* MDPreferredChain; NULL unset */
 } md_mod_settings_t;
 
 /* An MD as the configuration defines it. */

@@ -504,6 +504,19 @@ static const char *set_challenges(cmd_parms *cmd, void *mconfig, int argc, char 
     return NULL;
 }
 
+static const char *set_preferred_chain(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    if (!*arg) {
+        return apr_psprintf(cmd->pool,
+                            "%s needs the name of a root, as its certificate's CN shows it, "
+                            "e.g. \"ISRG Root X1\"",
+                            cmd->cmd->name);
+    }
+    settings_of(cmd, mconfig)->preferred_chain = arg;
+    return NULL;
+}
+
 static const char *set_require_https(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     static const char *const words[] = {"off", "temporary", "permanent"};
@@ -891,6 +904,9 @@ const command_rec md_mod_cmds[] = {
     MD_CMD_TAKE1("MDHttpProxy", set_proxy, NULL, "proxy URL for talking to the CA"),
     MD_CMD_TAKE1("MDHttpProxyCACertificateFile", set_global_file, "proxy_ca_file",
                  "PEM file with the roots to trust for an https:// MDHttpProxy's own TLS"),
+    MD_CMD_TAKE1("MDPreferredChain", set_preferred_chain, NULL,
+                 "name (CN) of the root whose chain to use, of those the CA offers; quote a "
+                 "name with spaces"),
     MD_CMD_TAKE1("MDRequireHttps", set_require_https, NULL,
                  "off | temporary | permanent: redirect http: to https: for MD vhosts"),
     MD_CMD_TAKE1("MDCertificateFile", set_static_file, "cert",

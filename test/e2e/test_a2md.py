@@ -267,6 +267,17 @@ def test_update_aspects(store):
     assert md["renew-mode-name"] == "manual"
 
 
+def test_update_preferred_chain(store):
+    a2md("add", "example.org", store=store)
+    r = a2md("update", "example.org", "preferred-chain", "ISRG Root X1", store=store)
+    assert r.rc == 0, r.err
+    assert md_list(store)["example.org"]["preferred-chain"] == "ISRG Root X1"
+    r = a2md("update", "example.org", "preferred-chain", "A", "B", store=store)
+    assert r.rc == 1 and "one root name" in one_error_line(r)
+    assert a2md("update", "example.org", "preferred-chain", store=store).rc == 0
+    assert "preferred-chain" not in md_list(store)["example.org"]
+
+
 @pytest.mark.parametrize("args, why", [
     (["colour", "blue"], "unknown aspect"),
     (["pkey", "DSA"], "DSA"),

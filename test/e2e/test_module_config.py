@@ -59,6 +59,8 @@ BAD_CONFIGS = [
      ["letsencrypt-staging", "letsencrypt-test"]),
     ("port-map", "MDPortMap http:eighty\n", "MDPortMap http:eighty", ["http:eighty", "http:PORT"]),
     ("challenge", "MDCAChallenges http-01 tls-sni-01\n", "MDCAChallenges", ["tls-sni-01"]),
+    ("preferred-chain-unquoted", "MDPreferredChain ISRG Root X1\n", "MDPreferredChain",
+     ["MDPreferredChain", "quote a name with spaces"]),
     ("global-in-section", "<MDomainSet a.example.org>\n  MDStoreDir /tmp/x\n</MDomainSet>\n",
      "MDStoreDir /tmp/x", ["applies to all MDs", "move it outside"]),
     ("cert-file-outside-section", "MDCertificateFile /etc/hostname\n", "MDCertificateFile",

@@ -21,6 +21,7 @@
 #include "md_cert.h"
 #include "md_crypt.h"
 #include "md_util.h"
+#include "unit_certs.h"
 
 #define TEST_DAY apr_time_from_sec(24 * 60 * 60)
 #define TEST_VALID_FOR (30 * TEST_DAY)
@@ -213,35 +214,6 @@ static void test_csr(void **state)
     check_csr(f, NAMES(long_name, "b.example.org"), f->ec2, "");
 }
 
-/* A certificate for 'cn' with 'key', issued by (issuer, ikey) or self-signed when issuer is
- * NULL; a CA when is_ca. */
-static X509 *make_cert(const char *cn, md_pkey_t *key, X509 *issuer, md_pkey_t *ikey, int is_ca)
-{
-    X509 *x = X509_new();
-    X509_NAME *name = X509_NAME_new();
-    X509_EXTENSION *ext;
-    X509V3_CTX ctx;
-
-    assert_non_null(x);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *) cn, -1, -1, 0);
-    assert_true(X509_set_version(x, X509_VERSION_3));
-    ASN1_INTEGER_set(X509_get_serialNumber(x), 4711);
-    X509_set_subject_name(x, name);
-    X509_set_issuer_name(x, issuer ? X509_get_subject_name(issuer) : name);
-    X509_gmtime_adj(X509_getm_notBefore(x), 0);
-    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-    X509_set_pubkey(x, md_pkey_evp(key));
-    X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
-    ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints,
-                              is_ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-    assert_non_null(ext);
-    X509_add_ext(x, ext, -1);
-    X509_EXTENSION_free(ext);
-    assert_true(X509_sign(x, md_pkey_evp(issuer ? ikey : key), EVP_sha256()) > 0);
-    X509_NAME_free(name);
-    return x;
-}
-
 static apr_array_header_t *chain_of(apr_pool_t *p, md_cert_t *a, md_cert_t *b)
 {
     apr_array_header_t *chain = apr_array_make(p, 2, sizeof(md_cert_t *));
@@ -256,9 +228,10 @@ static apr_array_header_t *chain_of(apr_pool_t *p, md_cert_t *a, md_cert_t *b)
 static void test_chain_links(void **state)
 {
     fixture_t *f = *state;
-    X509 *ca_x = make_cert("Test CA", f->ec2, NULL, NULL, 1);
+    X509 *ca_x = unit_cert_make("Test CA", f->ec2, NULL, NULL, 1);
     md_cert_t *ca = md_cert_wrap(ca_x, f->pool);
-    md_cert_t *leaf = md_cert_wrap(make_cert("leaf.example.org", f->ec1, ca_x, f->ec2, 0), f->pool);
+    md_cert_t *leaf =
+        md_cert_wrap(unit_cert_make("leaf.example.org", f->ec1, ca_x, f->ec2, 0), f->pool);
     md_cert_t *other = self_signed(f, NAMES("other.example.org"), f->ec2);
     const char *err = NULL;
 
@@ -277,7 +250,7 @@ static void test_chain_links(void **state)
         md_chain_check_links(
             &err,
             chain_of(f->pool, leaf,
-                     md_cert_wrap(make_cert("Test CA", f->ec1, NULL, NULL, 1), f->pool)),
+                     md_cert_wrap(unit_cert_make("Test CA", f->ec1, NULL, NULL, 1), f->pool)),
             f->pool),
         APR_EINVAL);
     /* the issuer's key, but not its name */
@@ -292,9 +265,10 @@ static void test_chain_pem_and_file(void **state)
 {
     fixture_t *f = *state;
     const char *path = apr_pstrcat(f->pool, f->dir, "/pubcert.pem", NULL);
-    X509 *ca_x = make_cert("Test CA", f->ec2, NULL, NULL, 1);
+    X509 *ca_x = unit_cert_make("Test CA", f->ec2, NULL, NULL, 1);
     md_cert_t *ca = md_cert_wrap(ca_x, f->pool);
-    md_cert_t *leaf = md_cert_wrap(make_cert("leaf.example.org", f->ec1, ca_x, f->ec2, 0), f->pool);
+    md_cert_t *leaf =
+        md_cert_wrap(unit_cert_make("leaf.example.org", f->ec1, ca_x, f->ec2, 0), f->pool);
     apr_array_header_t *chain = chain_of(f->pool, leaf, ca), *back;
     const char *pem, *err = NULL;
     struct stat st;
