@@ -19,6 +19,7 @@
 #include "md_plan.h"
 #include "md_util.h"
 #include "mod_md.h"
+#include "mod_md_ocsp.h"
 
 APLOG_USE_MODULE(md);
 
@@ -209,6 +210,32 @@ static void live_load(md_mod_live_t *live, int i)
                  md->name, (long) getpid(), set_serials(set, p));
 done:
     apr_thread_mutex_unlock(live->mutex);
+}
+
+/* ---- what the stapling asks ---- */
+
+apr_array_header_t *md_mod_live_pairs(md_mod_conf_t *mc, int i, apr_pool_t *p)
+{
+    apr_array_header_t *pairs = apr_array_make(p, 4, sizeof(const md_cert_t *));
+    md_mod_live_t *live = mc->live;
+    const md_mod_live_set_t *set;
+    X509 *issuer;
+
+    if (!live || i < 0 || i >= live->n || !apr_atomic_read32(&live->gens[i])) {
+        return pairs;
+    }
+    if (apr_atomic_read32(&live->gens[i]) != apr_atomic_read32(&live->mds[i].loaded)) {
+        live_load(live, i);
+    }
+    set = (const md_mod_live_set_t *) __atomic_load_n(&live->mds[i].set, __ATOMIC_ACQUIRE);
+    for (int k = 0; set && k < set->n; ++k) {
+        if (sk_X509_num(set->chains[k]) > 0 && (issuer = sk_X509_value(set->chains[k], 0)) &&
+            X509_up_ref(issuer)) {
+            APR_ARRAY_PUSH(pairs, const md_cert_t *) = set->certs[k];
+            APR_ARRAY_PUSH(pairs, const md_cert_t *) = md_cert_wrap(issuer, p);
+        }
+    }
+    return pairs;
 }
 
 /* ---- the handshake ---- */

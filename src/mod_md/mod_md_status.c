@@ -17,6 +17,7 @@
 #include "md_util.h"
 #include "mod_md.h"
 #include "mod_md_drive.h"
+#include "mod_md_ocsp.h"
 
 APLOG_USE_MODULE(md);
 
@@ -179,13 +180,16 @@ static int status_handler(request_rec *r)
             return HTTP_NOT_FOUND;
         }
         j = md_status(r, sc->mc, snap, md_mod_snap_index(gen, snap), next_run, now);
+        md_mod_ocsp_status_add(sc->mc, md_mod_snap_index(gen, snap), j, r->pool);
     } else {
         j = md_json_new_obj(r->pool);
         mds = md_json_new_arr(r->pool);
         md_json_set_str(j, "version", MD_VERSION);
         for (int i = 0; gen && i < gen->snaps->nelts; ++i) {
             snap = APR_ARRAY_IDX(gen->snaps, i, const md_mod_snap_t *);
-            md_json_push(mds, md_status(r, sc->mc, snap, i, next_run, now));
+            md_json_t *one = md_status(r, sc->mc, snap, i, next_run, now);
+            md_mod_ocsp_status_add(sc->mc, i, one, r->pool);
+            md_json_push(mds, one);
         }
         for (int i = 0; gen && i < gen->others->nelts; ++i) {
             snap = APR_ARRAY_IDX(gen->others, i, const md_mod_snap_t *);

@@ -1,0 +1,177 @@
+# test_module_ocsp.py: OCSP stapling (MDStapling & co.) against OpenSSL's real OCSP responder -- an
+# MD with MDCertificateFile and a plain SSLCertificateFile vhost (MDStapleOthers) get good staples,
+# a revoked entry is stapled as revoked, a responder that is down costs no handshake and its
+# staple comes back when it does, md-status shows it, MDMessageCmd hears ocsp-renewed/-errored.
+import hashlib
+import json
+import stat
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from mdtest.mdhttpd import MdHttpd
+from mdtest.ocsp import OcspCA, staple_of
+from mdtest.procs import wait_until
+
+MD = "a.example.org"
+OTHER = "b.example.org"
+STAPLE_TIMEOUT_SECONDS = 30.0
+EVENT_TIMEOUT_SECONDS = 30.0
+
+
+def sha1_of(cert):
+    """How the bundled module names a certificate's response file: SHA-1 of the DER, hex."""
+    return hashlib.sha1(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+class Stapling:
+    """A CA of our own with its responder, and apache2 with our module serving MD (from
+    MDCertificateFile) and OTHER (SSLCertificateFile), both issued with an AIA OCSP URL."""
+
+    def __init__(self, workdir):
+        self.ca = OcspCA(workdir)
+        self.md_cert, self.md_key, self.md_x509 = self.ca.issue([MD])
+        self.other_cert, self.other_key, self.other_x509 = self.ca.issue([OTHER])
+        self.events = workdir / "events.log"
+        self.events.touch()
+        self.events.chmod(0o666)
+        self.cmd = workdir / "message.sh"
+        self.cmd.write_text(f'#!/bin/sh\necho "$@" >> {self.events}\n')
+        self.cmd.chmod(self.cmd.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        self.httpd = MdHttpd(workdir, port_map=False)
+
+    def write(self, global_lines=("MDStapling on",), md_lines=()):
+        h = self.httpd
+        conf = ["MDRetryDelay 1s", f"MDMessageCmd {self.cmd}", *global_lines,
+                f"<MDomain {MD}>", f"  MDCertificateFile {self.md_cert}",
+                f"  MDCertificateKeyFile {self.md_key}", *md_lines, "</MDomain>"]
+        vhosts = h.vhost(MD) + h.vhost(OTHER, extra=f"SSLCertificateFile {self.other_cert}\n"
+                                                   f"SSLCertificateKeyFile {self.other_key}")
+        h.write_config(md_conf="\n".join(conf), vhosts=vhosts,
+                       extra_conf="<Location /md-status>\n  SetHandler md-status\n</Location>\n")
+        rc, out = h.configtest()
+        assert rc == 0, out
+
+    def staple(self, name):
+        return staple_of(self.httpd.https_port, name, self.ca.ca_file)[0]
+
+    def wait_staple(self, name, want):
+        got = wait_until(lambda: self.staple(name) == want, STAPLE_TIMEOUT_SECONDS, 0.3)
+        assert got, (f"no {want} staple for {name}: {self.staple(name)}\n"
+                     f"{self.httpd.error_log_tail(40)}\n--- responder ---\n{self.ca.responder_log()}")
+
+    def event_lines(self):
+        return self.events.read_text().splitlines()
+
+    def wait_event(self, line, count=1):
+        ok = wait_until(lambda: self.event_lines().count(line) >= count, EVENT_TIMEOUT_SECONDS)
+        assert ok, f"no '{line}' event: {self.event_lines()}\n{self.httpd.error_log_tail(30)}"
+
+    def status(self):
+        st, body = self.httpd.get(f"/md-status/{MD}")
+        assert st == 200, body
+        return json.loads(body)
+
+    def stop(self):
+        self.httpd.stop()
+        self.ca.stop_responder()
+
+
+@pytest.fixture
+def stapling(workdir):
+    s = Stapling(workdir)
+    yield s
+    s.stop()
+
+
+def test_md_and_other_certificates_get_good_staples(stapling):
+    stapling.ca.start_responder()
+    stapling.write()
+    stapling.httpd.start()
+    stapling.wait_staple(MD, "good")
+    stapling.wait_staple(OTHER, "good")
+    stapling.wait_event(f"ocsp-renewed {MD}")
+    stapling.wait_event("ocsp-renewed other")
+    # the store layout of the bundled module: ocsp/<md>/ocsp-<certid>.json, ocsp/other/...
+    store = stapling.httpd.store_dir / "ocsp"
+    md_files = list((store / MD).glob("ocsp-*.json"))
+    assert [f.name for f in md_files] == [f"ocsp-{sha1_of(stapling.md_x509)}.json"]
+    assert len(list((store / "other").glob("ocsp-*.json"))) == 1
+    saved = json.loads(md_files[0].read_text())
+    assert saved["status"] == "good" and saved["response"] and saved["valid"]["until"]
+    st = stapling.status()
+    assert st["stapling"] is True
+    ocsp = st["ocsp"]
+    assert len(ocsp) == 1 and ocsp[0]["status"] == "good", st
+    assert int(ocsp[0]["serial"], 16) == stapling.md_x509.serial_number
+    assert ocsp[0]["valid"]["from"] and ocsp[0]["valid"]["until"] and ocsp[0]["renew-at"]
+    assert ocsp[0]["renewal"]["errors"] == 0
+
+
+def test_revoked_certificate_is_stapled_revoked(stapling):
+    stapling.ca.revoke(stapling.md_x509)
+    stapling.ca.start_responder()
+    stapling.write()
+    stapling.httpd.start()
+    stapling.wait_staple(MD, "revoked")
+    stapling.wait_staple(OTHER, "good")
+
+
+def test_responder_down_handshake_works_and_staple_comes_back(stapling):
+    stapling.write()
+    stapling.httpd.start()
+    stapling.wait_event(f"ocsp-errored {MD}")
+    # the handshake works, without a staple
+    assert stapling.httpd.peer_cert(MD, cafile=stapling.ca.ca_file)
+    assert stapling.staple(MD) is None
+    st = stapling.status()
+    ocsp = st["ocsp"]
+    assert ocsp and ocsp[0]["renewal"]["errors"] >= 1 and "status" not in ocsp[0], st
+    stapling.ca.start_responder()
+    stapling.wait_event(f"ocsp-renewed {MD}")
+    stapling.wait_staple(MD, "good")
+
+
+def test_stapling_is_off_by_default(stapling):
+    stapling.ca.start_responder()
+    stapling.write(global_lines=())
+    stapling.httpd.start()
+    assert stapling.httpd.peer_cert(MD, cafile=stapling.ca.ca_file)
+    assert stapling.staple(MD) is None and stapling.staple(OTHER) is None
+    assert stapling.status()["stapling"] is False
+
+
+def test_stapling_per_md_and_staple_others_off(stapling):
+    """MDStapling on inside the MD's section staples it; MDStapleOthers off leaves OTHER alone
+    even with MDStapling on globally."""
+    stapling.ca.start_responder()
+    stapling.write(global_lines=("MDStapleOthers off",), md_lines=("  MDStapling on",))
+    stapling.httpd.start()
+    stapling.wait_staple(MD, "good")
+    assert stapling.staple(OTHER) is None
+
+
+@pytest.mark.parametrize("line, in_md, allowed", [
+    ("MDStapling on", False, True),
+    ("MDStapling maybe", False, False),
+    ("MDStapleOthers off", False, True),
+    ("MDStaplingKeepResponse 2d", False, True),
+    ("MDStaplingKeepResponse soon", False, False),
+    ("MDStaplingRenewWindow 50%", False, True),
+    ("MDStaplingRenewWindow 6h", False, True),
+    ("MDStaplingRenewWindow never", False, False),
+    ("MDMustStaple on", False, True),
+    # inside an MD section: the per-MD ones only
+    ("MDStapling on", True, True),
+    ("MDMustStaple on", True, True),
+    ("MDStapleOthers on", True, False),
+    ("MDStaplingKeepResponse 2d", True, False),
+    ("MDStaplingRenewWindow 33%", True, False),
+])
+def test_directives(stapling, line, in_md, allowed):
+    md_conf = f"<MDomain {MD}>\n  {line}\n</MDomain>\n" if in_md else f"{line}\nMDomain {MD}\n"
+    stapling.httpd.write_config(md_conf=md_conf, vhosts=stapling.httpd.vhost(MD))
+    rc, out = stapling.httpd.configtest()
+    assert (rc == 0) == allowed, out
+    if not allowed:
+        assert line.split()[0] in out
