@@ -7,7 +7,10 @@ import json
 import stat
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+
+from mdtest import ports
 
 from mdtest.mdhttpd import MdHttpd
 from mdtest.ocsp import OcspCA, staple_of
@@ -175,3 +178,34 @@ def test_directives(stapling, line, in_md, allowed):
     assert (rc == 0) == allowed, out
     if not allowed:
         assert line.split()[0] in out
+
+
+@pytest.mark.parametrize("must_staple", [True, False])
+def test_must_staple_flag_in_issued_certificate(workdir, pebble_factory, must_staple):
+    """MDMustStaple on: the certificate the CA issues carries the TLS feature status_request
+    (RFC 7633), because our CSR asks for it; off (the default): it does not."""
+    domain = "staple.example.test"
+    http_port, https_port = ports.free_ports(2)
+    # pebble 2.10: Debian 12's 2.4 drops the extension
+    pebble = pebble_factory(http_port=http_port, tls_port=https_port, sid=True)
+    root = pebble.write_root(workdir / "pebble-root.pem")
+    h = MdHttpd(workdir, pebble=pebble, http_port=http_port, https_port=https_port)
+    h.write_config(md_conf=f"MDPrivateKeys secp256r1\nMDCAChallenges http-01\nMDRetryDelay 1s\n"
+                           f"MDMustStaple {'on' if must_staple else 'off'}\nMDomain {domain}\n",
+                   vhosts=h.vhost(domain))
+    h.start()
+    try:
+        def served():
+            try:
+                return h.peer_cert(domain, cafile=root)
+            except (OSError, ValueError):
+                return None
+        cert = wait_until(served, STAPLE_TIMEOUT_SECONDS, interval=0.25)
+        assert cert, h.error_log_tail(60)
+        try:
+            features = list(cert.extensions.get_extension_for_class(x509.TLSFeature).value)
+        except x509.ExtensionNotFound:
+            features = []
+        assert features == ([x509.TLSFeatureType.status_request] if must_staple else [])
+    finally:
+        h.stop()
