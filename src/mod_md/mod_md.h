@@ -121,6 +121,10 @@ int md_mod_live_presented(const md_mod_conf_t *mc, int i);
 /* Whether a vhost has a certificate to serve, static (domains/, MDCertificateFile) or live. */
 int md_mod_srv_has_cert(const md_mod_srv_t *srv);
 
+/* OCSP stapling (mod_md_ocsp.c): the registry of stapled certificates, which mod_ssl fills
+ * right after (post_config, with the store open). */
+void md_mod_ocsp_setup(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pconf);
+
 /* The directive table (mod_md_config.c). */
 extern const command_rec md_mod_cmds[];
 

@@ -109,6 +109,16 @@ int md_mod_live_presented(const md_mod_conf_t *mc, int i)
     return mc->live && i >= 0 && i < mc->live->n && apr_atomic_read32(&mc->live->gens[i]) > 0;
 }
 
+apr_uint32_t md_mod_live_gens(const md_mod_conf_t *mc)
+{
+    apr_uint32_t sum = 0;
+
+    for (int i = 0; mc->live && i < mc->live->n; ++i) {
+        sum += apr_atomic_read32(&mc->live->gens[i]);
+    }
+    return sum;
+}
+
 int md_mod_srv_has_cert(const md_mod_srv_t *srv)
 {
     return srv->has_cert || md_mod_live_presented(srv->mc, srv->md_index);

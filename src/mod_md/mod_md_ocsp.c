@@ -4,20 +4,25 @@
 
 #include <apr_hash.h>
 #include <apr_strings.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include <httpd.h>
 #include <http_config.h>
 #include <http_core.h>
 #include <http_log.h>
-#include <http_main.h>
 #include <http_ssl.h>
+#include <apr_optional_hooks.h>
 
 #include "md_cert.h"
 #include "md_json.h"
 #include "mod_md_ocsp.h"
 
 APLOG_USE_MODULE(md);
+
+/* mod_ssl's optional hook for each SSL_CTX it set up (declared as in mod_ssl, which apache2-dev
+ * does not ship a header of; see mod_md_live.c). */
+typedef int ssl_HOOK_init_server_t(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx);
 
 /* A worker looks at the store for a newer response of a certificate at most this often:
  * renewals happen hours before the old response runs out, so a second costs nothing. */
@@ -70,17 +75,16 @@ apr_interval_time_t md_mod_stapling_keep(const md_mod_conf_t *mc)
 
 /* ---- priming, in the parent ---- */
 
-static md_mod_ocsp_t *ocsp_get(md_mod_conf_t *mc, server_rec *s, apr_pool_t *p)
+void md_mod_ocsp_setup(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pconf)
 {
-    if (!mc->ocsp) {
-        mc->ocsp = apr_pcalloc(p, sizeof(*mc->ocsp));
-        mc->ocsp->mc = mc;
-        mc->ocsp->s = s;
-        mc->ocsp->pool = p;
-        mc->ocsp->by_sha1 = apr_hash_make(p);
-        mc->ocsp->all = apr_array_make(p, 5, sizeof(md_mod_staple_t *));
-    }
-    return mc->ocsp;
+    md_mod_ocsp_t *ocsp = apr_pcalloc(pconf, sizeof(*ocsp));
+
+    ocsp->mc = mc;
+    ocsp->s = s;
+    ocsp->pool = pconf;
+    ocsp->by_sha1 = apr_hash_make(pconf);
+    ocsp->all = apr_array_make(pconf, 5, sizeof(md_mod_staple_t *));
+    mc->ocsp = ocsp;
 }
 
 static apr_status_t staple_make(md_mod_staple_t **pst, const char **perr, const md_cert_t *leaf,
@@ -118,7 +122,7 @@ static int ocsp_prime(server_rec *s, apr_pool_t *p, const char *id, apr_size_t i
     if (!mc || !md_mod_stapling_on(mc, i)) {
         return DECLINED;
     }
-    if (!mc->reg) {
+    if (!mc->reg || !(ocsp = mc->ocsp)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "OCSP stapling for %s is not done: the module keeps responses in its "
                      "store, which it opens only when some MD is configured",
@@ -132,7 +136,6 @@ static int ocsp_prime(server_rec *s, apr_pool_t *p, const char *id, apr_size_t i
                      s->server_hostname, err ? err : "the chain holds only the certificate");
         return DECLINED;
     }
-    ocsp = ocsp_get(mc, ap_server_conf ? ap_server_conf : s, p);
     if (id_len == SHA_DIGEST_LENGTH && apr_hash_get(ocsp->by_sha1, id, SHA_DIGEST_LENGTH)) {
         return OK; /* another vhost with the same certificate */
     }
@@ -262,29 +265,84 @@ static void staple_refresh(md_mod_ocsp_t *ocsp, md_mod_staple_t *st, apr_time_t 
     st->valid_until = resp.valid_until;
 }
 
-static int ocsp_get_resp(server_rec *s, conn_rec *c, const char *id, apr_size_t id_len,
-                         ap_ssl_ocsp_copy_resp *cb, void *userdata)
+/* The current response of the certificate sha1 (id_len bytes), handed to cb; OK when there
+ * is one. */
+static int staple_give(server_rec *s, const char *id, apr_size_t id_len, ap_ssl_ocsp_copy_resp *cb,
+                       void *userdata)
 {
     md_mod_srv_t *srv = md_mod_srv_get(s);
     md_mod_ocsp_t *ocsp = srv && srv->mc ? srv->mc->ocsp : NULL;
     apr_time_t now = apr_time_now();
     md_mod_staple_t *st;
+    apr_pool_t *p;
     int rc = DECLINED;
 
-    if (!ocsp || !ocsp->mutex || !(st = staple_find(ocsp, s, id, id_len, c->pool))) {
+    if (!ocsp || !ocsp->mutex || apr_pool_create(&p, ocsp->child_pool) != APR_SUCCESS) {
         return DECLINED;
     }
-    if (apr_thread_mutex_lock(ocsp->mutex) != APR_SUCCESS) {
-        return DECLINED;
+    if ((st = staple_find(ocsp, s, id, id_len, p)) &&
+        apr_thread_mutex_lock(ocsp->mutex) == APR_SUCCESS) {
+        staple_refresh(ocsp, st, now);
+        /* an expired response is no use to a client: then none, the handshake goes on */
+        if (st->der && st->valid_until > now) {
+            cb(st->der, st->der_len, userdata);
+            rc = OK;
+        }
+        apr_thread_mutex_unlock(ocsp->mutex);
     }
-    staple_refresh(ocsp, st, now);
-    /* an expired response is no use to a client: then none, the handshake goes on */
-    if (st->der && st->valid_until > now) {
-        cb(st->der, st->der_len, userdata);
-        rc = OK;
-    }
-    apr_thread_mutex_unlock(ocsp->mutex);
+    apr_pool_destroy(p);
     return rc;
+}
+
+static int ocsp_get_resp(server_rec *s, conn_rec *c, const char *id, apr_size_t id_len,
+                         ap_ssl_ocsp_copy_resp *cb, void *userdata)
+{
+    (void) c;
+    return staple_give(s, id, id_len, cb, userdata);
+}
+
+/* ---- vhosts of MDs: the staple of the certificate presented ---- */
+
+/* mod_ssl asks the hook above only on an SSL_CTX whose certificate it primed at startup; a
+ * vhost of an MD may start with a temporary certificate (no responder) and present a live
+ * one later. So on the vhosts of MDs with stapling, OpenSSL asks us directly, for whatever
+ * certificate the handshake presents. */
+static void copy_to_ssl(const unsigned char *der, apr_size_t der_len, void *userdata)
+{
+    SSL *ssl = userdata;
+    unsigned char *copy = OPENSSL_malloc(der_len);
+
+    if (copy) {
+        memcpy(copy, der, der_len);
+        SSL_set_tlsext_status_ocsp_resp(ssl, copy, (long) der_len); /* takes it */
+    }
+}
+
+static int status_cb(SSL *ssl, void *arg)
+{
+    const md_mod_srv_t *srv = arg;
+    unsigned char sha1[SHA_DIGEST_LENGTH];
+    X509 *x = SSL_get_certificate(ssl);
+
+    if (!x || !X509_digest(x, EVP_sha1(), sha1, NULL)) {
+        return SSL_TLSEXT_ERR_NOACK;
+    }
+    return staple_give(srv->s, (const char *) sha1, sizeof(sha1), copy_to_ssl, ssl) == OK
+               ? SSL_TLSEXT_ERR_OK
+               : SSL_TLSEXT_ERR_NOACK;
+}
+
+static int ocsp_init_server(server_rec *s, apr_pool_t *p, int is_proxy, SSL_CTX *ctx)
+{
+    md_mod_srv_t *srv = md_mod_srv_get(s);
+
+    (void) p;
+    if (!is_proxy && srv && srv->md && srv->mc->ocsp && srv->md_index >= 0 &&
+        md_mod_stapling_on(srv->mc, srv->md_index)) {
+        SSL_CTX_set_tlsext_status_cb(ctx, status_cb);
+        SSL_CTX_set_tlsext_status_arg(ctx, srv);
+    }
+    return DECLINED;
 }
 
 /* ---- md-status ---- */
@@ -352,13 +410,24 @@ void md_mod_ocsp_status_add(md_mod_conf_t *mc, int i, md_json_t *j, apr_pool_t *
 
 /* ---- setup ---- */
 
+/* Something to renew: certificates mod_ssl primed, or MDs whose live ones are stapled. */
+static int ocsp_needed(const md_mod_conf_t *mc)
+{
+    for (int i = 0; i < mc->mds->nelts; ++i) {
+        if (md_mod_stapling_on(mc, i)) {
+            return 1;
+        }
+    }
+    return mc->ocsp->all->nelts > 0;
+}
+
 static int ocsp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     md_mod_srv_t *srv = md_mod_srv_get(s);
 
     (void) plog;
     (void) ptemp;
-    if (srv && srv->mc && srv->mc->ocsp && srv->mc->ocsp->all->nelts > 0 &&
+    if (srv && srv->mc && srv->mc->ocsp && ocsp_needed(srv->mc) &&
         ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
         md_mod_ocsp_renew_setup(srv->mc->ocsp, s, pconf);
     }
@@ -385,6 +454,7 @@ void md_mod_ocsp_hooks(void)
     static const char *const after_ssl[] = {"mod_ssl.c", NULL};
 
     ap_hook_ssl_ocsp_prime_hook(ocsp_prime, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ssl, init_server, ocsp_init_server, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_ssl_ocsp_get_resp_hook(ocsp_get_resp, NULL, NULL, APR_HOOK_MIDDLE);
     /* after mod_ssl's post_config, which primes; before mod_watchdog's (LAST) */
     ap_hook_post_config(ocsp_post_config, after_ssl, NULL, APR_HOOK_MIDDLE);

@@ -54,6 +54,9 @@ apr_array_header_t *md_mod_ocsp_live_staples(md_mod_ocsp_t *ocsp, int i, apr_poo
  * presents (loading it when the driver published a newer one): pairs of md_cert_t* in p. */
 apr_array_header_t *md_mod_live_pairs(md_mod_conf_t *mc, int i, apr_pool_t *p);
 
+/* The sum of the live generations of all MDs: it changes whenever a set goes live. */
+apr_uint32_t md_mod_live_gens(const md_mod_conf_t *mc);
+
 /* Sets up the background renewal of the staples (a child singleton watchdog). post_config. */
 void md_mod_ocsp_renew_setup(md_mod_ocsp_t *ocsp, server_rec *s, apr_pool_t *pconf);
 

@@ -20,6 +20,8 @@ APLOG_USE_MODULE(md);
 #define MD_MOD_OCSP_RUN_MIN apr_time_from_sec(1)
 /* ... and at least this often: a certificate that went live meanwhile gets its staple. */
 #define MD_MOD_OCSP_RUN_MAX apr_time_from_sec(60 * 60)
+/* How soon a certificate that went live is noticed (one atomic read per MD each time). */
+#define MD_MOD_OCSP_LIVE_POLL apr_time_from_sec(2)
 /* A responder that failed is asked again after MDRetryDelay, doubling, at most this late. */
 #define MD_MOD_OCSP_RETRY_MAX apr_time_from_sec(60 * 60)
 /* Requests to a responder: OCSP answers are small and quick, or not coming. */
@@ -48,8 +50,10 @@ typedef struct {
     md_mod_ocsp_t *ocsp;
     ap_watchdog_t *wd;
     md_mod_wd_interval_fn *set_interval;
-    apr_pool_t *p;     /* the renewing process's, made at its start */
-    apr_hash_t *tries; /* certid hex -> md_mod_ocsp_try_t* */
+    apr_pool_t *p;          /* the renewing process's, made at its start */
+    apr_hash_t *tries;      /* certid hex -> md_mod_ocsp_try_t* */
+    apr_time_t next_due;    /* when the last run said something is due next; 0: at once */
+    apr_uint32_t live_seen; /* md_mod_live_gens at the last run */
     volatile apr_uint32_t running;
 } md_mod_ocsp_renewer_t;
 
@@ -115,6 +119,12 @@ static apr_time_t staple_renew(md_mod_ocsp_renewer_t *rn, md_http_t *http, md_mo
     }
     o = outcome_of(outcomes, st->entry, p);
     rv = md_ocsp_fetch(&resp, &err, http, st->oc, now, p);
+    if (rv == APR_SUCCESS && resp.status == MD_OCSP_UNKNOWN) {
+        /* a CA may not know a certificate it issued a moment ago: no use to staple that */
+        rv = APR_EAGAIN;
+        err = apr_psprintf(p, "responder %s does not know the certificate (status unknown)",
+                           st->oc->responder);
+    }
     if (rv == APR_SUCCESS &&
         (rv = md_ocsp_save(store, st->entry, st->oc, &resp, p)) != APR_SUCCESS) {
         err = "cannot store the response (see above)";
@@ -221,8 +231,16 @@ static apr_status_t renew_callback(int state, void *baton, apr_pool_t *ptemp)
     if ((state == AP_WATCHDOG_STATE_STARTING || state == AP_WATCHDOG_STATE_RUNNING) && rn->p) {
         apr_atomic_inc32(&rn->running);
         if (!apr_atomic_read32(&rn->ocsp->cancel)) {
-            wait = renew_run(rn, ptemp);
-            rn->set_interval(rn->wd, wait, rn, renew_callback);
+            apr_time_t now = apr_time_now();
+            apr_uint32_t live = md_mod_live_gens(rn->ocsp->mc);
+            /* nothing due and no certificate went live: only look again */
+            if (!rn->next_due || now >= rn->next_due || live != rn->live_seen) {
+                rn->live_seen = live;
+                rn->next_due = now + renew_run(rn, ptemp);
+            }
+            wait = rn->next_due - now;
+            wait = wait < MD_MOD_OCSP_LIVE_POLL ? wait : MD_MOD_OCSP_LIVE_POLL;
+            rn->set_interval(rn->wd, wait > 0 ? wait : MD_MOD_OCSP_RUN_MIN, rn, renew_callback);
         }
         apr_atomic_dec32(&rn->running);
     }
