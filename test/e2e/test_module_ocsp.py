@@ -4,6 +4,7 @@
 # staple comes back when it does, md-status shows it, MDMessageCmd hears ocsp-renewed/-errored.
 import hashlib
 import json
+import re
 import stat
 
 import pytest
@@ -13,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from mdtest import ports
 
 from mdtest.mdhttpd import MdHttpd
-from mdtest.ocsp import OcspCA, staple_of
+from mdtest.ocsp import OcspCA, pebble_responder, staple_of
 from mdtest.procs import wait_until
 
 MD = "a.example.org"
@@ -209,3 +210,57 @@ def test_must_staple_flag_in_issued_certificate(workdir, pebble_factory, must_st
         assert features == ([x509.TLSFeatureType.status_request] if must_staple else [])
     finally:
         h.stop()
+
+
+def served_cert(h, domain, root):
+    try:
+        return h.peer_cert(domain, cafile=root)
+    except (OSError, ValueError):
+        return None
+
+
+def test_staple_follows_the_certificate_that_went_live(workdir, pebble_factory):
+    """Certificates from the CA go live without a restart (the first one; after a graceful
+    restart installed it, renewals every few seconds): a handshake with a live certificate gets
+    that certificate's staple, not the one mod_ssl was given at startup."""
+    domain = "live.example.test"
+    http_port, https_port, ocsp_port = ports.free_ports(3)
+    pebble = pebble_factory(http_port=http_port, tls_port=https_port,
+                            config={"ocspResponderURL": f"http://127.0.0.1:{ocsp_port}/"})
+    root = pebble.write_root(workdir / "pebble-root.pem")
+    responder = pebble_responder(workdir, pebble, ocsp_port).start()
+    h = MdHttpd(workdir, pebble=pebble, http_port=http_port, https_port=https_port)
+    conf = ("MDPrivateKeys secp256r1\nMDCAChallenges http-01\nMDRetryDelay 1s\n"
+            f"MDStapling on\nMDomain {domain}\n")
+    h.write_config(md_conf=conf, vhosts=h.vhost(domain))
+
+    def stapled_served(other_than=None):
+        """The certificate one handshake presented when it came with a good staple of its own
+        (the responder learns every certificate served); else None."""
+        status, text = staple_of(h.https_port, domain, root)
+        pem = re.search(r"Server certificate\s*(-----BEGIN CERTIFICATE-----.*?"
+                        r"-----END CERTIFICATE-----)", text, re.S)
+        if not pem:
+            return None
+        served = x509.load_pem_x509_certificate(pem.group(1).encode())
+        if other_than is not None and served.serial_number == other_than.serial_number:
+            return None
+        responder.add(served)
+        # the response's CertID comes first; the signer's certificate may follow
+        serial = re.search(r"Serial Number: ([0-9A-Fa-f]+)\s", text)
+        ok = status == "good" and serial and int(serial.group(1), 16) == served.serial_number
+        return served if ok else None
+
+    h.start()
+    try:
+        first = wait_until(stapled_served, STAPLE_TIMEOUT_SECONDS, 0.3)
+        assert first, f"{h.error_log_tail(40)}\n--- responder ---\n{responder.log()}"
+        # renewals that go live: a window longer than pebble's certificates, one every 5s
+        h.write_config(md_conf=conf + "MDRenewWindow 2000d\nMDCheckInterval 5s\n")
+        h.graceful()
+        assert wait_until(lambda: stapled_served(other_than=first), STAPLE_TIMEOUT_SECONDS, 0.3), \
+            f"{h.error_log_tail(40)}\n--- responder ---\n{responder.log()}"
+        assert "presents its new certificate" in h.error_log_text()
+    finally:
+        h.stop()
+        responder.stop()
