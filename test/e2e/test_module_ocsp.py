@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives import serialization
 
 from mdtest import ports
 
+from mdtest.bundled import BUNDLED_MODULE
+from mdtest.httpd import Httpd
 from mdtest.mdhttpd import MdHttpd
 from mdtest.ocsp import OcspCA, pebble_responder, staple_of
 from mdtest.procs import wait_until
@@ -264,3 +266,47 @@ def test_staple_follows_the_certificate_that_went_live(workdir, pebble_factory):
     finally:
         h.stop()
         responder.stop()
+
+
+def bundled_httpd(stapling):
+    """Debian's bundled mod_md with the same store, ports and MDs as stapling.httpd."""
+    ours = stapling.httpd
+    h = Httpd(ours.root.parent, name="httpd-bundled", modules=[BUNDLED_MODULE], https=True,
+              http_port=ours.http_port, https_port=ours.https_port, log_level="info md:debug")
+    other = ours.vhost(OTHER, extra=f"SSLCertificateFile {stapling.other_cert}\n"
+                                    f"SSLCertificateKeyFile {stapling.other_key}")
+    h.write_config(f"""
+MDStoreDir {ours.store_dir}
+MDCertificateAgreement accepted
+MDStapling on
+<MDomain {MD}>
+  MDCertificateFile {stapling.md_cert}
+  MDCertificateKeyFile {stapling.md_key}
+</MDomain>
+{ours.vhost(MD)}
+{other}
+""")
+    return h
+
+
+@pytest.mark.parametrize("first", ["ours", "bundled"])
+def test_responses_in_the_store_serve_either_module(stapling, first):
+    """A response one module stored is stapled by the other while the responder is down: the
+    store's ocsp/ is the same both ways."""
+    bundled = bundled_httpd(stapling)
+    stapling.write()
+    writer, reader = (stapling.httpd, bundled) if first == "ours" else (bundled, stapling.httpd)
+    stapling.ca.start_responder()
+    writer.start()
+    try:
+        stapling.wait_staple(MD, "good")
+        stapling.wait_staple(OTHER, "good")
+    finally:
+        writer.stop()
+    stapling.ca.stop_responder()
+    reader.start()
+    try:
+        assert stapling.staple(MD) == "good", reader.error_log_tail(40)
+        assert stapling.staple(OTHER) == "good", reader.error_log_tail(40)
+    finally:
+        reader.stop()
