@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <apr_date.h>
 #include <apr_strings.h>
 #include <openssl/ocsp.h>
 #include <openssl/sha.h>
@@ -305,11 +306,6 @@ apr_time_t md_ocsp_renew_at(const md_ocsp_resp_t *resp, const md_timeslice_t *wi
     return md_timeslice_start(window, resp->valid_from, resp->valid_until);
 }
 
-int md_ocsp_keep(const md_ocsp_resp_t *resp, apr_interval_time_t keep, apr_time_t now)
-{
-    return resp->valid_until + keep > now;
-}
-
 const char *md_ocsp_aspect(const md_ocsp_cert_t *oc, apr_pool_t *p)
 {
     return apr_pstrcat(p, "ocsp-", oc->id, ".json", NULL);
@@ -364,6 +360,64 @@ apr_status_t md_ocsp_load(md_ocsp_resp_t *resp, const char **perr, md_store_t *s
         status != resp->status) {
         md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, 0, "ocsp/%s/%s: says %s, its response %s", entry,
                       aspect, md_ocsp_status_name(status), md_ocsp_status_name(resp->status));
+    }
+    return APR_SUCCESS;
+}
+
+/* valid.until of a stored response as either module wrote it; 0 when it has none. */
+static apr_time_t stored_until(const md_json_t *j, apr_pool_t *p)
+{
+    const char *s = md_json_get_str(md_json_get(j, MD_OCSP_KEY_VALID, p), MD_OCSP_KEY_UNTIL);
+    apr_time_t t = 0;
+
+    if (s && md_time_parse(&t, s) != APR_SUCCESS) {
+        t = apr_date_parse_http(s);
+        t = t == APR_DATE_BAD ? 0 : t;
+    }
+    return t;
+}
+
+static int is_response_file(const char *aspect)
+{
+    apr_size_t len = strlen(aspect);
+
+    return !strncmp(aspect, "ocsp-", 5) && len > 10 && !strcmp(aspect + len - 5, ".json");
+}
+
+apr_status_t md_ocsp_prune(int *premoved, md_store_t *store, apr_interval_time_t keep,
+                           apr_time_t now, apr_pool_t *p)
+{
+    apr_array_header_t *entries, *aspects;
+    const char *entry, *aspect, *err;
+    apr_time_t until;
+    md_json_t *j;
+    apr_status_t rv;
+
+    *premoved = 0;
+    if ((rv = md_store_names(&entries, store, MD_SG_OCSP, p)) != APR_SUCCESS) {
+        return rv;
+    }
+    for (int i = 0; i < entries->nelts; ++i) {
+        entry = APR_ARRAY_IDX(entries, i, const char *);
+        if (md_store_aspects(&aspects, store, MD_SG_OCSP, entry, p) != APR_SUCCESS) {
+            continue;
+        }
+        for (int k = 0; k < aspects->nelts; ++k) {
+            aspect = APR_ARRAY_IDX(aspects, k, const char *);
+            /* a file we cannot read is left alone: the store never removes what it does not
+             * understand */
+            if (!is_response_file(aspect) ||
+                md_store_load_json(&j, &err, store, MD_SG_OCSP, entry, aspect, p) != APR_SUCCESS ||
+                !(until = stored_until(j, p)) || until + keep > now) {
+                continue;
+            }
+            if (md_store_remove(store, MD_SG_OCSP, entry, aspect, p) == APR_SUCCESS) {
+                ++*premoved;
+                md_log_perror(MD_LOG_MARK, MD_LOG_DEBUG, 0,
+                              "ocsp/%s/%s: ran out at %s, kept for %s: removed", entry, aspect,
+                              md_time_format(until, p), md_duration_format(keep, p));
+            }
+        }
     }
     return APR_SUCCESS;
 }

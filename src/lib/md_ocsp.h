@@ -73,9 +73,6 @@ apr_status_t md_ocsp_fetch(md_ocsp_resp_t *resp, const char **perr, md_http_t *h
  * its validity as a certificate's renew window is of the certificate's lifetime. */
 apr_time_t md_ocsp_renew_at(const md_ocsp_resp_t *resp, const md_timeslice_t *window);
 
-/* Whether a response is still kept at 'now': until 'keep' after its valid_until. */
-int md_ocsp_keep(const md_ocsp_resp_t *resp, apr_interval_time_t keep, apr_time_t now);
-
 /* An HTTP date ("Mon, 07 Dec 2026 15:14:06 GMT"), as the bundled module writes times of
  * OCSP responses in the store and in md-status. */
 const char *md_ocsp_date_format(apr_time_t t, apr_pool_t *p);
@@ -91,5 +88,11 @@ apr_status_t md_ocsp_save(md_store_t *store, const char *entry, const md_ocsp_ce
                           const md_ocsp_resp_t *resp, apr_pool_t *p);
 apr_status_t md_ocsp_load(md_ocsp_resp_t *resp, const char **perr, md_store_t *store,
                           const char *entry, const md_ocsp_cert_t *oc, apr_pool_t *p);
+
+/* Removes the response files of ocsp/ (any entry, any certificate: also of certificates no
+ * longer served) whose valid.until lies more than 'keep' before 'now'; counts them. Files that
+ * do not read as such are left alone. */
+apr_status_t md_ocsp_prune(int *premoved, md_store_t *store, apr_interval_time_t keep,
+                           apr_time_t now, apr_pool_t *p);
 
 #endif

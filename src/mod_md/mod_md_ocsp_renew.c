@@ -105,11 +105,7 @@ static apr_time_t staple_renew(md_mod_ocsp_renewer_t *rn, md_http_t *http, md_mo
     apr_time_t renew_at = 0;
 
     if (md_ocsp_load(&resp, &err, store, st->entry, st->oc, p) == APR_SUCCESS) {
-        if (!md_ocsp_keep(&resp, md_mod_stapling_keep(mc), now)) {
-            md_store_remove(store, MD_SG_OCSP, st->entry, md_ocsp_aspect(st->oc, p), p);
-        } else {
-            renew_at = md_ocsp_renew_at(&resp, window);
-        }
+        renew_at = md_ocsp_renew_at(&resp, window);
     }
     if (renew_at > now) {
         return renew_at;
@@ -197,12 +193,14 @@ static apr_interval_time_t renew_run(md_mod_ocsp_renewer_t *rn, apr_pool_t *p)
     apr_array_header_t *staples = staples_all(rn->ocsp, p);
     apr_hash_index_t *hi;
     md_http_t *http;
+    int removed;
 
     if (md_http_create(&http, p, NULL, mc->ca_file, mc->proxy) != APR_SUCCESS) {
         return MD_MOD_OCSP_RUN_MAX;
     }
     md_http_set_cancel(http, &rn->ocsp->cancel);
     md_http_set_timeouts(http, MD_MOD_OCSP_TIMEOUT, MD_MOD_OCSP_TIMEOUT);
+    md_ocsp_prune(&removed, md_reg_store(mc->reg), md_mod_stapling_keep(mc), now, p);
     for (int k = 0; k < staples->nelts && !apr_atomic_read32(&rn->ocsp->cancel); ++k) {
         at = staple_renew(rn, http, APR_ARRAY_IDX(staples, k, md_mod_staple_t *), outcomes, now, p);
         next = at < next ? at : next;

@@ -265,7 +265,7 @@ static void test_response_refused(void **state)
                      APR_EINVAL);
 }
 
-static void test_renew_window_and_keep(void **state)
+static void test_renew_window(void **state)
 {
     fixture_t *f = *state;
     md_ocsp_resp_t resp = {MD_OCSP_GOOD, 0, 0, NULL, 0};
@@ -280,8 +280,6 @@ static void test_renew_window_and_keep(void **state)
     assert_true(md_ocsp_renew_at(&resp, &ts) <= resp.valid_until - TEST_HOUR + TEST_HOUR / 20);
     assert_int_equal(md_timeslice_parse(&ts, "2h", &err, f->pool), APR_SUCCESS);
     assert_true(md_ocsp_renew_at(&resp, &ts) == resp.valid_until - 2 * TEST_HOUR);
-    assert_true(md_ocsp_keep(&resp, TEST_HOUR, resp.valid_until + TEST_HOUR - 1));
-    assert_false(md_ocsp_keep(&resp, TEST_HOUR, resp.valid_until + TEST_HOUR));
 }
 
 static void test_store_round_trip_in_bundled_layout(void **state)
@@ -316,6 +314,39 @@ static void test_store_round_trip_in_bundled_layout(void **state)
     assert_int_equal(loaded.der_len, len);
 }
 
+/* MDStaplingKeepResponse: a response file goes keep after it ran out, whoever wrote it and
+ * whatever certificate it was for; what does not read as one stays. */
+static void test_prune_after_keep(void **state)
+{
+    fixture_t *f = *state;
+    md_store_t *store = unit_store_open(f->dir, f->pool);
+    apr_time_t now = apr_time_now();
+    md_json_t *j = md_json_new_obj(f->pool), *valid = md_json_new_obj(f->pool);
+    const char *dir = apr_pstrcat(f->pool, f->dir, "/ocsp/a.example.org", NULL);
+    int removed;
+
+    md_json_set(j, "valid", valid);
+    md_json_set_str(valid, "until", md_ocsp_date_format(now - 3 * TEST_HOUR, f->pool));
+    assert_int_equal(
+        md_store_save_json(store, MD_SG_OCSP, "a.example.org", "ocsp-01.json", j, f->pool),
+        APR_SUCCESS);
+    md_json_set_str(valid, "until", md_time_format(now - TEST_HOUR / 2, f->pool));
+    assert_int_equal(
+        md_store_save_json(store, MD_SG_OCSP, "a.example.org", "ocsp-02.json", j, f->pool),
+        APR_SUCCESS);
+    assert_int_equal(
+        md_store_save_text(store, MD_SG_OCSP, "a.example.org", "ocsp-03.json", "not json", f->pool),
+        APR_SUCCESS);
+    assert_int_equal(md_store_save_json(store, MD_SG_OCSP, "a.example.org", "job.json", j, f->pool),
+                     APR_SUCCESS);
+    assert_int_equal(md_ocsp_prune(&removed, store, TEST_HOUR, now, f->pool), APR_SUCCESS);
+    assert_int_equal(removed, 1);
+    assert_int_equal(unit_dir_count(dir, f->pool), 3);
+    assert_false(md_store_exists(store, MD_SG_OCSP, "a.example.org", "ocsp-01.json", f->pool));
+    assert_true(md_store_exists(store, MD_SG_OCSP, "a.example.org", "ocsp-02.json", f->pool));
+    assert_true(md_store_exists(store, MD_SG_OCSP, "a.example.org", "ocsp-03.json", f->pool));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,7 +358,8 @@ int main(void)
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_response_refused, unit_store_setup,
                                         unit_store_teardown),
-        cmocka_unit_test_setup_teardown(test_renew_window_and_keep, unit_store_setup,
+        cmocka_unit_test_setup_teardown(test_renew_window, unit_store_setup, unit_store_teardown),
+        cmocka_unit_test_setup_teardown(test_prune_after_keep, unit_store_setup,
                                         unit_store_teardown),
         cmocka_unit_test_setup_teardown(test_store_round_trip_in_bundled_layout, unit_store_setup,
                                         unit_store_teardown),
