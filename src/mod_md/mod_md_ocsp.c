@@ -176,29 +176,36 @@ apr_array_header_t *md_mod_ocsp_live_staples(md_mod_ocsp_t *ocsp, int i, apr_poo
     const md_t *md;
     md_mod_staple_t *st;
     unsigned char sha1[SHA_DIGEST_LENGTH];
-    const char *err;
+    const char *err = NULL;
 
     if (!ocsp->mutex || i < 0 || i >= ocsp->mc->mds->nelts || !md_mod_stapling_on(ocsp->mc, i) ||
         apr_thread_mutex_lock(ocsp->mutex) != APR_SUCCESS) {
         return staples;
     }
     md = APR_ARRAY_IDX(ocsp->mc->mds, i, const md_t *);
-    pairs = md_mod_live_pairs(ocsp->mc, i, ocsp->child_pool);
+    /* the issuers wrapped in p; a staple made keeps one of its own */
+    pairs = md_mod_live_pairs(ocsp->mc, i, p);
     for (int k = 0; k + 1 < pairs->nelts; k += 2) {
         const md_cert_t *leaf = APR_ARRAY_IDX(pairs, k, const md_cert_t *);
+        X509 *issuer = md_cert_x509(APR_ARRAY_IDX(pairs, k + 1, const md_cert_t *));
         if (!X509_digest(md_cert_x509(leaf), EVP_sha1(), sha1, NULL)) {
             continue;
         }
         if (!(st = apr_hash_get(ocsp->live_by_sha1, sha1, sizeof(sha1)))) {
-            if (staple_make(&st, &err, leaf, APR_ARRAY_IDX(pairs, k + 1, const md_cert_t *),
-                            md->name, ocsp->child_pool) != APR_SUCCESS) {
+            /* the leaf is the live set's, which this process keeps to its end */
+            if (!X509_up_ref(issuer) ||
+                staple_make(&st, &err, leaf, md_cert_wrap(issuer, ocsp->child_pool), md->name,
+                            ocsp->child_pool) != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_WARNING, 0, ocsp->s,
-                             "MD %s: its live certificate is not stapled: %s", md->name, err);
-                continue;
+                             "MD %s: its live certificate is not stapled: %s", md->name,
+                             err ? err : "out of memory");
+                /* remembered as such: no second try, no second warning */
+                st = apr_pcalloc(ocsp->child_pool, sizeof(*st));
+                memcpy(st->sha1, sha1, sizeof(sha1));
             }
             apr_hash_set(ocsp->live_by_sha1, st->sha1, sizeof(st->sha1), st);
         }
-        if (st->oc->responder) {
+        if (st->oc && st->oc->responder) {
             APR_ARRAY_PUSH(staples, md_mod_staple_t *) = st;
         }
     }
@@ -206,13 +213,15 @@ apr_array_header_t *md_mod_ocsp_live_staples(md_mod_ocsp_t *ocsp, int i, apr_poo
     return staples;
 }
 
-/* The staple mod_ssl asks for by id: primed, or of the live set the vhost's MD presents. */
+/* The staple of the certificate whose SHA-1 is id: primed, or of the live set the vhost's MD
+ * presents (looked for in the set once per certificate and process). */
 static md_mod_staple_t *staple_find(md_mod_ocsp_t *ocsp, server_rec *s, const char *id,
-                                    apr_size_t id_len, apr_pool_t *p)
+                                    apr_size_t id_len)
 {
     md_mod_srv_t *srv = md_mod_srv_get(s);
-    md_mod_staple_t *st;
+    md_mod_staple_t *st, *found = NULL;
     apr_array_header_t *live;
+    apr_pool_t *p;
 
     if (id_len != SHA_DIGEST_LENGTH) {
         return NULL;
@@ -220,17 +229,26 @@ static md_mod_staple_t *staple_find(md_mod_ocsp_t *ocsp, server_rec *s, const ch
     if ((st = apr_hash_get(ocsp->by_sha1, id, SHA_DIGEST_LENGTH))) {
         return st;
     }
-    if (!srv || srv->md_index < 0) {
+    if (!srv || srv->md_index < 0 || apr_thread_mutex_lock(ocsp->mutex) != APR_SUCCESS) {
+        return NULL;
+    }
+    st = apr_hash_get(ocsp->live_by_sha1, id, SHA_DIGEST_LENGTH);
+    apr_thread_mutex_unlock(ocsp->mutex);
+    if (st) {
+        return st->oc ? st : NULL;
+    }
+    if (apr_pool_create(&p, ocsp->child_pool) != APR_SUCCESS) {
         return NULL;
     }
     live = md_mod_ocsp_live_staples(ocsp, srv->md_index, p);
     for (int k = 0; k < live->nelts; ++k) {
         st = APR_ARRAY_IDX(live, k, md_mod_staple_t *);
         if (!memcmp(st->sha1, id, SHA_DIGEST_LENGTH)) {
-            return st;
+            found = st;
         }
     }
-    return NULL;
+    apr_pool_destroy(p);
+    return found;
 }
 
 /* Under the mutex: the process's copy, refreshed from the store at most every RECHECK. */
@@ -274,23 +292,19 @@ static int staple_give(server_rec *s, const char *id, apr_size_t id_len, ap_ssl_
     md_mod_ocsp_t *ocsp = srv && srv->mc ? srv->mc->ocsp : NULL;
     apr_time_t now = apr_time_now();
     md_mod_staple_t *st;
-    apr_pool_t *p;
     int rc = DECLINED;
 
-    if (!ocsp || !ocsp->mutex || apr_pool_create(&p, ocsp->child_pool) != APR_SUCCESS) {
+    if (!ocsp || !ocsp->mutex || !(st = staple_find(ocsp, s, id, id_len)) ||
+        apr_thread_mutex_lock(ocsp->mutex) != APR_SUCCESS) {
         return DECLINED;
     }
-    if ((st = staple_find(ocsp, s, id, id_len, p)) &&
-        apr_thread_mutex_lock(ocsp->mutex) == APR_SUCCESS) {
-        staple_refresh(ocsp, st, now);
-        /* an expired response is no use to a client: then none, the handshake goes on */
-        if (st->der && st->valid_until > now) {
-            cb(st->der, st->der_len, userdata);
-            rc = OK;
-        }
-        apr_thread_mutex_unlock(ocsp->mutex);
+    staple_refresh(ocsp, st, now);
+    /* an expired response is no use to a client: then none, the handshake goes on */
+    if (st->der && st->valid_until > now) {
+        cb(st->der, st->der_len, userdata);
+        rc = OK;
     }
-    apr_pool_destroy(p);
+    apr_thread_mutex_unlock(ocsp->mutex);
     return rc;
 }
 
