@@ -149,7 +149,7 @@ static apr_time_t staple_renew(md_mod_ocsp_renewer_t *rn, md_http_t *http, md_mo
     return md_ocsp_renew_at(&resp, window);
 }
 
-/* ocsp/<entry>/job.json with the bundled module's member names, for md-status. */
+/* ocsp/<entry>/job.json with the bundled module's member names and dates, for md-status. */
 static void job_save(md_mod_ocsp_renewer_t *rn, const char *entry, const md_mod_ocsp_outcome_t *o,
                      apr_time_t now, apr_time_t next, apr_pool_t *p)
 {
@@ -166,8 +166,8 @@ static void job_save(md_mod_ocsp_renewer_t *rn, const char *entry, const md_mod_
     md_json_set_str(j, "name", entry);
     md_json_set_bool(j, "finished", 1);
     md_json_set_int(j, "errors", o->errored ? errors + 1 : 0);
-    md_json_set_str(j, "last-run", md_time_format(now, p));
-    md_json_set_str(j, "next-run", md_time_format(next, p));
+    md_json_set_str(j, "last-run", md_ocsp_date_format(now, p));
+    md_json_set_str(j, "next-run", md_ocsp_date_format(next, p));
     md_json_set_int(last, "status", o->errored ? o->rv : 0);
     md_json_set_str(last, "detail", o->detail);
     md_json_set(j, "last", last);
