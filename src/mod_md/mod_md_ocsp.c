@@ -386,12 +386,35 @@ static md_json_t *staple_status(md_mod_ocsp_t *ocsp, md_mod_staple_t *st, apr_po
     return j;
 }
 
+/* Sets "ocsp" on each member of obj (an array, or an object keyed by key type) whose serial
+ * is the certificate's. */
+static void ocsp_attach(md_json_t *obj, const char *serial, const md_json_t *ocsp, apr_pool_t *p)
+{
+    int is_obj = md_json_is_obj(obj);
+    apr_array_header_t *keys = md_json_keys(obj, p);
+    apr_size_t n = is_obj ? (apr_size_t) keys->nelts : md_json_len(obj);
+    md_json_t *c;
+
+    for (apr_size_t k = 0; k < n; ++k) {
+        c = is_obj ? md_json_get(obj, APR_ARRAY_IDX(keys, k, const char *), p)
+                   : md_json_at(obj, k, p);
+        if (c && md_json_get_str(c, "serial") && !strcmp(md_json_get_str(c, "serial"), serial)) {
+            md_json_set(c, "ocsp", ocsp);
+        }
+    }
+}
+
 void md_mod_ocsp_status_add(md_mod_conf_t *mc, int i, md_json_t *j, apr_pool_t *p)
 {
-    const md_t *md = APR_ARRAY_IDX(mc->mds, i, const md_t *);
-    md_json_t *certs = md_json_get(j, "certificates", p), *c, *all;
     apr_array_header_t *staples = apr_array_make(p, 4, sizeof(md_mod_staple_t *));
+    md_json_t *certs = md_json_get(j, "certificates", p), *cert = md_json_get(j, "cert", p);
+    md_json_t *all;
+    const md_t *md;
 
+    if (i < 0 || i >= mc->mds->nelts) {
+        return; /* an MD only in the store: the server staples nothing of it */
+    }
+    md = APR_ARRAY_IDX(mc->mds, i, const md_t *);
     md_json_set_bool(j, "stapling", md_mod_stapling_on(mc, i));
     if (!mc->ocsp) {
         return;
@@ -411,11 +434,12 @@ void md_mod_ocsp_status_add(md_mod_conf_t *mc, int i, md_json_t *j, apr_pool_t *
 
         md_json_set_str(one, "serial", serial);
         md_json_push(all, one);
-        for (apr_size_t n = 0; n < md_json_len(certs); ++n) {
-            c = md_json_at(certs, n, p);
-            if (md_json_get_str(c, "serial") && !strcmp(md_json_get_str(c, "serial"), serial)) {
-                md_json_set(c, "ocsp", one);
-            }
+        /* where the bundled module has it (cert.<key>.ocsp), and in our list */
+        if (cert) {
+            ocsp_attach(cert, serial, one, p);
+        }
+        if (certs) {
+            ocsp_attach(certs, serial, one, p);
         }
     }
     /* also for certificates md-status does not list (MDCertificateFile ones) */

@@ -234,7 +234,8 @@ def test_staple_follows_the_certificate_that_went_live(workdir, pebble_factory):
     h = MdHttpd(workdir, pebble=pebble, http_port=http_port, https_port=https_port)
     conf = ("MDPrivateKeys secp256r1\nMDCAChallenges http-01\nMDRetryDelay 1s\n"
             f"MDStapling on\nMDomain {domain}\n")
-    h.write_config(md_conf=conf, vhosts=h.vhost(domain))
+    status_location = "<Location /md-status>\n  SetHandler md-status\n</Location>\n"
+    h.write_config(md_conf=conf, vhosts=h.vhost(domain), extra_conf=status_location)
 
     def stapled_served(other_than=None):
         """The certificate one handshake presented when it came with a good staple of its own
@@ -263,6 +264,15 @@ def test_staple_follows_the_certificate_that_went_live(workdir, pebble_factory):
         assert wait_until(lambda: stapled_served(other_than=first), STAPLE_TIMEOUT_SECONDS, 0.3), \
             f"{h.error_log_tail(40)}\n--- responder ---\n{responder.log()}"
         assert "presents its new certificate" in h.error_log_text()
+        # md-status: the certificate presented (live) has its "ocsp" where the bundled module
+        # has it; the list has the one installed at the graceful restart, stapled good
+        code, body = h.get(f"/md-status/{domain}")
+        st = json.loads(body)
+        assert code == 200 and st["stapling"] is True, body
+        presented = st["cert"]["secp256r1"]
+        assert presented["ocsp"]["serial"] == presented["serial"], body
+        assert [o["status"] for o in st["ocsp"]
+                if int(o["serial"], 16) == first.serial_number] == ["good"], body
     finally:
         h.stop()
         responder.stop()
