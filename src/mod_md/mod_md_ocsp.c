@@ -107,7 +107,8 @@ static apr_status_t staple_make(md_mod_staple_t **pst, const char **perr, const 
 }
 
 /* mod_ssl, for each certificate of each vhost it set up: we staple it when stapling is on for
- * the vhost's MD (or for certificates of no MD) and it names an OCSP responder. */
+ * the vhost's MD (or for certificates of no MD) and it names an OCSP responder. What we keep
+ * lives in the module's pool of this generation; p only serves this call's log lines. */
 static int ocsp_prime(server_rec *s, apr_pool_t *p, const char *id, apr_size_t id_len,
                       const char *pem)
 {
@@ -122,6 +123,10 @@ static int ocsp_prime(server_rec *s, apr_pool_t *p, const char *id, apr_size_t i
     if (!mc || !md_mod_stapling_on(mc, i)) {
         return DECLINED;
     }
+    if (srv->md && !srv->has_cert) {
+        /* the temporary certificate: no responder to ask; the real one goes live later */
+        return DECLINED;
+    }
     if (!mc->reg || !(ocsp = mc->ocsp)) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "OCSP stapling for %s is not done: the module keeps responses in its "
@@ -129,7 +134,8 @@ static int ocsp_prime(server_rec *s, apr_pool_t *p, const char *id, apr_size_t i
                      s->server_hostname);
         return DECLINED;
     }
-    if (md_chain_from_pem(&chain, &err, pem, strlen(pem), p) != APR_SUCCESS || chain->nelts < 2) {
+    if (md_chain_from_pem(&chain, &err, pem, strlen(pem), ocsp->pool) != APR_SUCCESS ||
+        chain->nelts < 2) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                      "vhost %s: no OCSP stapling for a certificate without its issuer (%s): "
                      "add the chain to the certificate file",
@@ -141,7 +147,7 @@ static int ocsp_prime(server_rec *s, apr_pool_t *p, const char *id, apr_size_t i
     }
     if (staple_make(&st, &err, APR_ARRAY_IDX(chain, 0, const md_cert_t *),
                     APR_ARRAY_IDX(chain, 1, const md_cert_t *),
-                    i >= 0 ? srv->md->name : MD_OCSP_OTHER, p) != APR_SUCCESS) {
+                    i >= 0 ? srv->md->name : MD_OCSP_OTHER, ocsp->pool) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "vhost %s: no OCSP stapling: %s",
                      s->server_hostname, err);
         return DECLINED;

@@ -130,7 +130,9 @@ static apr_time_t staple_renew(md_mod_ocsp_renewer_t *rn, md_http_t *http, md_mo
         o->errored++;
         o->rv = rv;
         o->detail = apr_psprintf(p, "certificate %s: %s", serial, err);
-        ap_log_error(APLOG_MARK, APLOG_WARNING, rv, rn->ocsp->s,
+        /* a fresh certificate the CA does not know yet is expected once: no warning for that */
+        ap_log_error(APLOG_MARK, rv == APR_EAGAIN && t->errors == 1 ? APLOG_INFO : APLOG_WARNING,
+                     rv, rn->ocsp->s,
                      "OCSP stapling of %s: renewing the response of certificate %s failed "
                      "(%d. time): %s; asking again at %s%s",
                      st->entry, serial, t->errors, err, md_time_format(t->next_try, p),
