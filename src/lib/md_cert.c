@@ -513,8 +513,18 @@ static const char *csr_cn(const apr_array_header_t *names)
     return NULL;
 }
 
+/* RFC 7633's TLS Feature extension asking for status_request: OCSP Must-Staple. */
+static int must_staple_add(STACK_OF(X509_EXTENSION) * *pexts)
+{
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_tlsfeature, "status_request");
+    int ok = ext && X509v3_add_ext(pexts, ext, -1) != NULL;
+
+    X509_EXTENSION_free(ext);
+    return ok;
+}
+
 apr_status_t md_csr_create(unsigned char **pder, apr_size_t *plen, const apr_array_header_t *names,
-                           const md_pkey_t *key, apr_pool_t *p)
+                           const md_pkey_t *key, int must_staple, apr_pool_t *p)
 {
     STACK_OF(X509_EXTENSION) *exts = NULL;
     GENERAL_NAMES *gens = NULL;
@@ -533,7 +543,8 @@ apr_status_t md_csr_create(unsigned char **pder, apr_size_t *plen, const apr_arr
     ok = req && subject && gens && X509_REQ_set_version(req, X509_REQ_VERSION_1) &&
          X509_REQ_set_subject_name(req, subject) &&
          X509V3_add1_i2d(&exts, NID_subject_alt_name, gens, 0, X509V3_ADD_DEFAULT) == 1 &&
-         X509_REQ_add_extensions(req, exts) && X509_REQ_set_pubkey(req, md_pkey_evp(key)) &&
+         (!must_staple || must_staple_add(&exts)) && X509_REQ_add_extensions(req, exts) &&
+         X509_REQ_set_pubkey(req, md_pkey_evp(key)) &&
          X509_REQ_sign(req, md_pkey_evp(key), EVP_sha256()) > 0 &&
          (len = i2d_X509_REQ(req, NULL)) > 0;
     if (ok) {

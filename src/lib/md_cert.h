@@ -56,9 +56,10 @@ apr_status_t md_chain_check_links(const char **perr, const apr_array_header_t *c
                                   apr_pool_t *p);
 
 /* CSR (PKCS#10) for names (the first domain name is the subject CN when it fits in 64 chars),
- * SAN with all names (IP addresses as iPAddress), signed SHA-256 by key. Output DER. */
+ * SAN with all names (IP addresses as iPAddress), with must_staple the OCSP Must-Staple TLS
+ * feature (RFC 7633), signed SHA-256 by key. Output DER. */
 apr_status_t md_csr_create(unsigned char **pder, apr_size_t *plen, const apr_array_header_t *names,
-                           const md_pkey_t *key, apr_pool_t *p);
+                           const md_pkey_t *key, int must_staple, apr_pool_t *p);
 
 /* A self-signed certificate for names, valid from now-1 day for 'valid_for'. Used for the
  * fallback certificate served until a real one is there. */

@@ -665,7 +665,8 @@ static apr_status_t step_finalize(md_drive_t *d)
         APR_SUCCESS) {
         return fail(d, rv, NULL, NULL, "cannot save the %s key in staging", d->spec_name);
     }
-    if ((rv = md_csr_create(&csr, &csr_len, d->md->domains, d->key, d->p)) != APR_SUCCESS) {
+    if ((rv = md_csr_create(&csr, &csr_len, d->md->domains, d->key, d->md->must_staple, d->p)) !=
+        APR_SUCCESS) {
         return fail(d, rv, NULL, NULL, "cannot make the CSR");
     }
     rv = md_acme_order_finalize(&order, d->acme, d->order, csr, csr_len, d->p);

@@ -21,6 +21,8 @@
  *   live/<name>/           the staged set the workers present since the driver published it,
  *                          until the parent promotes it to domains/ (same files as staging/)
  *   tmp/                   private scratch space for atomic directory swaps
+ *   ocsp/<name>/           OCSP responses for stapling, ocsp-<certid>.json (md_ocsp.h); <name> is
+ *                          an MD's or "other"; written by the User's driver, read by workers
  * Invariants: every file write is atomic (temp + fsync + rename); entries holding keys are
  * 0700 and key files 0600; domains/<name> is only ever replaced whole (md_store_promote). */
 
@@ -32,6 +34,7 @@ typedef enum {
     MD_SG_LIVE,
     MD_SG_ARCHIVE,
     MD_SG_TMP,
+    MD_SG_OCSP,
     MD_SG_COUNT,
 } md_store_group_t;
 

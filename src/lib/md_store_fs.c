@@ -60,6 +60,8 @@ static const md_store_group_info_t group_infos[MD_SG_COUNT] = {
     [MD_SG_LIVE] = {"live", 1, 0, 0, MD_STORE_LOCK_USER},
     [MD_SG_ARCHIVE] = {"archive", 0, 0, 0, MD_STORE_LOCK_ROOT},
     [MD_SG_TMP] = {"tmp", 0, 0, 0, MD_STORE_LOCK_ROOT},
+    /* OCSP responses are public data; the workers (the User) read them, the parent never */
+    [MD_SG_OCSP] = {"ocsp", 0, 0, 0, MD_STORE_LOCK_USER},
 };
 
 static int group_valid(md_store_group_t group)

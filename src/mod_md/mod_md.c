@@ -20,6 +20,7 @@ static void settings_init(md_mod_settings_t *settings)
     settings->must_staple = -1;
     settings->transitive = -1;
     settings->profile_mandatory = -1;
+    settings->stapling = -1;
 }
 
 static md_mod_conf_t *conf_get_or_create(apr_pool_t *p)
@@ -40,6 +41,7 @@ static md_mod_conf_t *conf_get_or_create(apr_pool_t *p)
     mc->port_https = -1;
     mc->base_server = -1;
     mc->certificate_status = 1;
+    mc->staple_others = -1;
     apr_pool_userdata_setn(mc, MD_MOD_CONF_KEY, NULL, p);
     return mc;
 }
@@ -152,6 +154,7 @@ static void register_hooks(apr_pool_t *p)
     md_mod_live_hooks();
     md_mod_certstatus_hooks();
     md_mod_serverstatus_hooks();
+    md_mod_ocsp_hooks();
 }
 
 AP_DECLARE_MODULE(md) = {

@@ -14,6 +14,7 @@
 extern module AP_MODULE_DECLARE_DATA md_module;
 
 typedef struct md_mod_live_t md_mod_live_t; /* mod_md_live.c */
+typedef struct md_mod_ocsp_t md_mod_ocsp_t; /* mod_md_ocsp.c */
 
 /* MDExternalAccountBinding: all NULL for 'none'. file: where it came from (NULL when given on
  * the directive's line); kid/hmac NULL when that file could not be read. */
@@ -40,6 +41,7 @@ typedef struct md_mod_settings_t {
     int profile_mandatory;             /* MDProfileMandatory; -1 unset */
     const md_mod_eab_t *eab;           /* MDExternalAccountBinding; NULL unset */
     const char *preferred_chain;       /* MDPreferredChain; NULL unset */
+    int stapling;                      /* MDStapling; -1 unset */
 } md_mod_settings_t;
 
 /* An MD as the configuration defines it. */
@@ -64,17 +66,20 @@ typedef struct md_mod_conf_t {
     int match_servernames;     /* MDMatchNames servernames: vhosts match MDs by ServerName only */
     int certificate_status;    /* MDCertificateStatus: /.httpd/certificate-status, default on */
     int server_status;         /* MDServerStatus: the MDs in mod_status's page, default off */
-    const char *check_name, *check_url;   /* MDCertificateCheck, NULL: crt.sh */
-    apr_interval_time_t check_interval;   /* MDCheckInterval */
-    apr_interval_time_t retry_delay;      /* MDRetryDelay */
-    const char *dns01_cmd;                /* MDChallengeDns01 */
-    int dns01_version;                    /* MDChallengeDns01Version: 1 (default) or 2 */
-    apr_array_header_t *message_cmd;      /* MDMessageCmd: program and its arguments, NULL */
-    apr_array_header_t *notify_cmd;       /* MDNotifyCmd: the same */
-    apr_interval_time_t activation_delay; /* MDActivationDelay: staged -> served, default 0 */
-    apr_interval_time_t initial_delay;    /* MDInitialDelay: start -> first drive, default 0 */
-    int retry_failover;                   /* MDRetryFailover, 0: the library's default */
-    apr_interval_time_t store_lock_wait;  /* MDStoreLocks <duration>; 0: the default */
+    const char *check_name, *check_url;    /* MDCertificateCheck, NULL: crt.sh */
+    apr_interval_time_t check_interval;    /* MDCheckInterval */
+    apr_interval_time_t retry_delay;       /* MDRetryDelay */
+    const char *dns01_cmd;                 /* MDChallengeDns01 */
+    int dns01_version;                     /* MDChallengeDns01Version: 1 (default) or 2 */
+    apr_array_header_t *message_cmd;       /* MDMessageCmd: program and its arguments, NULL */
+    apr_array_header_t *notify_cmd;        /* MDNotifyCmd: the same */
+    apr_interval_time_t activation_delay;  /* MDActivationDelay: staged -> served, default 0 */
+    apr_interval_time_t initial_delay;     /* MDInitialDelay: start -> first drive, default 0 */
+    int retry_failover;                    /* MDRetryFailover, 0: the library's default */
+    apr_interval_time_t store_lock_wait;   /* MDStoreLocks <duration>; 0: the default */
+    int staple_others;                     /* MDStapleOthers; -1 unset (on) */
+    apr_interval_time_t stapling_keep;     /* MDStaplingKeepResponse; 0 unset */
+    const md_timeslice_t *stapling_window; /* MDStaplingRenewWindow; NULL unset */
 
     /* runtime, set up in post_config */
     md_reg_t *reg;           /* NULL when no MD is configured (no store is opened then) */
@@ -82,6 +87,7 @@ typedef struct md_mod_conf_t {
     int tlsalpn01_possible;  /* some vhost on the https port allows acme-tls/1 */
     int http01_possible;
     md_mod_live_t *live; /* what the workers present (mod_md_live.c), NULL: none */
+    md_mod_ocsp_t *ocsp; /* certificates stapled (mod_md_ocsp.c), NULL: none */
 } md_mod_conf_t;
 
 /* Per server (vhost) configuration. */
@@ -110,6 +116,7 @@ void md_mod_http_hooks(apr_pool_t *p);  /* mod_md_http.c: challenges, 503, redir
 void md_mod_live_hooks(void);           /* mod_md_live.c: sets the driver published */
 void md_mod_certstatus_hooks(void);     /* mod_md_certstatus.c: MDCertificateStatus */
 void md_mod_serverstatus_hooks(void);   /* mod_md_serverstatus.c: MDServerStatus */
+void md_mod_ocsp_hooks(void);           /* mod_md_ocsp.c: OCSP stapling */
 
 /* ---- live activation (mod_md_live.c) ---- */
 
@@ -125,6 +132,10 @@ int md_mod_live_published(const md_mod_conf_t *mc, int i);
 int md_mod_live_presented(const md_mod_conf_t *mc, int i);
 /* Whether a vhost has a certificate to serve, static (domains/, MDCertificateFile) or live. */
 int md_mod_srv_has_cert(const md_mod_srv_t *srv);
+
+/* OCSP stapling (mod_md_ocsp.c): the registry of stapled certificates, which mod_ssl fills
+ * right after (post_config, with the store open). */
+void md_mod_ocsp_setup(md_mod_conf_t *mc, server_rec *s, apr_pool_t *pconf);
 
 /* The directive table (mod_md_config.c). */
 extern const command_rec md_mod_cmds[];

@@ -182,6 +182,7 @@ static const char *mdef_create(md_mod_mdef_t **pmdef, cmd_parms *cmd, int argc, 
     mdef->settings.must_staple = -1;
     mdef->settings.transitive = -1;
     mdef->settings.profile_mandatory = -1;
+    mdef->settings.stapling = -1;
     if ((err = mdef_add_names(cmd, mdef, argc, argv)) != NULL) {
         return err;
     }
@@ -318,6 +319,14 @@ static const char *set_members_raw(cmd_parms *cmd, void *mconfig, const char *li
 
 /* ---- settings an MD section can override ---- */
 
+#define MD_MOD_GLOBAL_CHECK(cmd, mconfig)                                                          \
+    do {                                                                                           \
+        const char *ctx_err_ = global_only(cmd, mconfig);                                          \
+        if (ctx_err_) {                                                                            \
+            return ctx_err_;                                                                       \
+        }                                                                                          \
+    } while (0)
+
 /* Checks the context of a per-MD setting. */
 #define MD_MOD_SETTING_CHECK(cmd, mconfig)                                                         \
     do {                                                                                           \
@@ -422,22 +431,31 @@ static const char *set_renew_mode(cmd_parms *cmd, void *mconfig, const char *arg
     return NULL;
 }
 
-/* MDRenewWindow and MDWarnWindow; cmd->info says which. */
+/* MDRenewWindow, MDWarnWindow (per MD) and MDStaplingRenewWindow (global); cmd->info says
+ * which. */
 static const char *set_window(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     md_mod_settings_t *settings = settings_of(cmd, mconfig);
     md_timeslice_t *ts = apr_pcalloc(cmd->pool, sizeof(*ts));
     const char *err;
 
-    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    if (!strcmp(cmd->info, "stapling")) {
+        MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    } else {
+        MD_MOD_SETTING_CHECK(cmd, mconfig);
+    }
     if (md_timeslice_parse(ts, arg, &err, cmd->pool) != APR_SUCCESS) {
         return apr_psprintf(cmd->pool,
                             "%s: %s; write a duration like 21d or a share of the "
-                            "certificate's lifetime like 33%%",
-                            cmd->cmd->name, err);
+                            "%s like 33%%",
+                            cmd->cmd->name, err,
+                            strcmp(cmd->info, "stapling") ? "certificate's lifetime"
+                                                          : "OCSP response's validity");
     }
     if (!strcmp(cmd->info, "renew")) {
         settings->renew_window = ts;
+    } else if (!strcmp(cmd->info, "stapling")) {
+        conf_of(cmd)->stapling_window = ts;
     } else {
         settings->warn_window = ts;
     }
@@ -581,14 +599,6 @@ static const char *set_static_file(cmd_parms *cmd, void *mconfig, const char *ar
 }
 
 /* ---- module-wide settings ---- */
-
-#define MD_MOD_GLOBAL_CHECK(cmd, mconfig)                                                          \
-    do {                                                                                           \
-        const char *ctx_err_ = global_only(cmd, mconfig);                                          \
-        if (ctx_err_) {                                                                            \
-            return ctx_err_;                                                                       \
-        }                                                                                          \
-    } while (0)
 
 /* MDCACertificateFile, MDChallengeDns01, MDMessageCmd, MDNotifyCmd; cmd->info: the field. */
 static const char *set_global_file(cmd_parms *cmd, void *mconfig, const char *arg)
@@ -841,10 +851,46 @@ static const char *set_certificate_check(cmd_parms *cmd, void *mconfig, const ch
     return NULL;
 }
 
-static const char *set_base_server(cmd_parms *cmd, void *mconfig, int flag)
+/* MDBaseServer and MDStapleOthers; cmd->info says which. */
+static const char *set_global_flag(cmd_parms *cmd, void *mconfig, int flag)
 {
     MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    conf_of(cmd)->base_server = flag;
+    if (!strcmp(cmd->info, "base")) {
+        conf_of(cmd)->base_server = flag;
+    } else {
+        conf_of(cmd)->staple_others = flag;
+    }
+    return NULL;
+}
+
+/* ---- OCSP stapling ---- */
+
+/* MDStapling and MDMustStaple: global or per MD; cmd->info says which. */
+static const char *set_staple_flag(cmd_parms *cmd, void *mconfig, int flag)
+{
+    md_mod_settings_t *settings = settings_of(cmd, mconfig);
+
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    if (!strcmp(cmd->info, "stapling")) {
+        settings->stapling = flag;
+    } else {
+        settings->must_staple = flag;
+    }
+    return NULL;
+}
+
+static const char *set_stapling_keep(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    apr_interval_time_t dur;
+
+    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
+    if (md_duration_parse(&dur, arg, "d") != APR_SUCCESS || dur <= 0) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not a duration; write e.g. 7d or 12h (a plain number "
+                            "is days)",
+                            cmd->cmd->name, arg);
+    }
+    conf_of(cmd)->stapling_keep = dur;
     return NULL;
 }
 
@@ -921,7 +967,7 @@ const command_rec md_mod_cmds[] = {
                  "on: the MDs in mod_status's server-status page (default off)"),
     AP_INIT_TAKE2("MDCertificateCheck", set_certificate_check, NULL, RSRC_CONF,
                   "name url: status pages link each certificate to url<sha256-fingerprint>"),
-    AP_INIT_FLAG("MDBaseServer", set_base_server, NULL, RSRC_CONF,
+    AP_INIT_FLAG("MDBaseServer", set_global_flag, "base", RSRC_CONF,
                  "on: the server outside any vhost may use an MD too (default off)"),
     MD_CMD_ARGV("MDMessageCmd", set_cmd, "message",
                 "program [args] run on events: <program> [args] <event> <md-name>"),
@@ -938,5 +984,15 @@ const command_rec md_mod_cmds[] = {
     AP_INIT_FLAG("MDProfileMandatory", set_profile_mandatory, NULL, RSRC_CONF,
                  "on: no certificate when the CA does not offer MDProfile (default off: a "
                  "warning, and the CA's default profile)"),
+    AP_INIT_FLAG("MDStapling", set_staple_flag, "stapling", RSRC_CONF,
+                 "on: staple OCSP responses for the MD(s) (default off)"),
+    AP_INIT_FLAG("MDMustStaple", set_staple_flag, "must-staple", RSRC_CONF,
+                 "on: new certificates carry the OCSP Must-Staple flag (default off)"),
+    AP_INIT_FLAG("MDStapleOthers", set_global_flag, "others", RSRC_CONF,
+                 "with MDStapling on: also staple certificates of no MD (default on)"),
+    MD_CMD_TAKE1("MDStaplingKeepResponse", set_stapling_keep, NULL,
+                 "how long an OCSP response is kept in the store after it expired (default 7d)"),
+    MD_CMD_TAKE1("MDStaplingRenewWindow", set_window, "stapling",
+                 "when to renew OCSP responses before they expire: 2d or 33% (default 33%)"),
     {NULL},
 };

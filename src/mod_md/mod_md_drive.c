@@ -224,14 +224,14 @@ static md_mod_gen_t *gen_make(md_mod_conf_t *mc, server_rec *base, apr_pool_t *p
 
 /* Runs cmdline (the program and the arguments configured) with more arguments after those,
  * and MD_STORE / MD_VERSION in its environment, as the bundled module's programs get them. */
-static apr_status_t run_cmd(md_mod_driver_t *drv, const char *directive,
-                            const apr_array_header_t *cmdline, const apr_array_header_t *more,
-                            apr_pool_t *p)
+static apr_status_t run_cmd(const md_mod_conf_t *mc, volatile apr_uint32_t *cancel,
+                            const char *directive, const apr_array_header_t *cmdline,
+                            const apr_array_header_t *more, apr_pool_t *p)
 {
     apr_array_header_t *args = apr_array_make(p, cmdline->nelts + 2, sizeof(const char *));
     apr_array_header_t *env = apr_array_make(p, 2, sizeof(const char *));
     /* the child exiting (stop, restart) cancels: the program is killed then */
-    md_cmd_opts_t opts = {directive, MD_MOD_CMD_TIMEOUT, &drv->gen->cancel, 0, env};
+    md_cmd_opts_t opts = {directive, MD_MOD_CMD_TIMEOUT, cancel, 0, env};
 
     for (int i = 1; i < cmdline->nelts; ++i) {
         APR_ARRAY_PUSH(args, const char *) = APR_ARRAY_IDX(cmdline, i, const char *);
@@ -240,24 +240,30 @@ static apr_status_t run_cmd(md_mod_driver_t *drv, const char *directive,
         APR_ARRAY_PUSH(args, const char *) = APR_ARRAY_IDX(more, i, const char *);
     }
     APR_ARRAY_PUSH(env, const char *) =
-        apr_pstrcat(p, "MD_STORE=", md_store_dir(md_reg_store(drv->mc->reg)), NULL);
+        apr_pstrcat(p, "MD_STORE=", md_store_dir(md_reg_store(mc->reg)), NULL);
     APR_ARRAY_PUSH(env, const char *) = "MD_VERSION=" MD_VERSION;
     return md_cmd_run(APR_ARRAY_IDX(cmdline, 0, const char *), args, &opts, p);
+}
+
+apr_status_t md_mod_message(const md_mod_conf_t *mc, volatile apr_uint32_t *cancel,
+                            const char *event, const char *name, apr_pool_t *p)
+{
+    apr_array_header_t *args;
+
+    if (!mc->message_cmd) {
+        return APR_SUCCESS;
+    }
+    args = apr_array_make(p, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(args, const char *) = event;
+    APR_ARRAY_PUSH(args, const char *) = name;
+    return run_cmd(mc, cancel, "MDMessageCmd", mc->message_cmd, args, p);
 }
 
 /* MDMessageCmd [args] <event> <md>: how the program ended (APR_SUCCESS when there is none) */
 static apr_status_t message(md_mod_driver_t *drv, const char *event, const char *name,
                             apr_pool_t *p)
 {
-    apr_array_header_t *args;
-
-    if (!drv->mc->message_cmd) {
-        return APR_SUCCESS;
-    }
-    args = apr_array_make(p, 2, sizeof(const char *));
-    APR_ARRAY_PUSH(args, const char *) = event;
-    APR_ARRAY_PUSH(args, const char *) = name;
-    return run_cmd(drv, "MDMessageCmd", drv->mc->message_cmd, args, p);
+    return md_mod_message(drv->mc, &drv->gen->cancel, event, name, p);
 }
 
 /* The drive's events "renewing" and "challenge-setup:..." (md_drive_opts_t.on_event): a
@@ -537,7 +543,7 @@ static apr_interval_time_t drive_run(md_mod_driver_t *drv, apr_pool_t *p)
         run_collect(drv, &run, now, p);
     }
     if (run.renewed->nelts > 0 && mc->notify_cmd) {
-        run_cmd(drv, "MDNotifyCmd", mc->notify_cmd, run.renewed, p);
+        run_cmd(mc, &drv->gen->cancel, "MDNotifyCmd", mc->notify_cmd, run.renewed, p);
     }
     if (run.next < now + MD_MOD_DRIVE_MIN) {
         run.next = now + MD_MOD_DRIVE_MIN;

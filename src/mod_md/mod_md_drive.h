@@ -62,6 +62,11 @@ const apr_array_header_t *md_mod_presented(md_mod_conf_t *mc, const md_mod_gen_t
 apr_interval_time_t md_mod_retry_delay(const md_mod_conf_t *mc);
 apr_interval_time_t md_mod_check_interval(const md_mod_conf_t *mc);
 
+/* MDMessageCmd [args] <event> <name> (with MD_STORE and MD_VERSION), killed when *cancel
+ * becomes non-zero; how the program ended (APR_SUCCESS when none is configured). */
+apr_status_t md_mod_message(const md_mod_conf_t *mc, volatile apr_uint32_t *cancel,
+                            const char *event, const char *name, apr_pool_t *p);
+
 /* Registers the md-status handler (mod_md_status.c). */
 void md_mod_status_hooks(apr_pool_t *p);
 

@@ -273,6 +273,7 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     md_mod_live_setup(mc, s, pconf);
+    md_mod_ocsp_setup(mc, s, pconf);
     challenges_possible(s, mc, serving);
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
                  "%d MD(s) managed, store %s (sync %" APR_TIME_T_FMT

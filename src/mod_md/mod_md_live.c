@@ -19,6 +19,7 @@
 #include "md_plan.h"
 #include "md_util.h"
 #include "mod_md.h"
+#include "mod_md_ocsp.h"
 
 APLOG_USE_MODULE(md);
 
@@ -111,6 +112,16 @@ int md_mod_live_published(const md_mod_conf_t *mc, int i)
 int md_mod_live_presented(const md_mod_conf_t *mc, int i)
 {
     return mc->live && i >= 0 && i < mc->live->n && apr_atomic_read32(&mc->live->gens[i]) > 0;
+}
+
+apr_uint32_t md_mod_live_gens(const md_mod_conf_t *mc)
+{
+    apr_uint32_t sum = 0;
+
+    for (int i = 0; mc->live && i < mc->live->n; ++i) {
+        sum += apr_atomic_read32(&mc->live->gens[i]);
+    }
+    return sum;
 }
 
 int md_mod_srv_has_cert(const md_mod_srv_t *srv)
@@ -214,6 +225,32 @@ static void live_load(md_mod_live_t *live, int i)
                  md->name, (long) getpid(), set_serials(set, p));
 done:
     apr_thread_mutex_unlock(live->mutex);
+}
+
+/* ---- what the stapling asks ---- */
+
+apr_array_header_t *md_mod_live_pairs(md_mod_conf_t *mc, int i, apr_pool_t *p)
+{
+    apr_array_header_t *pairs = apr_array_make(p, 4, sizeof(const md_cert_t *));
+    md_mod_live_t *live = mc->live;
+    const md_mod_live_set_t *set;
+    X509 *issuer;
+
+    if (!live || i < 0 || i >= live->n || !apr_atomic_read32(&live->gens[i])) {
+        return pairs;
+    }
+    if (apr_atomic_read32(&live->gens[i]) != apr_atomic_read32(&live->mds[i].loaded)) {
+        live_load(live, i);
+    }
+    set = (const md_mod_live_set_t *) __atomic_load_n(&live->mds[i].set, __ATOMIC_ACQUIRE);
+    for (int k = 0; set && k < set->n; ++k) {
+        if (sk_X509_num(set->chains[k]) > 0 && (issuer = sk_X509_value(set->chains[k], 0)) &&
+            X509_up_ref(issuer)) {
+            APR_ARRAY_PUSH(pairs, const md_cert_t *) = set->certs[k];
+            APR_ARRAY_PUSH(pairs, const md_cert_t *) = md_cert_wrap(issuer, p);
+        }
+    }
+    return pairs;
 }
 
 /* ---- the handshake ---- */

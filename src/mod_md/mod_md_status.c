@@ -18,6 +18,7 @@
 #include "md_util.h"
 #include "mod_md.h"
 #include "mod_md_drive.h"
+#include "mod_md_ocsp.h"
 
 APLOG_USE_MODULE(md);
 
@@ -160,10 +161,13 @@ static md_json_t *status_list(request_rec *r, md_mod_conf_t *mc, const md_mod_ge
 {
     md_json_t *mds = md_json_new_arr(r->pool);
     const md_mod_snap_t *snap;
+    md_json_t *one;
 
     for (int i = 0; mc && gen && i < gen->snaps->nelts; ++i) {
         snap = APR_ARRAY_IDX(gen->snaps, i, const md_mod_snap_t *);
-        md_json_push(mds, md_status(r, mc, snap, i, next_run, now));
+        one = md_status(r, mc, snap, i, next_run, now);
+        md_mod_ocsp_status_add(mc, i, one, r->pool);
+        md_json_push(mds, one);
     }
     for (int i = 0; mc && gen && i < gen->others->nelts; ++i) {
         snap = APR_ARRAY_IDX(gen->others, i, const md_mod_snap_t *);
@@ -221,6 +225,7 @@ static int status_handler(request_rec *r)
             return HTTP_NOT_FOUND;
         }
         j = md_status(r, sc->mc, snap, md_mod_snap_index(gen, snap), next_run, now);
+        md_mod_ocsp_status_add(sc->mc, md_mod_snap_index(gen, snap), j, r->pool);
         send_body(r, MD_MOD_STATUS_TYPE,
                   apr_pstrcat(r->pool, md_json_dump(j, 1, r->pool), "\n", NULL));
         return OK;

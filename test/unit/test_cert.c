@@ -166,17 +166,18 @@ static void test_wildcard_covers_one_label(void **state)
 
 /* Parses a CSR back and checks its signature, subject CN and SAN. */
 static void check_csr(fixture_t *f, const apr_array_header_t *names, md_pkey_t *key,
-                      const char *expect_cn)
+                      const char *expect_cn, int must_staple)
 {
     const unsigned char *der, *q;
     STACK_OF(X509_EXTENSION) * exts;
     GENERAL_NAMES *gens;
+    STACK_OF(ASN1_INTEGER) * features;
     char cn[256] = "";
     apr_size_t len;
     X509_REQ *req;
     int i;
 
-    assert_int_equal(md_csr_create((unsigned char **) &der, &len, names, key, f->pool),
+    assert_int_equal(md_csr_create((unsigned char **) &der, &len, names, key, must_staple, f->pool),
                      APR_SUCCESS);
     q = der;
     req = d2i_X509_REQ(NULL, &q, (long) len);
@@ -198,6 +199,14 @@ static void check_csr(fixture_t *f, const apr_array_header_t *names, md_pkey_t *
                             APR_ARRAY_IDX(names, i, const char *));
     }
     GENERAL_NAMES_free(gens);
+    /* Must-Staple: the TLS feature status_request (5), RFC 7633 */
+    features = X509V3_get_d2i(exts, NID_tlsfeature, NULL, NULL);
+    assert_int_equal(features != NULL, must_staple);
+    if (features) {
+        assert_int_equal(sk_ASN1_INTEGER_num(features), 1);
+        assert_int_equal(ASN1_INTEGER_get(sk_ASN1_INTEGER_value(features, 0)), 5);
+        sk_ASN1_INTEGER_pop_free(features, ASN1_INTEGER_free);
+    }
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     X509_REQ_free(req);
 }
@@ -208,10 +217,10 @@ static void test_csr(void **state)
     const char *long_name = "a-label-that-is-quite-long-for-a-name.and-another-one-of-them."
                             "example.org";
 
-    check_csr(f, NAMES("a.example.org", "www.example.org"), f->ec1, "a.example.org");
-    check_csr(f, NAMES("rsa.example.org"), f->rsa, "rsa.example.org");
+    check_csr(f, NAMES("a.example.org", "www.example.org"), f->ec1, "a.example.org", 0);
+    check_csr(f, NAMES("rsa.example.org"), f->rsa, "rsa.example.org", 1);
     assert_true(strlen(long_name) > 64);
-    check_csr(f, NAMES(long_name, "b.example.org"), f->ec2, "");
+    check_csr(f, NAMES(long_name, "b.example.org"), f->ec2, "", 0);
 }
 
 static apr_array_header_t *chain_of(apr_pool_t *p, md_cert_t *a, md_cert_t *b)

@@ -85,7 +85,7 @@ static const char *csr_san(const char **pcn, const apr_array_header_t *names, ap
     apr_size_t len;
     X509_REQ *req;
 
-    assert_int_equal(md_csr_create((unsigned char **) &der, &len, names, ec_key(p), p),
+    assert_int_equal(md_csr_create((unsigned char **) &der, &len, names, ec_key(p), 0, p),
                      APR_SUCCESS);
     q = der;
     assert_non_null(req = d2i_X509_REQ(NULL, &q, (long) len));

@@ -584,7 +584,7 @@ static void test_writes_nest_inside_the_lock_and_leave_it_free(void **state)
 static void test_groups_belong_to_root_or_the_user(void **state)
 {
     static const md_store_group_t user_groups[] = {MD_SG_STAGING, MD_SG_LIVE, MD_SG_CHALLENGES,
-                                                   MD_SG_ACCOUNTS};
+                                                   MD_SG_ACCOUNTS, MD_SG_OCSP};
     int users = 0;
 
     (void) state;
