@@ -157,6 +157,11 @@ static apr_status_t acme_newreg(a2md_ctx_t *ctx, int argc, const char *const *ar
     if (rv != APR_SUCCESS) {
         return rv;
     }
+    if (!ctx->json) {
+        /* the bundled a2md's line, which scripts read the new id from */
+        a2md_print(ctx, "registered: %s\n", acct->id);
+        return APR_SUCCESS;
+    }
     return acct_show(ctx, store, acct, NULL);
 }
 

@@ -197,7 +197,7 @@ def terms_server(workdir, pebble_factory):
                             proxy.directory_url, "-t", "accepted", "acme", "newreg",
                             "admin@example.test"], capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
-        account = r.stdout.strip()
+        account = r.stdout.split(": ", 1)[1].strip()
         account_path = "/" + accounts(h)[account]["url"].split("/", 3)[3]
         new_order = proxy.path_of("newOrder")
         if new_in_directory:

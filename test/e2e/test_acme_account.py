@@ -51,7 +51,9 @@ def a2md(store, pebble, *args, ca_url=None):
 def newreg(store, pebble, *args):
     r = a2md(store, pebble, "-t", "accepted", "acme", "newreg", *args, ca_url=pebble.directory_url)
     assert r.rc == 0, r.err
-    return r.out.strip()
+    # the bundled a2md's form, which scripts parse
+    assert r.out.startswith("registered: ") and r.out.count("\n") == 1, r.out
+    return r.out.split(": ", 1)[1].strip()
 
 
 def account_dir(store, acct_id):
@@ -275,7 +277,7 @@ def test_eab_registers_with_binding_from_stdin(store, eab_pebble):
     r = subprocess.run(cmd, input=f"{EAB_KID}:{eab_pebble.eab_hmac}", capture_output=True,
                        text=True, timeout=120)
     assert r.returncode == 0, r.stderr
-    acct_id = r.stdout.strip()
+    acct_id = r.stdout.split(": ", 1)[1].strip()
     status, _, body = pebble_lookup(eab_pebble, account_key(store, acct_id))
     assert status == 200, body
 

@@ -82,7 +82,7 @@ def test_published_record_gets_a_wildcard_certificate_without_a_dns_hook(workdir
     assert a2md(pebble, store, "add", BASE, WILD).returncode == 0
     r = a2md(pebble, store, "acme", "newreg", "admin@example.test")
     assert r.returncode == 0, r.stderr
-    account_id = r.stdout.split()[0]
+    account_id = r.stdout.split(": ", 1)[1].strip()
     assert a2md(pebble, store, "update", BASE, "account", account_id).returncode == 0
     r = a2md(pebble, store, "-j", "persist-record", "-i", issuer_of(pebble), BASE)
     assert r.returncode == 0, r.stderr
