@@ -601,6 +601,24 @@ static const char *set_static_file(cmd_parms *cmd, void *mconfig, const char *ar
 /* ---- module-wide settings ---- */
 
 /* MDCACertificateFile, MDChallengeDns01, MDMessageCmd, MDNotifyCmd; cmd->info: the field. */
+/* A file or program used later, not while the config is read: one that is not there (yet:
+ * deployment tools often install it after the config) is a warning naming file and line, as
+ * with the bundled module; where it is needed, its absence is an error in the log then. */
+static const char *later_file(cmd_parms *cmd, const char **ppath, const char *arg, int executable)
+{
+    const char *err;
+
+    if ((err = file_check(cmd, ppath, arg, executable)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server,
+                     "%s:%d: %s (it is used later, when needed: provide it by then)",
+                     cmd->directive->filename, cmd->directive->line_num, err);
+        if (!(*ppath = ap_server_root_relative(cmd->pool, arg))) {
+            return err;
+        }
+    }
+    return NULL;
+}
+
 static const char *set_global_file(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     md_mod_conf_t *mc = conf_of(cmd);
@@ -608,7 +626,7 @@ static const char *set_global_file(cmd_parms *cmd, void *mconfig, const char *ar
     int executable = strcmp(which, "ca_file") && strcmp(which, "proxy_ca_file");
 
     MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    if ((err = file_check(cmd, &path, arg, executable)) != NULL) {
+    if ((err = later_file(cmd, &path, arg, executable)) != NULL) {
         return err;
     }
     if (!strcmp(which, "ca_file")) {
@@ -621,9 +639,7 @@ static const char *set_global_file(cmd_parms *cmd, void *mconfig, const char *ar
     return NULL;
 }
 
-/* MDMessageCmd / MDNotifyCmd program [args...]: the program is looked for now, but one that is
- * not there (yet: deployment tools often install it after the config) is a warning only; it
- * is an error in the log when it is to run. */
+/* MDMessageCmd / MDNotifyCmd program [args...] (a missing program: see later_file). */
 static const char *set_cmd(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
 {
     md_mod_conf_t *mc = conf_of(cmd);
@@ -635,15 +651,8 @@ static const char *set_cmd(cmd_parms *cmd, void *mconfig, int argc, char *const 
         return apr_psprintf(cmd->pool, "%s needs the program to run (and its arguments, if any)",
                             cmd->cmd->name);
     }
-    if ((err = file_check(cmd, &path, argv[0], 1)) != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server,
-                     "%s:%d: %s (it is run later, when "
-                     "an event happens: install it by then)",
-                     cmd->directive->filename, cmd->directive->line_num, err);
-        path = ap_server_root_relative(cmd->pool, argv[0]);
-        if (!path) {
-            return err;
-        }
+    if ((err = later_file(cmd, &path, argv[0], 1)) != NULL) {
+        return err;
     }
     cmdline = apr_array_make(cmd->pool, argc, sizeof(const char *));
     APR_ARRAY_PUSH(cmdline, const char *) = path;

@@ -126,6 +126,20 @@ def test_match_names_servernames_matches_a_vhost_by_its_servername_only(md_httpd
     assert set(cert_dns_names(h.peer_cert("a.example.org"))) == {"a.example.org"}
 
 
+def test_files_that_come_later_are_warned_about_not_refused(md_httpd, workdir):
+    # deployment tools often write the config first and install what it names afterwards
+    later = workdir / "not-yet"
+    h = md_httpd(md_conf=QUIET + f"MDCACertificateFile {later}/ca.pem\n"
+                 f"MDChallengeDns01 {later}/dns01.sh\nMDHttpProxyCACertificateFile {later}/p.pem\n"
+                 "MDomain a.example.org\n")
+    h.write_config(vhosts=h.vhost("a.example.org"))
+    rc, out = h.configtest()
+    assert rc == 0, out
+    for name in ("ca.pem", "dns01.sh", "p.pem"):
+        line = h.conf_line_of(f"{later}/{name}")
+        assert f"{h.conf_path}:{line}: " in out and f"{later}/{name} does not exist" in out, out
+
+
 def test_bundled_module_syntax_is_understood(md_httpd):
     """What configs written for the bundled module say: MDomain inside a vhost, CA names,
     MDPrivateKeys Default (inside an MD, against a global key type), MDHttpProxy per MD."""
