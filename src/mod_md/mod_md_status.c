@@ -87,7 +87,7 @@ static md_json_t *presented(request_rec *r, const apr_array_header_t *live_infos
 static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap_t *snap, int i,
                             apr_time_t next_run, apr_time_t now)
 {
-    md_json_t *j, *live = NULL;
+    md_json_t *j, *live = NULL, *proto;
     const char *err = NULL, *next;
     apr_array_header_t *live_infos = NULL;
     md_plan_opts_t opts;
@@ -119,6 +119,12 @@ static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap
     }
     md_json_set(j, "presented", presented(r, live_infos, j));
     md_json_set_bool(j, "watched", snap->watched);
+    /* as the bundled module: the names tls-alpn-01 can be answered for (acme-tls/1 offered) */
+    proto = md_json_new_obj(r->pool);
+    md_json_set_strs(proto, "acme-tls/1",
+                     mc->tlsalpn01_possible ? snap->md->domains
+                                            : apr_array_make(r->pool, 0, sizeof(char *)));
+    md_json_set(j, "proto", proto);
     md_json_set_int(j, "renewals-live", md_mod_live_published(mc, i));
     if (i < 0) {
         return j; /* an MD only in the store: the server neither serves nor renews it */

@@ -2,6 +2,7 @@
 # challenges (also to a real pebble), dns-01 wildcards, 503 before a certificate, MDRequireHttps.
 
 import http.client
+import json
 import socket
 import ssl
 import stat
@@ -329,6 +330,11 @@ def test_tlsalpn01_alone_obtains_and_serves_certificate(md_httpd, pebble_factory
     log = h.error_log_text()
     for name in names:
         assert f"answering tls-alpn-01 challenge for {name}" in log
+    # md-status says so, as the bundled module does: the names acme-tls/1 answers for
+    h.write_config(extra_conf="<Location /md-status>\n  SetHandler md-status\n</Location>\n")
+    h.graceful()
+    st, body = h.get(f"/md-status/{names[0]}")
+    assert st == 200 and json.loads(body)["proto"] == {"acme-tls/1": names}, body
 
 
 DNS01_SCRIPT = """#!/usr/bin/python3

@@ -537,6 +537,7 @@ def test_md_status_json_shape(site):
     assert sorted(c["names"]) == sorted([DOMAIN, ALT])
     # and its members as the bundled module writes them
     assert m["state"] == 2 and m["watched"] is True and m["renew"] is False, m
+    assert m["proto"] == {"acme-tls/1": []}, m  # the site offers no acme-tls/1
     b = m["cert"]["secp256r1"]
     assert int(b["serial"], 16) == cert.serial_number
     assert b["sha256-fingerprint"] == cert.fingerprint(hashes.SHA256()).hex()
