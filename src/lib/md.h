@@ -68,6 +68,8 @@ typedef struct md_t {
      * (for messages), set also when that file could not be read */
     const char *eab_kid, *eab_hmac, *eab_file;
     const char *preferred_chain; /* MDPreferredChain: root name of the CA's chain to use, NULL */
+    int ari_renewals; /* MDRenewViaARI: the CA's renewal information (RFC 9773) may advance renewal
+                       */
 
     /* computed, not configuration */
     md_state_t state;
@@ -107,7 +109,7 @@ apr_status_t md_renew_mode_parse(md_renew_mode_t *pmode, const char *s);
 /* md.json: field names and encodings as in Apache's bundled mod_md ("name", "domains",
  * "contacts", "ca":{"proto","urls","account","agreement"}, "renew-mode", "renew-window",
  * "warn-window", "privkey":[...], "transitive", "require-https", "must-staple", "profile",
- * "profile-mandatory", "state"),
+ * "profile-mandatory", "state", "ari-renewals"),
  * and of our own: "preferred-chain".
  * Reading also accepts "ca":{"url": "..."} of older stores. Unknown fields are ignored. */
 md_json_t *md_to_json(const md_t *md, apr_pool_t *p);

@@ -29,6 +29,7 @@
 #define MD_KEY_PROFILE_MANDATORY "profile-mandatory"
 /* ours, not the bundled module's: MDPreferredChain */
 #define MD_KEY_PREFERRED_CHAIN "preferred-chain"
+#define MD_KEY_ARI_RENEWALS "ari-renewals"
 
 static const char *const require_https_names[] = {"off", "temporary", "permanent"};
 
@@ -48,6 +49,7 @@ md_t *md_create(apr_array_header_t *domains, apr_pool_t *p)
     md_timeslice_parse(&md->warn_window, MD_WARN_WINDOW_DEFAULT, &ignored, p);
     md->pkey_specs = apr_array_make(p, 1, sizeof(md_pkey_spec_t *));
     md->transitive = 1;
+    md->ari_renewals = 1;
     md->state = MD_S_UNKNOWN;
     return md;
 }
@@ -240,6 +242,7 @@ md_json_t *md_to_json(const md_t *md, apr_pool_t *p)
     if (md->preferred_chain) {
         md_json_set_str(j, MD_KEY_PREFERRED_CHAIN, md->preferred_chain);
     }
+    md_json_set_bool(j, MD_KEY_ARI_RENEWALS, md->ari_renewals);
     return j;
 }
 
@@ -356,6 +359,7 @@ apr_status_t md_from_json(md_t **pmd, const char **perr, const md_json_t *j, apr
     md->profile = apr_pstrdup(p, md_json_get_str(j, MD_KEY_PROFILE));
     md->profile_mandatory = md_json_get_bool(j, MD_KEY_PROFILE_MANDATORY, 0);
     md->preferred_chain = apr_pstrdup(p, md_json_get_str(j, MD_KEY_PREFERRED_CHAIN));
+    md->ari_renewals = md_json_get_bool(j, MD_KEY_ARI_RENEWALS, 1);
     *pmd = md;
     return APR_SUCCESS;
 }

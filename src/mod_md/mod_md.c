@@ -21,6 +21,7 @@ static void settings_init(md_mod_settings_t *settings)
     settings->transitive = -1;
     settings->profile_mandatory = -1;
     settings->stapling = -1;
+    settings->ari_renewals = -1;
 }
 
 static md_mod_conf_t *conf_get_or_create(apr_pool_t *p)

@@ -42,6 +42,7 @@ typedef struct md_mod_settings_t {
     const md_mod_eab_t *eab;           /* MDExternalAccountBinding; NULL unset */
     const char *preferred_chain;       /* MDPreferredChain; NULL unset */
     int stapling;                      /* MDStapling; -1 unset */
+    int ari_renewals;                  /* MDRenewViaARI on (1) / off (0); -1 unset */
 } md_mod_settings_t;
 
 /* An MD as the configuration defines it. */

@@ -70,6 +70,9 @@ static void apply_settings(md_t *md, const md_mod_settings_t *set, apr_pool_t *p
     if (set->preferred_chain) {
         md->preferred_chain = set->preferred_chain;
     }
+    if (set->ari_renewals >= 0) {
+        md->ari_renewals = set->ari_renewals;
+    }
 }
 
 static apr_status_t md_assemble(md_t **pmd, const md_mod_conf_t *mc, const md_mod_mdef_t *mdef,

@@ -183,6 +183,7 @@ static const char *mdef_create(md_mod_mdef_t **pmdef, cmd_parms *cmd, int argc, 
     mdef->settings.transitive = -1;
     mdef->settings.profile_mandatory = -1;
     mdef->settings.stapling = -1;
+    mdef->settings.ari_renewals = -1;
     if ((err = mdef_add_names(cmd, mdef, argc, argv)) != NULL) {
         return err;
     }
@@ -569,6 +570,19 @@ static const char *set_profile_mandatory(cmd_parms *cmd, void *mconfig, int flag
 {
     MD_MOD_SETTING_CHECK(cmd, mconfig);
     settings_of(cmd, mconfig)->profile_mandatory = flag;
+    return NULL;
+}
+
+static const char *set_renew_via_ari(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    MD_MOD_SETTING_CHECK(cmd, mconfig);
+    if (strcasecmp(arg, "on") && strcasecmp(arg, "off")) {
+        return apr_psprintf(cmd->pool,
+                            "%s: unknown value '%s'; write on (renew when the CA's renewal "
+                            "information says so) or off (MDRenewWindow alone decides)",
+                            cmd->cmd->name, arg);
+    }
+    settings_of(cmd, mconfig)->ari_renewals = !strcasecmp(arg, "on");
     return NULL;
 }
 
@@ -964,6 +978,9 @@ const command_rec md_mod_cmds[] = {
                  "name with spaces"),
     MD_CMD_TAKE1("MDRequireHttps", set_require_https, NULL,
                  "off | temporary | permanent: redirect http: to https: for MD vhosts"),
+    MD_CMD_TAKE1("MDRenewViaARI", set_renew_via_ari, NULL,
+                 "on | off: renew when the CA's renewal information (ARI, RFC 9773) says so "
+                 "(default on)"),
     MD_CMD_TAKE1("MDCertificateFile", set_static_file, "cert",
                  "inside an MD section: a static certificate chain file, not renewed"),
     MD_CMD_TAKE1("MDCertificateKeyFile", set_static_file, "key",
