@@ -3,6 +3,7 @@
 #include <string.h>
 #include <apr_strings.h>
 
+#include "md_ari.h"
 #include "md_cert.h"
 #include "md_drive.h"
 #include "md_drive_job.h"
@@ -101,6 +102,7 @@ static apr_array_header_t *chain_infos(md_reg_t *reg, const md_t *md, md_store_g
         md_cert_info_t *info = apr_pcalloc(p, sizeof(*info));
         const md_cert_t *leaf;
         info->spec = APR_ARRAY_IDX(specs, i, const md_pkey_spec_t *);
+        info->spec_name = md_pkey_spec_name(info->spec, p);
         info->state = MD_S_INCOMPLETE;
         if (md_store_load_chain(&chain, &err, md_reg_store(reg), group, md->name,
                                 md_job_file(MD_FN_PUBCERT, info->spec, p), p) == APR_SUCCESS &&
@@ -111,6 +113,9 @@ static apr_array_header_t *chain_infos(md_reg_t *reg, const md_t *md, md_store_g
             info->not_after = md_cert_not_after(leaf);
             info->renew_at = md_renew_at(md, info->not_before, info->not_after);
             info->fingerprint = md_cert_fingerprint(leaf, p);
+            if (md_cert_ari_id(&info->ari_id, leaf, p) != APR_SUCCESS) {
+                info->ari_id = NULL;
+            }
             info->state = !md_cert_covers(leaf, md->domains, p) ? MD_S_INCOMPLETE
                           : info->not_after <= now              ? MD_S_EXPIRED
                                                                 : MD_S_COMPLETE;
@@ -136,6 +141,14 @@ static const apr_array_header_t *infos_of(md_reg_t *reg, const md_t *md, md_stor
     return infos;
 }
 
+const apr_array_header_t *md_plan_current_infos(md_reg_t *reg, const md_t *md,
+                                                const md_plan_opts_t *opts, apr_time_t now,
+                                                apr_pool_t *p)
+{
+    return infos_of(reg, md, opts && opts->live_presented ? MD_SG_LIVE : MD_SG_DOMAINS, opts, now,
+                    p);
+}
+
 /* The leaf fingerprints of a set's certificates, joined: its identity. */
 static const char *set_id(const apr_array_header_t *infos, apr_pool_t *p)
 {
@@ -148,15 +161,35 @@ static const char *set_id(const apr_array_header_t *infos, apr_pool_t *p)
     return md_array_str_join(prints, ",", p);
 }
 
-/* When a set needs renewing: the earliest renew window of its certificates, or now when a key
- * spec has no usable one (missing, expired, not covering every name). A certificate whose
- * window opened the moment it was issued (the window at least as long as its lifetime)
- * waits check_interval (> 0) from its issuance: else every drive would order the next one
- * at once. */
-static apr_time_t renew_at(const apr_array_header_t *infos, apr_time_t now,
-                           apr_interval_time_t check_interval, md_plan_t *plan)
+/* What the ARI state says of the certificate of info: when the CA would have it renewed (0:
+ * nothing), and plan->ari_check_at moved to its next ask. */
+static apr_time_t ari_renew_at(const md_ari_state_t *ari, const md_t *md,
+                               const md_cert_info_t *info, md_plan_t *plan)
 {
-    apr_time_t at = 0, cert_at;
+    const md_ari_cert_t *c = ari && info->spec_name ? md_ari_cert_get(ari, info->spec_name) : NULL;
+    apr_time_t at = md_ari_renew_at(ari, md, info);
+
+    if (at && (!plan->ari_at || at < plan->ari_at)) {
+        plan->ari_at = at;
+    }
+    if (c && info->ari_id && !strcmp(c->cert_id, info->ari_id) && c->next_check &&
+        (!plan->ari_check_at || c->next_check < plan->ari_check_at)) {
+        plan->ari_check_at = c->next_check;
+    }
+    return at;
+}
+
+/* When a set needs renewing: the earliest renew window of its certificates -- or the moment
+ * chosen in the CA's ARI window when that comes first -- or now when a key spec has no
+ * usable one (missing, expired, not covering every name). A certificate whose window opened
+ * the moment it was issued (the window at least as long as its lifetime) waits
+ * check_interval (> 0) from its issuance: else every drive would order the next one at once;
+ * the same holds for an ARI moment. */
+static apr_time_t renew_at(const apr_array_header_t *infos, const md_ari_state_t *ari,
+                           const md_t *md, apr_time_t now, apr_interval_time_t check_interval,
+                           md_plan_t *plan)
+{
+    apr_time_t at = 0, cert_at, ari_at;
 
     plan->renew_at = 0;
     for (int i = 0; i < infos->nelts; ++i) {
@@ -168,6 +201,15 @@ static apr_time_t renew_at(const apr_array_header_t *infos, apr_time_t now,
         if (check_interval > 0 && cert_at <= info->not_before) {
             plan->always_due = 1;
             cert_at = info->not_before + check_interval;
+        }
+        ari_at = ari_renew_at(ari, md, info, plan);
+        if (ari_at && check_interval > 0 && ari_at < info->not_before + check_interval) {
+            /* a CA whose windows lie in the past for every new certificate too would have
+             * us renew in a loop */
+            ari_at = info->not_before + check_interval;
+        }
+        if (ari_at && ari_at < cert_at) {
+            cert_at = ari_at;
         }
         if (!at || cert_at < at) {
             at = cert_at;
@@ -225,6 +267,7 @@ apr_status_t md_plan_next(md_plan_t *plan, md_reg_t *reg, const md_t *md,
                           const md_plan_opts_t *opts, apr_time_t now, apr_pool_t *p)
 {
     apr_array_header_t *staged = NULL, *live = NULL;
+    md_ari_state_t *ari;
     md_json_t *job;
     apr_time_t at = 0, next_try, remembered;
 
@@ -246,9 +289,15 @@ apr_status_t md_plan_next(md_plan_t *plan, md_reg_t *reg, const md_t *md,
         return APR_SUCCESS;
     }
     plan->step = MD_PLAN_DRIVE;
-    plan->at = renew_at(infos_of(reg, md, plan->current, opts, now, p), now,
+    if (!md->ari_renewals || md_ari_load(&ari, md_reg_store(reg), md->name, p) != APR_SUCCESS) {
+        ari = NULL;
+    }
+    plan->at = renew_at(infos_of(reg, md, plan->current, opts, now, p), ari, md, now,
                         opts ? opts->check_interval : 0, plan);
-    plan->why = plan->at <= now ? "a certificate is needed" : "the renew window opens then";
+    plan->why = plan->at <= now ? "a certificate is needed"
+                : plan->ari_at && plan->at == plan->ari_at
+                    ? "the CA's renewal information (ARI) has it renewed then"
+                    : "the renew window opens then";
     if (plan->refused) {
         /* the staged set was made for what the MD was (a name since removed, another key
          * type): the next drive drops it and orders what the MD is now -- still not before

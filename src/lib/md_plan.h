@@ -32,6 +32,8 @@ typedef struct {
     const char *refused;      /* why a set in staging/ is not installable, NULL when none is */
     const char *why;          /* one line for logs */
     int always_due;           /* the certificates in use were due when issued (see above) */
+    apr_time_t ari_at;        /* the CA's renewal information (ARI) has renewal due then (0: no) */
+    apr_time_t ari_check_at;  /* when the CA is to be asked for it next (0: not) */
     /* INSTALL, ACTIVATE: the set in plan->from as loaded and verified (md_set_entry_t*), what
      * installation writes to domains/ without reading the User's files again */
     const apr_array_header_t *set;
@@ -43,10 +45,17 @@ typedef struct {
  * while a newer staged one waits); a staged set waits for its activation; a staged set that
  * no longer fits md makes the next drive start over at once (plan->refused says why);
  * otherwise the set in use (live or domains) decides: drive when its renew window opens
- * (once per check_interval for certificates due when issued), or at once when a key spec
- * lacks a usable certificate -- never before the job's next try after a failure. */
+ * (once per check_interval for certificates due when issued) or at the moment chosen in the
+ * CA's ARI window, whichever comes first, or at once when a key spec lacks a usable
+ * certificate -- never before the job's next try after a failure. */
 apr_status_t md_plan_next(md_plan_t *plan, md_reg_t *reg, const md_t *md,
                           const md_plan_opts_t *opts, apr_time_t now, apr_pool_t *p);
+
+/* The md_cert_info_t* per key spec of the certificates md uses now: live/ when the workers
+ * present it (opts->live_presented), else domains/ (opts->installed when given). */
+const apr_array_header_t *md_plan_current_infos(md_reg_t *reg, const md_t *md,
+                                                const md_plan_opts_t *opts, apr_time_t now,
+                                                apr_pool_t *p);
 
 /* The set md has in group (staging, live), one md_set_entry_t* per key spec, each passing
  * md_job_verify (names equal md's, key matches, chain links, not expired): the one test of an

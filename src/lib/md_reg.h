@@ -77,6 +77,7 @@ typedef struct {
     const char *subject, *issuer, *serial, *fingerprint;
     apr_array_header_t *names;
     const char *profile; /* the profile the CA gave its order, NULL when not known */
+    const char *ari_id;  /* its ARI identifier (RFC 9773 4.1), NULL when it has none */
 } md_cert_info_t;
 
 /* One md_cert_info_t* per key spec of md, read from group (MD_SG_DOMAINS or MD_SG_STAGING). */

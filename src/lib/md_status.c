@@ -2,6 +2,7 @@
  * derived from them, and the status JSON that a2md and the md-status handler show. */
 #include <apr_strings.h>
 
+#include "md_ari.h"
 #include "md_reg.h"
 #include "md_cert.h"
 #include "md_persist.h"
@@ -43,6 +44,9 @@ static void read_cert_info(md_cert_info_t *info, md_store_t *store, const md_t *
     info->serial = md_cert_serial_hex(leaf, p);
     info->fingerprint = md_cert_fingerprint(leaf, p);
     info->names = md_cert_names(leaf, p);
+    if (md_cert_ari_id(&info->ari_id, leaf, p) != APR_SUCCESS) {
+        info->ari_id = NULL;
+    }
 
     rv = md_store_load_pkey(&key, &err, store, group, md->name,
                             file_name(MD_FN_PRIVKEY, info->spec, p), p);
@@ -258,10 +262,20 @@ static md_json_t *renewal_json(const md_t *md, const md_json_t *job,
     return r;
 }
 
+static int has_present(const apr_array_header_t *infos)
+{
+    for (int i = 0; i < infos->nelts; ++i) {
+        if (APR_ARRAY_IDX(infos, i, const md_cert_info_t *)->present) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md,
                                 const apr_array_header_t *installed, apr_time_t now, apr_pool_t *p)
 {
-    md_json_t *j = md_to_json(md, p), *job = NULL, *persist;
+    md_json_t *j = md_to_json(md, p), *job = NULL, *persist, *ari;
     apr_array_header_t *infos;
     apr_time_t renew_at = 0;
     const char *err;
@@ -280,6 +294,10 @@ apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md,
         md_json_set_str(j, "renew-at", md_time_http(renew_at, p));
     }
     md_json_set_bool(j, "renew", md->state != MD_S_COMPLETE || (renew_at && renew_at <= now));
+    if (md->ari_renewals && md_store_load_json(&ari, &err, md_reg_store(reg), MD_SG_STAGING,
+                                               md->name, MD_FN_ARI, p) == APR_SUCCESS) {
+        md_json_set(j, "ari", ari); /* as the last check left it: no request here */
+    }
     if (md_store_exists(md_reg_store(reg), MD_SG_STAGING, md->name, NULL, p)) {
         md_json_t *staging = md_json_new_obj(p);
         if (md_store_load_json(&job, &err, md_reg_store(reg), MD_SG_STAGING, md->name, MD_FN_JOB,
@@ -288,7 +306,9 @@ apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md,
         }
         md_reg_cert_infos(&infos, reg, md, MD_SG_STAGING, now, p);
         md_json_set(staging, "certificates", cert_infos_json(infos, NULL, p));
-        md_json_set(j, "staging", staging);
+        if (job || has_present(infos)) { /* not for the ARI state alone */
+            md_json_set(j, "staging", staging);
+        }
         if (job) {
             md_json_set(j, "renewal", renewal_json(md, job, infos, p));
         }

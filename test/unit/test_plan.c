@@ -11,6 +11,9 @@
 #include <apr_general.h>
 #include <apr_strings.h>
 
+#include <openssl/x509v3.h>
+
+#include "md_ari.h"
 #include "md_drive.h"
 #include "md_plan.h"
 #include "md_util.h"
@@ -311,6 +314,110 @@ static void test_publish_replaces_the_live_set_and_install_takes_it(void **state
     assert_string_equal(APR_ARRAY_IDX(infos, 0, md_cert_info_t *)->fingerprint, second);
 }
 
+/* A set in domains/ whose certificate has an Authority Key Identifier, as a CA's has: its ARI
+ * id goes to *pid. */
+static void put_ari_set(fixture_t *f, apr_interval_time_t valid_for, const char **pid)
+{
+    static const unsigned char keyid[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+    AUTHORITY_KEYID *akid = AUTHORITY_KEYID_new();
+    apr_array_header_t *chain;
+    md_pkey_t *key;
+    X509 *x;
+
+    assert_int_equal(md_pkey_gen(&key, &unit_spec_p256, f->pool), APR_SUCCESS);
+    chain = unit_chain(key, f->md->name, f->md->domains, valid_for, f->pool);
+    x = md_cert_x509(APR_ARRAY_IDX(chain, 0, md_cert_t *));
+    akid->keyid = ASN1_OCTET_STRING_new();
+    assert_int_equal(ASN1_OCTET_STRING_set(akid->keyid, keyid, sizeof(keyid)), 1);
+    assert_int_equal(X509_add1_ext_i2d(x, NID_authority_key_identifier, akid, 0, 0), 1);
+    AUTHORITY_KEYID_free(akid);
+    assert_true(X509_sign(x, md_pkey_evp(key), EVP_sha256()) > 0);
+    unit_save_key_chain(f->store, MD_SG_DOMAINS, f->md->name, key, chain, f->pool);
+    assert_int_equal(md_cert_ari_id(pid, APR_ARRAY_IDX(chain, 0, md_cert_t *), f->pool),
+                     APR_SUCCESS);
+}
+
+/* The ARI state of the MD: the CA's window [start, end) for certificate id, asked at now. */
+static apr_time_t put_ari_window(fixture_t *f, const char *id, apr_time_t start, apr_time_t end,
+                                 apr_time_t now)
+{
+    md_ari_state_t st = {"https://ca.example/dir", NULL};
+    md_ari_cert_t *c = apr_pcalloc(f->pool, sizeof(*c));
+
+    c->key = md_pkey_spec_name(&unit_spec_p256, f->pool);
+    c->cert_id = id;
+    md_ari_answered(c, start, end, NULL, HOUR, 0, now, 0x9e3779b9u, f->pool);
+    st.certs = apr_array_make(f->pool, 1, sizeof(md_ari_cert_t *));
+    APR_ARRAY_PUSH(st.certs, md_ari_cert_t *) = c;
+    assert_int_equal(md_ari_save(&st, f->store, f->md->name, f->pool), APR_SUCCESS);
+    return c->renew_at;
+}
+
+static void test_ari_window_before_the_renew_window_decides(void **state)
+{
+    fixture_t *f = *state;
+    apr_time_t now = apr_time_now(), at;
+    const char *id;
+    md_plan_t plan;
+
+    put_ari_set(f, 90 * DAY, &id);
+    at = put_ari_window(f, id, now + 10 * DAY, now + 11 * DAY, now);
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_DRIVE);
+    /* ari.json keeps whole seconds */
+    assert_true(apr_time_sec(plan.at) == apr_time_sec(at));
+    assert_true(plan.at >= now + 10 * DAY - apr_time_from_sec(1) && plan.at < now + 11 * DAY);
+    assert_true(plan.ari_at == plan.at);
+    assert_true(apr_time_sec(plan.ari_check_at) == apr_time_sec(now + HOUR));
+    assert_non_null(strstr(plan.why, "ARI"));
+    /* a window after our own renew window (33% of 90 days before the end): ours comes first */
+    put_ari_window(f, id, now + 80 * DAY, now + 81 * DAY, now);
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_true(plan.at < now + 80 * DAY && plan.at > now + 50 * DAY);
+}
+
+static void test_ari_window_in_the_past_renews_now(void **state)
+{
+    fixture_t *f = *state;
+    apr_time_t now = apr_time_now();
+    md_plan_opts_t checked = {0, 0, NULL, HOUR}, slow = {0, 0, NULL, 2 * DAY};
+    const char *id;
+    md_plan_t plan;
+
+    put_ari_set(f, 90 * DAY, &id);
+    put_ari_window(f, id, now - 2 * DAY, now - DAY, now);
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, &checked, now, f->pool), APR_SUCCESS);
+    assert_int_equal(plan.step, MD_PLAN_DRIVE);
+    assert_true(plan.at <= now);
+    /* not within MDCheckInterval of the issuance (a day ago): a CA that puts every window in
+     * the past must not have us renew in a loop */
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, &slow, now, f->pool), APR_SUCCESS);
+    assert_true(plan.at > now + DAY - apr_time_from_sec(60) && plan.at <= now + DAY);
+}
+
+static void test_ari_state_of_another_certificate_or_ari_off_is_ignored(void **state)
+{
+    fixture_t *f = *state;
+    apr_time_t now = apr_time_now();
+    const char *id;
+    md_plan_t plan;
+
+    put_ari_set(f, 90 * DAY, &id);
+    put_ari_window(f, "b3RoZXI.AQ", now - 2 * DAY, now - DAY, now);
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_true(plan.at > now + 50 * DAY);
+    assert_true(plan.ari_at == 0);
+    /* MDRenewViaARI off: MDRenewWindow alone, exactly as without ARI */
+    put_ari_window(f, id, now - 2 * DAY, now - DAY, now);
+    f->md->ari_renewals = 0;
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_true(plan.at > now + 50 * DAY);
+    assert_true(plan.ari_at == 0 && plan.ari_check_at == 0);
+    f->md->ari_renewals = 1;
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_true(plan.at <= now);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +442,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_published_set_is_live_then_decides_the_renewal, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_publish_replaces_the_live_set_and_install_takes_it,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ari_window_before_the_renew_window_decides, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_ari_window_in_the_past_renews_now, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ari_state_of_another_certificate_or_ari_off_is_ignored,
                                         setup, teardown),
     };
 
