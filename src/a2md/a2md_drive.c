@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 
 #include "a2md.h"
+#include "md_ari.h"
 #include "md_drive.h"
 #include "md_log.h"
 #include "md_plan.h"
@@ -79,12 +80,17 @@ static apr_status_t parse_drive_args(drive_args_t *args, a2md_ctx_t *ctx, int ar
     return APR_SUCCESS;
 }
 
-/* Whether an MD needs a certificate now, as the module's driver decides it (md_plan_next);
+/* Whether an MD needs a certificate now, as the module's driver decides it (md_plan_next),
+ * after asking the CA for its renewal information (ARI) when the last answer says it is time;
  * a drive by hand does not wait out the backoff after a failure. */
 static int needs_drive(a2md_ctx_t *ctx, const md_t *md, apr_time_t now)
 {
+    md_ari_opts_t ari = {ctx->ca_file, ctx->proxy, 0, NULL, NULL, NULL};
     md_plan_t plan;
+    int changed;
 
+    md_ari_check(&changed, ctx->reg, md, md_plan_current_infos(ctx->reg, md, NULL, now, ctx->p),
+                 &ari, now, ctx->p);
     return md_plan_next(&plan, ctx->reg, md, NULL, now, ctx->p) == APR_SUCCESS &&
            plan.step == MD_PLAN_DRIVE && (!plan.renew_at || plan.renew_at <= now);
 }

@@ -86,13 +86,14 @@ apr_time_t md_ari_renew_at(const md_ari_state_t *state, const md_t *md, const md
 /* How the ARI check may talk to the CA and how often. */
 typedef struct {
     const char *ca_file;          /* trust for the CA's TLS; NULL: system */
-    const char *proxy;            /* NULL: none beyond curl's environment */
+    const char *proxy;            /* NULL: none beyond curl's environment; an MD's own proxy wins */
     apr_interval_time_t poll_min; /* the least wait between asks (0: MD_ARI_POLL_MIN) */
     /* CA URL -> apr_time_t* until when it is known to offer no renewalInfo: a cache the
      * caller keeps across checks (the module's driver), so such a CA's directory is not
      * fetched for every MD at every run. NULL: none. Its entries live in hash's pool. */
     apr_hash_t *no_ari;
     volatile apr_uint32_t *cancel; /* as md_drive_opts_t's */
+    const char *proxy_ca_file;     /* trust for an https proxy; NULL: system */
 } md_ari_opts_t;
 
 /* At most one ask per certificate: for each certificate of md in use (infos, as md_plan

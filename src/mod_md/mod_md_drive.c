@@ -17,6 +17,7 @@
 #include <http_log.h>
 #include <mod_watchdog.h>
 
+#include "md_ari.h"
 #include "md_cmd.h"
 #include "md_drive.h"
 #include "md_plan.h"
@@ -58,6 +59,7 @@ typedef struct {
     apr_pool_t *p;      /* the driver's own, made when it starts in a child */
     apr_hash_t *index;  /* MD name -> int* its index in mc->mds */
     apr_hash_t *warned; /* MD name -> "" once "expiring" was reported */
+    apr_hash_t *no_ari; /* CA URL -> until when it is known to have no ARI (md_ari_opts_t) */
 } md_mod_driver_t;
 
 md_mod_gen_t *md_mod_gen_get(server_rec *s)
@@ -404,6 +406,32 @@ static void on_staged(const md_t *md, void *baton, apr_pool_t *job_pool)
     apr_pool_destroy(p);
 }
 
+/* The CA's renewal information (ARI) for the certificates md uses, asked when the last answer
+ * says so -- at most once a minute, or once per MDCheckInterval when that is shorter -- while
+ * nothing else is due; the plan made again when it changed. */
+static void ari_check(md_mod_driver_t *drv, int i, const md_t *md, md_plan_t *plan, apr_time_t now,
+                      apr_pool_t *p)
+{
+    apr_interval_time_t check = md_mod_check_interval(drv->mc);
+    md_ari_opts_t ari = {
+        drv->mc->ca_file, drv->mc->proxy,    check < MD_ARI_POLL_MIN ? check : MD_ARI_POLL_MIN,
+        drv->no_ari,      &drv->gen->cancel, drv->mc->proxy_ca_file};
+    md_plan_opts_t opts = plan_opts(drv, i);
+    int changed = 0;
+
+    if (!md->ari_renewals || plan->step != MD_PLAN_DRIVE || plan->at <= now) {
+        return;
+    }
+    if (md_ari_check(&changed, drv->mc->reg, md,
+                     md_plan_current_infos(drv->mc->reg, md, &opts, now, p), &ari, now,
+                     p) == APR_SUCCESS &&
+        changed && md_plan_next(plan, drv->mc->reg, md, &opts, now, p) == APR_SUCCESS &&
+        plan->step == MD_PLAN_DRIVE && plan->at <= now) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, drv->s,
+                     "%s: renewing now: the CA's renewal information (ARI) says so", md->name);
+    }
+}
+
 /* Picks the MDs to drive now, by md_plan_next: driven ones that need a certificate and whose
  * last failure's next try has come; staged sets whose time has come go live on the way. */
 static void run_select(md_mod_driver_t *drv, md_mod_run_t *run, apr_time_t now, apr_pool_t *p)
@@ -439,11 +467,15 @@ static void run_select(md_mod_driver_t *drv, md_mod_run_t *run, apr_time_t now, 
                 continue;
             }
         }
+        ari_check(drv, i, snap->md, &plan, now, p);
         if (plan.step == MD_PLAN_DRIVE && plan.at <= now) {
             APR_ARRAY_PUSH(run->todo, const md_t *) = snap->md;
             APR_ARRAY_PUSH(run->index, int) = i;
         } else {
             run_due(run, plan.at);
+            if (plan.ari_check_at > now) {
+                run_due(run, plan.ari_check_at); /* the CA is to be asked for ARI again then */
+            }
         }
     }
 }
@@ -586,6 +618,7 @@ static apr_status_t drive_callback(int state, void *baton, apr_pool_t *ptemp)
     case AP_WATCHDOG_STATE_STARTING:
         if (!drv->p && apr_pool_create(&drv->p, NULL) == APR_SUCCESS) {
             drv->warned = apr_hash_make(drv->p);
+            drv->no_ari = apr_hash_make(drv->p);
             drv->index = apr_hash_make(drv->p);
             for (int i = 0; i < drv->mc->mds->nelts; ++i) {
                 int *pi = apr_palloc(drv->p, sizeof(*pi));
