@@ -222,7 +222,8 @@ typedef struct {
 /* What a newOrder asks for (RFC 8555 7.4). Members other than domains may be NULL. */
 typedef struct {
     const apr_array_header_t *domains; /* const char*: the identifiers, "*.x" for a wildcard */
-    const char *profile; /* a profile the CA lists (draft-ietf-acme-profiles); NULL: its default */
+    const char *profile;  /* a profile the CA lists (draft-ietf-acme-profiles); NULL: its default */
+    const char *replaces; /* RFC 9773 5: the ARI id of the certificate this order renews */
 } md_acme_order_req_t;
 
 apr_status_t md_acme_order_new(md_acme_order_t **porder, md_acme_t *acme,

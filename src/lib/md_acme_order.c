@@ -259,6 +259,9 @@ static md_json_t *new_order_payload(const md_acme_order_req_t *req, apr_pool_t *
     if (req->profile) {
         md_json_set_str(payload, "profile", req->profile); /* draft-ietf-acme-profiles */
     }
+    if (req->replaces) {
+        md_json_set_str(payload, "replaces", req->replaces);
+    }
     return payload;
 }
 

@@ -7,6 +7,7 @@
 #include <apr_thread_mutex.h>
 
 #include "md_acme_profile.h"
+#include "md_ari_drive.h"
 #include "md_drive.h"
 #include "md_drive_int.h"
 #include "md_drive_job.h"
@@ -442,7 +443,8 @@ static apr_status_t step_order(md_drive_t *d)
         if ((rv = order_profile(d, &req.profile)) != APR_SUCCESS) {
             return rv;
         }
-        if ((rv = md_acme_order_new(&d->order, d->acme, &req, d->p)) != APR_SUCCESS) {
+        if ((rv = md_ari_order_new(&d->order, d->acme, &req, d->job, d->spec_name, d->p)) !=
+            APR_SUCCESS) {
             return ca_fail(d, rv, NULL, "creating an order");
         }
     }
@@ -957,6 +959,7 @@ apr_status_t md_drive_one(md_reg_t *reg, const md_t *md, const md_drive_opts_t *
 {
     md_drive_t *d = apr_pcalloc(p, sizeof(*d));
     apr_time_t remembered;
+    md_ari_state_t *ari;
     apr_status_t rv;
 
     d->accts = accts;
@@ -977,9 +980,11 @@ apr_status_t md_drive_one(md_reg_t *reg, const md_t *md, const md_drive_opts_t *
         return APR_EINVAL;
     }
     d->ca_url = ca_choose(reg, md, p);
+    ari = md_ari_job_take(d->store, md, p); /* before md_job_open looks at staging/ */
     if ((rv = md_job_open(&d->job, d->store, d->md, d->ca_url, opts->reset, p)) != APR_SUCCESS) {
         return rv;
     }
+    md_ari_job_replaces(d->job, ari, d->ca_url);
     d->job->retry_delay = opts->retry_delay;
     d->job->retry_max = opts->retry_max;
     d->job->errors_min = md_reg_failure_get(reg, md->name, &remembered);

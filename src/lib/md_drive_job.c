@@ -194,6 +194,22 @@ void md_job_set_account(md_job_t *job, const char *account_id)
     md_json_set_str(job->json, "account", account_id);
 }
 
+const char *md_job_replaces(const md_job_t *job, const char *key)
+{
+    return md_json_get_str(md_json_get(job->json, "replaces", job->p), key);
+}
+
+void md_job_set_replaces(md_job_t *job, const char *key, const char *cert_id)
+{
+    md_json_t *replaces = md_json_get(job->json, "replaces", job->p);
+
+    if (!md_json_is_obj(replaces)) {
+        replaces = md_json_new_obj(job->p);
+        md_json_set(job->json, "replaces", replaces);
+    }
+    md_json_set_str(replaces, key, cert_id);
+}
+
 static md_json_t *job_order(const md_job_t *job, const char *key, int create)
 {
     md_json_t *orders = md_json_get(job->json, "orders", job->p);

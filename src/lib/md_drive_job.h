@@ -50,6 +50,10 @@ apr_status_t md_job_done(md_job_t *job, md_step_t step, const char *detail);
 void md_job_note(md_job_t *job, md_step_t step, const char *detail);
 
 void md_job_set_account(md_job_t *job, const char *account_id);
+/* The ARI id of the certificate that the order of key spec 'key' replaces (RFC 9773 5: sent
+ * as "replaces" in newOrder), NULL when none; setting it (NULL: none). */
+const char *md_job_replaces(const md_job_t *job, const char *key);
+void md_job_set_replaces(md_job_t *job, const char *key, const char *cert_id);
 /* The CA the next drive is to use ("ca-next"): failover after this one could not be reached. */
 void md_job_set_ca_next(md_job_t *job, const char *ca_url);
 

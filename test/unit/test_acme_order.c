@@ -16,6 +16,7 @@
 
 #include "md_acme.h"
 #include "md_acme_order_int.h"
+#include "md_ari_drive.h"
 #include "md_cert.h"
 #include "md_http.h"
 #include "md_log.h"
@@ -78,7 +79,9 @@ static const char server_py[] =
     "                 'authorizations': [b + '/authz/1'], 'finalize': b + '/order/1/finalize'}\n"
     "        if p == '/new-order':\n"
     "            ids = [i['value'] for i in json.loads(payload)['identifiers']]\n"
-    "            if 'rejected.example.org' in ids:\n"
+    "            if json.loads(payload).get('replaces') == 'replaced.1':\n"
+    "                self.problem(409, 'alreadyReplaced', 'certificate was replaced already')\n"
+    "            elif 'rejected.example.org' in ids:\n"
     "                self.problem(400, 'rejectedIdentifier', 'policy forbids',\n"
     "                    [{'type': P + 'rejectedIdentifier', 'detail': 'not allowed',\n"
     "                      'identifier': {'type': 'dns', 'value': 'rejected.example.org'}}])\n"
@@ -582,6 +585,62 @@ static void test_order_new_ip_identifiers(void **state)
                                          "{\"type\":\"ip\",\"value\":\"2001:db8::1\"}]}");
 }
 
+/* RFC 9773 5: the order names the certificate it replaces; when the CA refuses that, the job
+ * forgets it and the order is made without. */
+static void test_order_replaces_and_falls_back_without(void **state)
+{
+    fixture_t *f = *state;
+    apr_array_header_t *domains = apr_array_make(f->pool, 1, sizeof(const char *));
+    md_acme_order_req_t req = {.domains = domains};
+    md_job_t job = {.name = "example.org",
+                    .json = md_json_new_obj(f->pool),
+                    .step = MD_STEP_NONE,
+                    .p = f->pool};
+    md_ari_state_t ari = {"https://ca.example/dir", NULL};
+    md_ari_cert_t c = {"rsa2048", "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE", 0, 0, NULL, 0, 0, 0, 0,
+                       NULL};
+    md_acme_order_t *o;
+
+    ca_start(f);
+    APR_ARRAY_PUSH(domains, const char *) = "example.org";
+    /* only a certificate the CA answered renewal information for is replaced */
+    ari.certs = apr_array_make(f->pool, 1, sizeof(md_ari_cert_t *));
+    APR_ARRAY_PUSH(ari.certs, md_ari_cert_t *) = &c;
+    md_ari_job_replaces(&job, &ari, "https://ca.example/dir");
+    assert_null(md_job_replaces(&job, "rsa2048"));
+    c.checked = apr_time_now();
+    md_ari_job_replaces(&job, &ari, "https://other.example/dir");
+    assert_null(md_job_replaces(&job, "rsa2048"));
+    md_ari_job_replaces(&job, &ari, "https://ca.example/dir");
+    assert_string_equal(md_job_replaces(&job, "rsa2048"), c.cert_id);
+
+    assert_int_equal(md_ari_order_new(&o, f->acme, &req, &job, "rsa2048", f->pool), APR_SUCCESS);
+    assert_string_equal(
+        last_request(f),
+        "/new-order {\"identifiers\":[{\"type\":\"dns\",\"value\":\"example.org\"}],"
+        "\"replaces\":\"aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE\"}");
+    assert_string_equal(o->status, "pending");
+    assert_string_equal(unit_log_text(), "");
+
+    md_job_set_replaces(&job, "rsa2048", "replaced.1");
+    assert_int_equal(md_ari_order_new(&o, f->acme, &req, &job, "rsa2048", f->pool), APR_SUCCESS);
+    assert_string_equal(last_request(f), "/new-order {\"identifiers\":[{\"type\":\"dns\","
+                                         "\"value\":\"example.org\"}]}");
+    assert_non_null(strstr(unit_log_text(), "alreadyReplaced"));
+    assert_non_null(strstr(unit_log_text(), "ordering again without 'replaces'"));
+    assert_null(md_job_replaces(&job, "rsa2048"));
+
+    /* a refusal of the names is not about "replaces": no second order */
+    unit_log_clear();
+    APR_ARRAY_PUSH(domains, const char *) = "rejected.example.org";
+    md_job_set_replaces(&job, "rsa2048", c.cert_id);
+    assert_int_not_equal(md_ari_order_new(&o, f->acme, &req, &job, "rsa2048", f->pool),
+                         APR_SUCCESS);
+    assert_null(strstr(unit_log_text(), "ordering again"));
+    assert_non_null(strstr(last_request(f), "\"replaces\""));
+    assert_string_equal(md_job_replaces(&job, "rsa2048"), c.cert_id);
+}
+
 static void test_ca_problems_are_reported(void **state)
 {
     fixture_t *f = *state;
@@ -661,6 +720,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_authz_not_a_domain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_new_ip_identifiers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_flow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_order_replaces_and_falls_back_without, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_ca_problems_are_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(test_order_asks_for_profile, setup, teardown),
     };
