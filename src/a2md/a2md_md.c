@@ -2,10 +2,12 @@
  * one MD is shown, as text for people or as the registry's status JSON for scripts. */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <apr_strings.h>
 
 #include "a2md.h"
 #include "md_acme_profile.h"
+#include "md_ari.h"
 #include "md_drive.h"
 #include "md_log.h"
 
@@ -31,6 +33,30 @@ static void show_job(a2md_ctx_t *ctx, const md_t *md)
     a2md_print(ctx, "\n");
 }
 
+/* What the CA's renewal information (ARI) said at the last check, per certificate. */
+static void show_ari(a2md_ctx_t *ctx, const md_t *md)
+{
+    md_ari_state_t *ari;
+
+    if (!md->ari_renewals ||
+        md_ari_load(&ari, md_reg_store(ctx->reg), md->name, ctx->p) != APR_SUCCESS) {
+        return;
+    }
+    for (int i = 0; i < ari->certs->nelts; ++i) {
+        const md_ari_cert_t *c = APR_ARRAY_IDX(ari->certs, i, const md_ari_cert_t *);
+        a2md_print(ctx, "  %s ARI: ", c->key);
+        if (c->start) {
+            a2md_print(ctx, "window %s .. %s, renew at %s", time_str(c->start, ctx->p),
+                       time_str(c->end, ctx->p), time_str(c->renew_at, ctx->p));
+        } else {
+            a2md_print(ctx, "no window yet");
+        }
+        a2md_print(ctx, ", next check %s%s%s%s%s\n", time_str(c->next_check, ctx->p),
+                   c->explanation ? ", explanation " : "", c->explanation ? c->explanation : "",
+                   c->error ? "; last error: " : "", c->error ? c->error : "");
+    }
+}
+
 apr_status_t a2md_show_md(a2md_ctx_t *ctx, const md_t *md)
 {
     apr_array_header_t *infos;
@@ -49,9 +75,10 @@ apr_status_t a2md_show_md(a2md_ctx_t *ctx, const md_t *md)
                    md->ca_urls->nelts ? md_array_str_join(md->ca_urls, " ", ctx->p) : "-",
                    md->ca_agreement ? md->ca_agreement : "-",
                    md->contacts->nelts ? md_array_str_join(md->contacts, " ", ctx->p) : "-");
-        a2md_print(ctx, "  renew: %s, window %s, warn %s\n", md_renew_mode_name(md->renew_mode),
+        a2md_print(ctx, "  renew: %s, window %s, warn %s, ARI %s\n",
+                   md_renew_mode_name(md->renew_mode),
                    md_timeslice_format(&md->renew_window, ctx->p),
-                   md_timeslice_format(&md->warn_window, ctx->p));
+                   md_timeslice_format(&md->warn_window, ctx->p), md->ari_renewals ? "on" : "off");
     }
     md_reg_cert_infos(&infos, ctx->reg, md, MD_SG_DOMAINS, apr_time_now(), ctx->p);
     for (i = 0; i < infos->nelts; ++i) {
@@ -65,6 +92,7 @@ apr_status_t a2md_show_md(a2md_ctx_t *ctx, const md_t *md)
             a2md_print(ctx, "  %s: %s\n", info->spec_name, info->problem);
         }
     }
+    show_ari(ctx, md);
     show_job(ctx, md);
     return APR_SUCCESS;
 }
@@ -225,11 +253,16 @@ static apr_status_t update_aspect(a2md_ctx_t *ctx, md_t *md, const char *aspect,
                                          "nothing for the CA's default chain");
         }
         md->preferred_chain = argc ? argv[0] : NULL;
+    } else if (!strcmp(aspect, "ari")) {
+        if (argc != 1 || (strcasecmp(argv[0], "on") && strcasecmp(argv[0], "off"))) {
+            return a2md_usage_error(ctx, "update %s: give on or off", aspect);
+        }
+        md->ari_renewals = !strcasecmp(argv[0], "on");
     } else {
         return a2md_usage_error(ctx,
                                 "update: unknown aspect '%s' (domains, ca, account, contacts, "
                                 "agreement, pkey, renew-window, warn-window, renew-mode, "
-                                "challenges, profile, preferred-chain)",
+                                "challenges, profile, preferred-chain, ari)",
                                 aspect);
     }
     return APR_SUCCESS;
@@ -254,7 +287,7 @@ static apr_status_t cmd_update(a2md_ctx_t *ctx, int argc, const char *const *arg
 
 const a2md_cmd_t a2md_cmd_update = {
     "update", "update name ['aspect' args]",
-    "aspect: domains, ca, account, contacts, agreement, pkey, renew-window, renew-mode",
+    "aspect: domains, ca, account, contacts, agreement, pkey, renew-window, renew-mode, ari",
     cmd_update};
 
 static apr_status_t cmd_list(a2md_ctx_t *ctx, int argc, const char *const *argv)

@@ -25,8 +25,9 @@ APLOG_USE_MODULE(md);
 #define MD_MOD_STATUS_TYPE "application/json"
 
 /* When the driver looks at md next, by md_plan_next: a drive due now happens at the driver's
- * next run; otherwise the plan's time (renew window, next try, activation). NULL when the
- * module does not drive it. */
+ * next run; otherwise the plan's time (renew window, next try, activation) or the next ask
+ * for the CA's renewal information, whichever comes first. NULL when the module does not
+ * drive it. */
 static const char *next_check(const md_mod_snap_t *snap, const md_plan_t *plan, apr_time_t next_run,
                               apr_time_t now, apr_pool_t *p)
 {
@@ -34,7 +35,10 @@ static const char *next_check(const md_mod_snap_t *snap, const md_plan_t *plan, 
         return NULL;
     }
     if (plan->at > now) {
-        return md_time_format(plan->at, p);
+        return md_time_format(plan->ari_check_at > now && plan->ari_check_at < plan->at
+                                  ? plan->ari_check_at
+                                  : plan->at,
+                              p);
     }
     return md_time_format(next_run > now ? next_run : now, p);
 }
@@ -108,6 +112,7 @@ static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap
                 md_json_set(j, key, md_json_get(live, key, r->pool));
             }
         }
+        md_json_set(j, "ari", md_json_get(live, "ari", r->pool)); /* NULL: none (any more) */
     }
     if (live && md_json_has(live, "dns-persist")) {
         /* the driver learns the CA's issuer name and the account while the server runs */
