@@ -64,7 +64,7 @@ def ari_server(workdir, pebble_factory):
     that shortens renewalInfo's Retry-After, so that a test waits seconds, not six hours."""
     made = []
 
-    def start(md_conf, vhost_names=(DOMAIN,)):
+    def start(md_conf, vhost_names=(DOMAIN,), ari_answer=None):
         http_port, https_port = ports.free_ports(2)
         pebble = pebble_factory(sid=True, http_port=http_port, tls_port=https_port)
         proxy = CaProxy(pebble)
@@ -77,6 +77,9 @@ def ari_server(workdir, pebble_factory):
                 headers.append(("Retry-After", "1"))
             return status, headers, body
         proxy.rewrite = rewrite
+        if ari_answer:
+            proxy.inject = lambda method, path: (ari_answer if method == "GET" and
+                                                 path.startswith(ari_path) else None)
         proxy.start()
         h = MdHttpd(workdir, ca_url=proxy.directory_url, ca_file=pebble.ca_file,
                     http_port=http_port, https_port=https_port)
@@ -179,3 +182,29 @@ def test_renew_via_ari_off_never_asks_and_does_not_renew(workdir, ari_server):
     assert ari_requests(proxy, without) == 0, proxy.requests
     assert "ari" not in md_status(h, OTHER)
     assert served(h, OTHER, root)().serial_number == without.serial_number
+
+
+def test_failing_renewal_info_backs_off_and_leaves_the_certificate(workdir, ari_server):
+    problem = {"type": "urn:ietf:params:acme:error:serverInternal", "detail": "ARI is down",
+               "status": 503}
+    h, proxy, pebble = ari_server(f"MDomain {DOMAIN}\n", ari_answer=(
+        503, [("Content-Type", "application/problem+json")], json.dumps(problem).encode()))
+    root = pebble.write_root(workdir / "pebble-root.pem")
+    cert = wait_until(served(h, DOMAIN, root), SERVED_TIMEOUT_SECONDS, interval=0.25)
+    assert cert, h.error_log_tail(60)
+
+    def failed():
+        c = md_status(h, DOMAIN).get("ari", {}).get("certificates", {}).get("secp256r1", {})
+        return c if c.get("errors", 0) >= 2 else None
+    ari = wait_until(failed, SERVED_TIMEOUT_SECONDS, interval=0.25)
+    assert ari, h.error_log_tail(60)
+    assert "HTTP 503" in ari["error"] and "ARI is down" in ari["error"]
+    assert "window" not in ari and "next-check" in ari
+    assert "asking the CA for renewal information on the secp256r1 certificate failed" in \
+        h.error_log_text()
+    # backing off from MDCheckInterval (2 s), doubling: no ask at every check
+    before = ari_requests(proxy, cert)
+    time.sleep(2 * QUIET_SECONDS)
+    assert ari_requests(proxy, cert) - before <= 5, proxy.requests
+    # and the certificate stays: MDRenewWindow is still in charge
+    assert served(h, DOMAIN, root)().serial_number == cert.serial_number

@@ -418,6 +418,29 @@ static void test_ari_state_of_another_certificate_or_ari_off_is_ignored(void **s
     assert_true(plan.at <= now);
 }
 
+static void test_failed_ari_asks_leave_the_renew_window_in_charge(void **state)
+{
+    fixture_t *f = *state;
+    apr_time_t now = apr_time_now();
+    md_ari_state_t st = {"https://ca.example/dir", NULL};
+    md_ari_cert_t *c = apr_pcalloc(f->pool, sizeof(*c));
+    const char *id;
+    md_plan_t plan;
+
+    put_ari_set(f, 90 * DAY, &id);
+    c->key = md_pkey_spec_name(&unit_spec_p256, f->pool);
+    c->cert_id = id;
+    md_ari_failed(c, MD_RETRY_TRANSIENT, "HTTP 503", 0, 0, now, 0, f->pool);
+    st.certs = apr_array_make(f->pool, 1, sizeof(md_ari_cert_t *));
+    APR_ARRAY_PUSH(st.certs, md_ari_cert_t *) = c;
+    assert_int_equal(md_ari_save(&st, f->store, f->md->name, f->pool), APR_SUCCESS);
+    assert_int_equal(md_plan_next(&plan, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    /* no window known: MDRenewWindow decides; the driver wakes for the next ask */
+    assert_true(plan.at > now + 50 * DAY);
+    assert_true(plan.ari_at == 0);
+    assert_true(plan.ari_check_at >= now + MD_ARI_POLL_MIN - apr_time_from_sec(1));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -447,6 +470,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_ari_window_in_the_past_renews_now, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ari_state_of_another_certificate_or_ari_off_is_ignored,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_ari_asks_leave_the_renew_window_in_charge,
                                         setup, teardown),
     };
 
