@@ -272,12 +272,26 @@ static int has_present(const apr_array_header_t *infos)
     return 0;
 }
 
+/* Whether the CA's renewal information has a certificate of infos due by now. */
+static int ari_renews_by(const md_ari_state_t *ari, const md_t *md, const apr_array_header_t *infos,
+                         apr_time_t now)
+{
+    for (int i = 0; i < infos->nelts; ++i) {
+        apr_time_t at = md_ari_renew_at(ari, md, APR_ARRAY_IDX(infos, i, const md_cert_info_t *));
+        if (at && at <= now) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md,
                                 const apr_array_header_t *installed, apr_time_t now, apr_pool_t *p)
 {
     md_json_t *j = md_to_json(md, p), *job = NULL, *persist, *ari;
     apr_array_header_t *infos;
     apr_time_t renew_at = 0;
+    int ari_due = 0;
     const char *err;
 
     /* the bundled module's members and types (state and renew-mode numbers, as md.json has
@@ -293,11 +307,13 @@ apr_status_t md_reg_status_json(md_json_t **pj, md_reg_t *reg, const md_t *md,
     if (renew_at) {
         md_json_set_str(j, "renew-at", md_time_http(renew_at, p));
     }
-    md_json_set_bool(j, "renew", md->state != MD_S_COMPLETE || (renew_at && renew_at <= now));
     if (md->ari_renewals && md_store_load_json(&ari, &err, md_reg_store(reg), MD_SG_STAGING,
                                                md->name, MD_FN_ARI, p) == APR_SUCCESS) {
         md_json_set(j, "ari", ari); /* as the last check left it: no request here */
+        ari_due = ari_renews_by(md_ari_from_json(ari, p), md, installed, now);
     }
+    md_json_set_bool(j, "renew",
+                     md->state != MD_S_COMPLETE || (renew_at && renew_at <= now) || ari_due);
     if (md_store_exists(md_reg_store(reg), MD_SG_STAGING, md->name, NULL, p)) {
         md_json_t *staging = md_json_new_obj(p);
         if (md_store_load_json(&job, &err, md_reg_store(reg), MD_SG_STAGING, md->name, MD_FN_JOB,

@@ -382,6 +382,7 @@ static void test_ari_window_in_the_past_renews_now(void **state)
     apr_time_t now = apr_time_now();
     md_plan_opts_t checked = {0, 0, NULL, HOUR}, slow = {0, 0, NULL, 2 * DAY};
     const char *id;
+    md_json_t *j;
     md_plan_t plan;
 
     put_ari_set(f, 90 * DAY, &id);
@@ -389,6 +390,20 @@ static void test_ari_window_in_the_past_renews_now(void **state)
     assert_int_equal(md_plan_next(&plan, f->reg, f->md, &checked, now, f->pool), APR_SUCCESS);
     assert_int_equal(plan.step, MD_PLAN_DRIVE);
     assert_true(plan.at <= now);
+    /* the status (a2md list -j, md-status) says so too, and shows the window */
+    md_reg_compute_state(f->reg, f->md, now, f->pool);
+    assert_int_equal(md_reg_status_json(&j, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_true(md_json_get_bool(j, "renew", 0));
+    assert_string_equal(md_json_get_str(md_json_get(md_json_get(md_json_get(j, "ari", f->pool),
+                                                                "certificates", f->pool),
+                                                    "secp256r1", f->pool),
+                                        "cert-id"),
+                        id);
+    f->md->ari_renewals = 0;
+    assert_int_equal(md_reg_status_json(&j, f->reg, f->md, NULL, now, f->pool), APR_SUCCESS);
+    assert_false(md_json_get_bool(j, "renew", 1));
+    assert_false(md_json_has(j, "ari"));
+    f->md->ari_renewals = 1;
     /* not within MDCheckInterval of the issuance (a day ago): a CA that puts every window in
      * the past must not have us renew in a loop */
     assert_int_equal(md_plan_next(&plan, f->reg, f->md, &slow, now, f->pool), APR_SUCCESS);
