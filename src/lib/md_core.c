@@ -235,10 +235,11 @@ md_json_t *md_to_json(const md_t *md, apr_pool_t *p)
         md_json_set_str(j, MD_KEY_REQUIRE_HTTPS, require_https_names[md->require_https]);
     }
     md_json_set_bool(j, MD_KEY_MUST_STAPLE, md->must_staple);
-    if (md->profile) { /* the bundled module writes both only when a profile is set */
+    if (md->profile) {
         md_json_set_str(j, MD_KEY_PROFILE, md->profile);
-        md_json_set_bool(j, MD_KEY_PROFILE_MANDATORY, md->profile_mandatory);
     }
+    /* written always, as the bundled module 2.6.10 does (seen in its md.json and md-status) */
+    md_json_set_bool(j, MD_KEY_PROFILE_MANDATORY, md->profile_mandatory);
     if (md->preferred_chain) {
         md_json_set_str(j, MD_KEY_PREFERRED_CHAIN, md->preferred_chain);
     }

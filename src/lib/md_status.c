@@ -237,6 +237,9 @@ static md_json_t *renewal_json(const md_t *md, const md_json_t *job,
 
     md_json_set_str(r, "name", md->name);
     md_json_set_bool(r, "finished", finished);
+    /* the module runs MDMessageCmd/MDNotifyCmd as the set is staged: done when finished */
+    md_json_set_bool(r, "notified", finished);
+    md_json_set_bool(r, "notified-renewed", finished);
     md_json_set_int(r, "errors", md_json_get_int(job, "errors", 0));
     if ((when = md_json_get_str(job, "updated")) && md_time_parse(&t, when) == APR_SUCCESS) {
         md_json_set_str(r, "last-run", md_time_http(t, p));
@@ -257,7 +260,13 @@ static md_json_t *renewal_json(const md_t *md, const md_json_t *job,
     }
     md_json_set(r, "last", last);
     if (finished && staged) {
-        md_json_set(r, "cert", md_reg_cert_json(staged, p));
+        md_json_t *cert = md_reg_cert_json(staged, p);
+        md_json_set(r, "cert", cert);
+        /* the new set's: from when it is valid */
+        if (md_json_has(md_json_get(cert, "valid", p), "from")) {
+            md_json_set_str(r, "valid-from",
+                            md_json_get_str(md_json_get(cert, "valid", p), "from"));
+        }
     }
     return r;
 }

@@ -548,6 +548,7 @@ def test_md_status_json_shape(site):
     # the renewal that got it, from the job
     r = m["renewal"]
     assert r["finished"] is True and r["errors"] == 0 and r["last"]["status"] == 0, r
+    assert r["notified"] is True and http_time(r["valid-from"]) == http_time(b["valid"]["from"])
     # one MD by name; an unknown name is 404
     st, one = site.status(f"/md-status/{DOMAIN}")
     assert st == 200 and one["name"] == DOMAIN
