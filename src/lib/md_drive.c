@@ -10,6 +10,7 @@
 #include "md_ari_drive.h"
 #include "md_drive.h"
 #include "md_drive_int.h"
+#include "md_drive_step.h"
 #include "md_drive_job.h"
 #include "md_persist.h"
 #include "md_retry.h"
@@ -30,53 +31,10 @@
 /* How soon a cancelled drive (server shutdown) notices while it waits. */
 #define MD_DRIVE_CANCEL_SLICE apr_time_from_msec(100)
 
-/* RFC 8555 7.1.3 / 7.1.4: order and authorization states. */
-#define ST_PENDING "pending"
-#define ST_READY "ready"
-#define ST_PROCESSING "processing"
-#define ST_VALID "valid"
-
-/* A challenge answer set up for an authorization of the order in progress. */
-typedef struct {
-    const md_acme_authz_t *authz;
-    const md_acme_chall_t *chall;
-} md_drive_answer_t;
-
-typedef struct {
-    md_reg_t *reg;
-    md_store_t *store;
-    md_t *md; /* our copy: the account chosen is written into it */
-    const md_drive_opts_t *opts;
-    md_chall_env_t chall;
-    const char *ca_url;
-    md_acme_t *acme;
-    md_job_t *job;
-    md_drive_accts_t *accts; /* shared by jobs running together, NULL when alone */
-    md_drive_conn_t *conn;   /* the worker thread's CA client, NULL when alone */
-    apr_pool_t *p;
-    /* the certificate being worked on: one order per key spec */
-    const md_pkey_spec_t *spec;
-    const char *spec_name;
-    md_acme_order_t *order;
-    md_pkey_t *key;
-    apr_array_header_t *chain;
-    md_job_error_t err;           /* what went wrong, when something did */
-    apr_array_header_t *answered; /* md_drive_answer_t*: challenges set up for this order */
-} md_drive_t;
-
-static int is_status(const char *status, const char *expected)
-{
-    return status && !strcmp(status, expected);
-}
-
 /* ---- failures: say what and why once, with the domain and the CA's words ---- */
 
-static apr_status_t fail(md_drive_t *d, apr_status_t rv, const char *domain,
-                         const md_acme_problem_t *prob, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static apr_status_t fail(md_drive_t *d, apr_status_t rv, const char *domain,
-                         const md_acme_problem_t *prob, const char *fmt, ...)
+apr_status_t md_drive_fail(md_drive_t *d, apr_status_t rv, const char *domain,
+                           const md_acme_problem_t *prob, const char *fmt, ...)
 {
     va_list ap;
     const char *what;
@@ -101,10 +59,11 @@ static apr_status_t event(md_drive_t *d, const char *name)
         (rv = d->opts->on_event(name, d->md, d->opts->on_event_baton, d->p)) == APR_SUCCESS) {
         return APR_SUCCESS;
     }
-    return fail(d, rv == APR_EINTR ? rv : APR_EGENERAL, NULL, NULL,
-                "the program run for event '%s' (MDMessageCmd) failed: the drive stops here "
-                "and is tried again later",
-                name);
+    return md_drive_fail(
+        d, rv == APR_EINTR ? rv : APR_EGENERAL, NULL, NULL,
+        "the program run for event '%s' (MDMessageCmd) failed: the drive stops here "
+        "and is tried again later",
+        name);
 }
 
 /* The CA did not answer at all (rather than answering no). */
@@ -121,17 +80,17 @@ static int ca_said_no(apr_status_t rv)
 }
 
 /* A request to the CA failed: with the CA's problem when it sent one, else the reason. */
-static apr_status_t ca_fail(md_drive_t *d, apr_status_t rv, const char *domain, const char *what)
+apr_status_t md_drive_ca_fail(md_drive_t *d, apr_status_t rv, const char *domain, const char *what)
 {
     const md_acme_problem_t *prob = ca_said_no(rv) ? md_acme_last_problem(d->acme) : NULL;
     const char *http_err = md_http_last_error(md_acme_http(d->acme));
     char buf[256];
 
     if (prob) {
-        return fail(d, rv, domain, prob, "%s", what);
+        return md_drive_fail(d, rv, domain, prob, "%s", what);
     }
-    return fail(d, rv, domain, NULL, "%s: %s (CA %s)", what,
-                http_err[0] ? http_err : apr_strerror(rv, buf, sizeof(buf)), d->ca_url);
+    return md_drive_fail(d, rv, domain, NULL, "%s: %s (CA %s)", what,
+                         http_err[0] ? http_err : apr_strerror(rv, buf, sizeof(buf)), d->ca_url);
 }
 
 /* ---- polling: backoff from MD_DRIVE_POLL_FIRST to _MAX, Retry-After honoured ---- */
@@ -189,197 +148,16 @@ static void begin(md_drive_t *d, md_step_t step)
     d->err.step = step;
 }
 
-/* An account id in accounts/ that was made at our CA, and may serve the MD's binding. */
-static int account_of_ca(md_drive_t *d, const char *id)
-{
-    md_acme_acct_t *acct;
-    md_pkey_t *key;
-
-    return md_acme_acct_load(&acct, &key, d->store, id, d->p) == APR_SUCCESS && acct->ca_url &&
-           !strcmp(acct->ca_url, d->ca_url) && md_acme_acct_fits_eab(acct, d->md->eab_kid);
-}
-
-/* The CA wants an external account binding that the MD lacks: the operator must configure
- * one (refused: trying again changes nothing). */
-static apr_status_t eab_missing(md_drive_t *d, apr_status_t rv)
-{
-    const md_acme_directory_t *dir;
-    const md_acme_problem_t *prob = md_acme_last_problem(d->acme);
-    int required = !strcmp(md_acme_problem_short_type(prob), "externalAccountRequired") ||
-                   (md_acme_directory(&dir, d->acme) == APR_SUCCESS && dir->eab_required);
-
-    if (d->md->eab_kid || !required) {
-        return APR_SUCCESS;
-    }
-    d->err.refused = 1;
-    return fail(d, rv == APR_SUCCESS ? APR_EACCES : rv, NULL, prob,
-                "the CA %s requires external account binding (EAB) for a new account: get a key "
-                "id and HMAC key from the CA and configure them with 'MDExternalAccountBinding "
-                "<kid> <hmac>' or 'MDExternalAccountBinding <file.json>' (a2md: drive "
-                "--eab-file FILE)",
-                d->ca_url);
-}
-
-/* Registering failed: a missing binding or agreement to the CA's terms deserves its own
- * words. */
-static apr_status_t register_fail(md_drive_t *d, apr_status_t rv)
-{
-    const md_acme_directory_t *dir;
-    const char *agreed = d->md->ca_agreement;
-
-    if (eab_missing(d, rv) != APR_SUCCESS) {
-        return d->err.status;
-    }
-    if (APR_STATUS_IS_EACCES(rv) && md_acme_directory(&dir, d->acme) == APR_SUCCESS &&
-        dir->terms_of_service && !md_acme_terms_covered(agreed, dir->terms_of_service)) {
-        return fail(d, rv, NULL, NULL,
-                    "the CA's terms of service %s are not agreed to (agreement: %s); agree with "
-                    "'MDCertificateAgreement accepted' or 'a2md -t accepted'",
-                    dir->terms_of_service, agreed ? agreed : "none");
-    }
-    return ca_fail(d, rv, NULL, "registering an account");
-}
-
-/* RFC 8555 7.3: an account at the CA -- the MD's own while the CA still knows it, else one of
- * ours for this CA (bound to the MD's EAB key id, when it has one), else a new one (agreeing
- * to the terms when the MD does). Each of these leaves the context signing with the account. */
-static apr_status_t choose_account(md_drive_t *d, md_acme_acct_t **pacct)
-{
-    md_acme_acct_t *acct = NULL;
-    apr_status_t rv = APR_ENOENT;
-
-    if (d->md->ca_account && account_of_ca(d, d->md->ca_account)) {
-        rv = md_acme_acct_validate(&acct, d->acme, d->store, d->md->ca_account, d->p);
-        if (rv == APR_SUCCESS && !is_status(acct->status, ST_VALID)) {
-            rv = APR_ENOENT;
-        }
-    }
-    if (APR_STATUS_IS_ENOENT(rv)) {
-        rv = md_acme_acct_find(&acct, d->acme, d->store, d->md->ca_account, d->md->eab_kid, d->p);
-    }
-    if (APR_STATUS_IS_ENOENT(rv)) {
-        if (d->md->eab_file && !d->md->eab_kid) {
-            d->err.refused = 1;
-            return fail(d, APR_ENOENT, NULL, NULL,
-                        "a new account needs the external account binding of "
-                        "MDExternalAccountBinding, but its file %s could not be read when the "
-                        "server started: create it ({\"kid\": ..., \"hmac\": ...}, readable by "
-                        "root only) and restart the server (graceful)",
-                        d->md->eab_file);
-        }
-        rv = md_acme_acct_register(&acct, d->acme, d->store, d->md->contacts, d->md->ca_agreement,
-                                   d->md->eab_kid, d->md->eab_hmac, NULL, d->p);
-        if (rv != APR_SUCCESS) {
-            return register_fail(d, rv);
-        }
-    }
-    if (rv != APR_SUCCESS) {
-        return ca_fail(d, rv, NULL, "looking up the account");
-    }
-    *pacct = acct;
-    return APR_SUCCESS;
-}
-
-/* New terms at the CA since the account agreed (RFC 8555 7.3.3): agreed to when the MD accepts
- * them; else said, and driven on (the CA may not insist; when it does, terms_asked() says what
- * to do). */
-static apr_status_t account_terms(md_drive_t *d, md_acme_acct_t *acct)
-{
-    const md_acme_directory_t *dir;
-    const char *terms;
-    apr_status_t rv;
-
-    if (md_acme_directory(&dir, d->acme) != APR_SUCCESS ||
-        !(terms = md_acme_terms_new(acct, dir))) {
-        return APR_SUCCESS;
-    }
-    if (!md_acme_terms_covered(d->md->ca_agreement, terms)) {
-        md_log_perror(MD_LOG_MARK, MD_LOG_WARN, APR_SUCCESS,
-                      "%s: the CA %s has new terms of service %s (account %s agreed to %s): read "
-                      "them and, if you agree, set 'MDCertificateAgreement accepted'",
-                      d->md->name, d->ca_url, terms, acct->id,
-                      acct->agreement ? acct->agreement : "none");
-        return APR_SUCCESS;
-    }
-    if ((rv = md_acme_acct_agree_terms(acct, d->acme, d->store, d->p)) != APR_SUCCESS) {
-        return ca_fail(d, rv, NULL, "agreeing to the CA's new terms of service");
-    }
-    return APR_SUCCESS;
-}
-
-/* The account another job of this run had confirmed by the CA, when this MD may use it (it
- * has no account of its own, or that same one): signing with it needs no request. */
-static apr_status_t shared_account(md_drive_t *d, md_acme_acct_t **pacct)
-{
-    md_drive_accts_t *accts = d->accts;
-    md_acme_acct_t *acct;
-    md_pkey_t *key;
-    apr_status_t rv;
-
-    if (!accts || !accts->id || strcmp(accts->ca_url, d->ca_url) ||
-        (d->md->ca_account && strcmp(d->md->ca_account, accts->id)) ||
-        (d->md->eab_kid && (!accts->eab_kid || strcmp(d->md->eab_kid, accts->eab_kid)))) {
-        return APR_ENOENT;
-    }
-    if (!accts->key) {
-        /* loaded once per run: decoding the key for each MD costs more than its requests */
-        if ((rv = md_acme_acct_load(&acct, &key, d->store, accts->id, accts->p)) != APR_SUCCESS) {
-            return rv;
-        }
-        accts->acct = acct;
-        accts->key = key;
-    }
-    md_acme_use_account(d->acme, accts->key, accts->acct->url);
-    *pacct = accts->acct;
-    return APR_SUCCESS;
-}
-
-static apr_status_t step_account(md_drive_t *d)
-{
-    md_acme_acct_t *acct = NULL;
-    apr_status_t rv;
-
-    begin(d, MD_STEP_ACCOUNT);
-    if (d->accts) {
-        apr_thread_mutex_lock(d->accts->lock);
-    }
-    if ((rv = shared_account(d, &acct)) != APR_SUCCESS) {
-        rv = choose_account(d, &acct);
-        if (rv == APR_SUCCESS) {
-            rv = account_terms(d, acct);
-        }
-        if (rv == APR_SUCCESS && d->accts) {
-            d->accts->ca_url = apr_pstrdup(d->accts->p, d->ca_url);
-            d->accts->id = apr_pstrdup(d->accts->p, acct->id);
-            d->accts->eab_kid = acct->eab_kid ? apr_pstrdup(d->accts->p, acct->eab_kid) : NULL;
-            d->accts->acct = NULL;
-            d->accts->key = NULL;
-        }
-    }
-    if (d->accts) {
-        apr_thread_mutex_unlock(d->accts->lock);
-    }
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    /* recorded in the job; md_drive_install writes it into md.json (domains/ is not ours) */
-    d->md->ca_account = acct->id;
-    md_job_set_account(d->job, acct->id);
-    md_job_note(d->job, MD_STEP_ACCOUNT,
-                apr_psprintf(d->p, "account %s (%s)", acct->id, acct->url));
-    return APR_SUCCESS;
-}
-
 /* A stored order the job can go on with: the CA still has it, it can still end in a
  * certificate, and once it is past finalize, the key for it is in staging. */
 static int order_resumable(md_drive_t *d, const md_acme_order_t *order)
 {
     const char *err;
 
-    if (is_status(order->status, ST_PENDING) || is_status(order->status, ST_READY)) {
+    if (md_drive_is(order->status, ST_PENDING) || md_drive_is(order->status, ST_READY)) {
         return 1;
     }
-    if (is_status(order->status, ST_PROCESSING) || is_status(order->status, ST_VALID)) {
+    if (md_drive_is(order->status, ST_PROCESSING) || md_drive_is(order->status, ST_VALID)) {
         return md_store_load_pkey(&d->key, &err, d->store, MD_SG_STAGING, d->md->name,
                                   md_job_file(MD_FN_PRIVKEY, d->spec, d->p), d->p) == APR_SUCCESS;
     }
@@ -400,13 +178,13 @@ static apr_status_t order_profile(md_drive_t *d, const char **pprofile)
         return APR_SUCCESS;
     }
     if ((rv = md_acme_directory(&dir, d->acme)) != APR_SUCCESS) {
-        return ca_fail(d, rv, NULL, "reading the CA's directory for its profiles");
+        return md_drive_ca_fail(d, rv, NULL, "reading the CA's directory for its profiles");
     }
     rv = md_acme_profile_choose(pprofile, &why, d->md->profile, d->md->profile_mandatory,
                                 dir->profiles, d->p);
     if (rv != APR_SUCCESS) {
         d->err.refused = 1;
-        return fail(d, rv, NULL, NULL, "%s (CA %s)", why, d->ca_url);
+        return md_drive_fail(d, rv, NULL, NULL, "%s (CA %s)", why, d->ca_url);
     }
     if (why) {
         md_log_perror(MD_LOG_MARK, MD_LOG_WARN, APR_SUCCESS, "%s: %s (CA %s)", d->md->name, why,
@@ -428,7 +206,7 @@ static apr_status_t step_order(md_drive_t *d)
     if (url) {
         rv = md_acme_order_get(&d->order, d->acme, url, d->p);
         if (rv != APR_SUCCESS && ca_unreachable(rv)) {
-            return ca_fail(d, rv, NULL, apr_psprintf(d->p, "looking up order %s", url));
+            return md_drive_ca_fail(d, rv, NULL, apr_psprintf(d->p, "looking up order %s", url));
         }
         if (rv != APR_SUCCESS || !order_resumable(d, d->order)) {
             md_log_perror(MD_LOG_MARK, MD_LOG_INFO, rv, "%s: order %s is %s, making a new one",
@@ -445,7 +223,7 @@ static apr_status_t step_order(md_drive_t *d)
         }
         if ((rv = md_ari_order_new(&d->order, d->acme, &req, d->job, d->spec_name, d->p)) !=
             APR_SUCCESS) {
-            return ca_fail(d, rv, NULL, "creating an order");
+            return md_drive_ca_fail(d, rv, NULL, "creating an order");
         }
     }
     md_job_set_order(d->job, d->spec_name, d->order->url, d->order->status);
@@ -466,14 +244,15 @@ static apr_status_t await_authz(md_drive_t *d, md_acme_authz_t **pauthz, const c
     apr_status_t rv;
 
     poll_start(&poll, d, timeout_or(d->opts->authz_timeout, MD_DRIVE_AUTHZ_TIMEOUT));
-    while (is_status(authz->status, ST_PENDING)) {
+    while (md_drive_is(authz->status, ST_PENDING)) {
         if ((rv = poll_wait(&poll, 0)) == APR_EINTR) {
             return rv;
         }
         if (rv != APR_SUCCESS) {
-            return fail(d, APR_TIMEUP, domain, NULL, "the CA did not validate %s within %s", type,
-                        md_duration_format(
-                            timeout_or(d->opts->authz_timeout, MD_DRIVE_AUTHZ_TIMEOUT), d->p));
+            return md_drive_fail(
+                d, APR_TIMEUP, domain, NULL, "the CA did not validate %s within %s", type,
+                md_duration_format(timeout_or(d->opts->authz_timeout, MD_DRIVE_AUTHZ_TIMEOUT),
+                                   d->p));
         }
         if ((rv = md_acme_authz_get(&authz, d->acme, url, d->p)) != APR_SUCCESS) {
             away_since = away_since ? away_since : apr_time_now();
@@ -481,14 +260,14 @@ static apr_status_t await_authz(md_drive_t *d, md_acme_authz_t **pauthz, const c
                 authz = *pauthz; /* a CA away for a moment (a restart): ask again */
                 continue;
             }
-            return ca_fail(d, rv, domain, "polling the authorization");
+            return md_drive_ca_fail(d, rv, domain, "polling the authorization");
         }
         away_since = 0;
         *pauthz = authz;
     }
-    if (!is_status(authz->status, ST_VALID)) {
-        return fail(d, APR_EINVAL, domain, authz->error, "the CA found the %s answer %s", type,
-                    authz->status);
+    if (!md_drive_is(authz->status, ST_VALID)) {
+        return md_drive_fail(d, APR_EINVAL, domain, authz->error, "the CA found the %s answer %s",
+                             type, authz->status);
     }
     return APR_SUCCESS;
 }
@@ -516,47 +295,49 @@ static apr_status_t authorize(md_drive_t *d, const char *url)
     apr_status_t rv;
 
     if ((rv = md_acme_authz_get(&authz, d->acme, url, d->p)) != APR_SUCCESS) {
-        return ca_fail(d, rv, NULL, apr_psprintf(d->p, "fetching authorization %s", url));
+        return md_drive_ca_fail(d, rv, NULL, apr_psprintf(d->p, "fetching authorization %s", url));
     }
     if (!authz->domain || md_array_str_index(d->md->domains, authz->domain, 0) < 0) {
         /* nothing goes to challenges/ (the workers answer for any Host) nor to a DNS hook for
          * a name the operator did not ask for */
         d->err.refused = 1;
-        return fail(d, APR_EINVAL, authz->domain, NULL,
-                    "the CA asks to authorize '%s' (%s), which is not a name of the MD: "
-                    "refused, nothing is answered for it",
-                    authz->domain ? authz->domain : "(none)", url);
+        return md_drive_fail(d, APR_EINVAL, authz->domain, NULL,
+                             "the CA asks to authorize '%s' (%s), which is not a name of the MD: "
+                             "refused, nothing is answered for it",
+                             authz->domain ? authz->domain : "(none)", url);
     }
-    if (is_status(authz->status, ST_VALID)) {
+    if (md_drive_is(authz->status, ST_VALID)) {
         return APR_SUCCESS;
     }
-    if (!is_status(authz->status, ST_PENDING)) {
-        return fail(d, APR_EINVAL, authz->domain, authz->error, "the authorization is %s",
-                    authz->status);
+    if (!md_drive_is(authz->status, ST_PENDING)) {
+        return md_drive_fail(d, APR_EINVAL, authz->domain, authz->error, "the authorization is %s",
+                             authz->status);
     }
     if ((rv = md_chall_choose(&chall, authz, &d->chall, d->p)) != APR_SUCCESS) {
-        return fail(d, rv, authz->domain, NULL,
-                    "none of the challenge types the CA offers (%s) can be answered here%s",
-                    offered_types(authz, d->p),
-                    md_dns_is_wildcard(authz->domain)
-                        ? "; wildcard names need dns-01 and a command for it (MDChallengeDns01, "
-                          "a2md drive -D), or dns-persist-01 (MDCAChallenges, a2md drive -c)"
-                        : "");
+        return md_drive_fail(
+            d, rv, authz->domain, NULL,
+            "none of the challenge types the CA offers (%s) can be answered here%s",
+            offered_types(authz, d->p),
+            md_dns_is_wildcard(authz->domain)
+                ? "; wildcard names need dns-01 and a command for it (MDChallengeDns01, "
+                  "a2md drive -D), or dns-persist-01 (MDCAChallenges, a2md drive -c)"
+                : "");
     }
     if (!strcmp(chall->type, MD_CHALL_DNSPERSIST01) &&
         (rv = md_persist_note(&persist, d->store, d->md, d->md->ca_account, authz, chall, d->p)) !=
             APR_SUCCESS) {
-        return fail(d, rv, authz->domain, NULL, "cannot tell which %s record the CA looks for",
-                    chall->type);
+        return md_drive_fail(d, rv, authz->domain, NULL,
+                             "cannot tell which %s record the CA looks for", chall->type);
     }
     if ((rv = md_chall_setup(d->store, d->acme, authz, chall, &d->chall, d->p)) != APR_SUCCESS) {
-        rv = fail(d, rv, authz->domain, NULL, "cannot set up the %s answer", chall->type);
+        rv = md_drive_fail(d, rv, authz->domain, NULL, "cannot set up the %s answer", chall->type);
     } else if ((rv = event(d, apr_psprintf(d->p, "challenge-setup:%s:%s", chall->type,
                                            authz->domain))) != APR_SUCCESS) {
         /* the operator's program did not agree (a cluster could not copy the answer) */
-    } else if (is_status(chall->status, ST_PENDING) &&
+    } else if (md_drive_is(chall->status, ST_PENDING) &&
                (rv = md_acme_chall_respond(d->acme, chall, d->p)) != APR_SUCCESS) {
-        rv = ca_fail(d, rv, authz->domain, apr_psprintf(d->p, "answering %s", chall->type));
+        rv =
+            md_drive_ca_fail(d, rv, authz->domain, apr_psprintf(d->p, "answering %s", chall->type));
     } else {
         /* a challenge already "processing" was answered by a run that got killed */
         rv = await_authz(d, &authz, chall->type);
@@ -582,16 +363,16 @@ static apr_status_t await_order(md_drive_t *d, const char *waiting_in, apr_inter
     apr_status_t rv;
 
     poll_start(&poll, d, timeout);
-    while (is_status(d->order->status, waiting_in)) {
+    while (md_drive_is(d->order->status, waiting_in)) {
         if ((rv = poll_wait(&poll, d->order->retry_after)) == APR_EINTR) {
             return rv;
         }
         if (rv != APR_SUCCESS) {
-            return fail(d, APR_TIMEUP, NULL, NULL, "order %s still %s after %s", d->order->url,
-                        waiting_in, md_duration_format(timeout, d->p));
+            return md_drive_fail(d, APR_TIMEUP, NULL, NULL, "order %s still %s after %s",
+                                 d->order->url, waiting_in, md_duration_format(timeout, d->p));
         }
         if ((rv = md_acme_order_get(&d->order, d->acme, d->order->url, d->p)) != APR_SUCCESS) {
-            return ca_fail(d, rv, NULL, "polling the order");
+            return md_drive_ca_fail(d, rv, NULL, "polling the order");
         }
     }
     md_job_set_order(d->job, d->spec_name, d->order->url, d->order->status);
@@ -604,7 +385,7 @@ static apr_status_t step_authorize(md_drive_t *d)
 {
     apr_status_t rv;
 
-    if (!is_status(d->order->status, ST_PENDING)) {
+    if (!md_drive_is(d->order->status, ST_PENDING)) {
         return APR_SUCCESS;
     }
     begin(d, MD_STEP_AUTHZ);
@@ -631,17 +412,17 @@ static apr_status_t order_ready_after_all(md_drive_t *d)
     apr_status_t rv;
 
     if ((rv = md_acme_order_get(&d->order, d->acme, d->order->url, d->p)) != APR_SUCCESS) {
-        return ca_fail(d, rv, NULL, "looking up the order after orderNotReady");
+        return md_drive_ca_fail(d, rv, NULL, "looking up the order after orderNotReady");
     }
     if ((rv = await_order(d, ST_PENDING,
                           timeout_or(d->opts->authz_timeout, MD_DRIVE_AUTHZ_TIMEOUT))) !=
         APR_SUCCESS) {
         return rv;
     }
-    if (!is_status(d->order->status, ST_READY)) {
-        return fail(d, APR_EINVAL, NULL, d->order->error,
-                    "order %s is %s after all names were authorized", d->order->url,
-                    d->order->status);
+    if (!md_drive_is(d->order->status, ST_READY)) {
+        return md_drive_fail(d, APR_EINVAL, NULL, d->order->error,
+                             "order %s is %s after all names were authorized", d->order->url,
+                             d->order->status);
     }
     return APR_SUCCESS;
 }
@@ -655,21 +436,21 @@ static apr_status_t step_finalize(md_drive_t *d)
     apr_size_t csr_len;
     apr_status_t rv;
 
-    if (!is_status(d->order->status, ST_READY)) {
+    if (!md_drive_is(d->order->status, ST_READY)) {
         return APR_SUCCESS;
     }
     begin(d, MD_STEP_FINALIZE);
     if ((rv = md_pkey_gen(&d->key, d->spec, d->p)) != APR_SUCCESS) {
-        return fail(d, rv, NULL, NULL, "cannot make a %s key", d->spec_name);
+        return md_drive_fail(d, rv, NULL, NULL, "cannot make a %s key", d->spec_name);
     }
     if ((rv = md_store_save_pkey(d->store, MD_SG_STAGING, d->md->name,
                                  md_job_file(MD_FN_PRIVKEY, d->spec, d->p), d->key, d->p)) !=
         APR_SUCCESS) {
-        return fail(d, rv, NULL, NULL, "cannot save the %s key in staging", d->spec_name);
+        return md_drive_fail(d, rv, NULL, NULL, "cannot save the %s key in staging", d->spec_name);
     }
     if ((rv = md_csr_create(&csr, &csr_len, d->md->domains, d->key, d->md->must_staple, d->p)) !=
         APR_SUCCESS) {
-        return fail(d, rv, NULL, NULL, "cannot make the CSR");
+        return md_drive_fail(d, rv, NULL, NULL, "cannot make the CSR");
     }
     rv = md_acme_order_finalize(&order, d->acme, d->order, csr, csr_len, d->p);
     if (rv != APR_SUCCESS && ca_said_no(rv) &&
@@ -680,7 +461,7 @@ static apr_status_t step_finalize(md_drive_t *d)
         rv = md_acme_order_finalize(&order, d->acme, d->order, csr, csr_len, d->p);
     }
     if (rv != APR_SUCCESS) {
-        return ca_fail(d, rv, NULL, "finalizing the order");
+        return md_drive_ca_fail(d, rv, NULL, "finalizing the order");
     }
     d->order = order;
     md_job_set_order(d->job, d->spec_name, d->order->url, d->order->status);
@@ -699,13 +480,13 @@ static apr_status_t step_download(md_drive_t *d)
     if ((rv = await_order(d, ST_PROCESSING, timeout)) != APR_SUCCESS) {
         return rv;
     }
-    if (!is_status(d->order->status, ST_VALID) || !d->order->certificate) {
-        return fail(d, APR_EINVAL, NULL, d->order->error, "order %s is %s, no certificate",
-                    d->order->url, d->order->status);
+    if (!md_drive_is(d->order->status, ST_VALID) || !d->order->certificate) {
+        return md_drive_fail(d, APR_EINVAL, NULL, d->order->error, "order %s is %s, no certificate",
+                             d->order->url, d->order->status);
     }
     if ((rv = md_acme_cert_download(&d->chain, d->acme, d->order->certificate,
                                     d->md->preferred_chain, d->p)) != APR_SUCCESS) {
-        return ca_fail(d, rv, NULL, "downloading the certificate");
+        return md_drive_ca_fail(d, rv, NULL, "downloading the certificate");
     }
     /* staged next, with no request between: that save carries this step */
     md_job_note(d->job, MD_STEP_DOWNLOAD,
@@ -727,17 +508,19 @@ static apr_status_t step_stage(md_drive_t *d)
         /* the order is kept: another one would most likely end the same way and count against
          * the CA's limits (duplicate certificates); the next try fetches this one again */
         d->err.refused = 1;
-        return fail(d, APR_EINVAL, NULL, NULL,
-                    "the %s certificate from %s is not usable: %s; no new order is made for it "
-                    "('a2md drive --reset %s' starts afresh)",
-                    d->spec_name, d->order->certificate, why, d->md->name);
+        return md_drive_fail(
+            d, APR_EINVAL, NULL, NULL,
+            "the %s certificate from %s is not usable: %s; no new order is made for it "
+            "('a2md drive --reset %s' starts afresh)",
+            d->spec_name, d->order->certificate, why, d->md->name);
     }
     if ((rv = md_store_save_chain(d->store, MD_SG_STAGING, d->md->name,
                                   md_job_file(MD_FN_PUBCERT, d->spec, d->p), d->chain, d->p)) !=
             APR_SUCCESS ||
         (rv = md_store_save_json(d->store, MD_SG_STAGING, d->md->name, MD_FN_MD,
                                  md_to_json(d->md, d->p), d->p)) != APR_SUCCESS) {
-        return fail(d, rv, NULL, NULL, "cannot save the %s certificate in staging", d->spec_name);
+        return md_drive_fail(d, rv, NULL, NULL, "cannot save the %s certificate in staging",
+                             d->spec_name);
     }
     md_job_set_staged(d->job, d->spec_name);
     return APR_SUCCESS;
@@ -810,80 +593,15 @@ static apr_status_t acme_client(md_drive_t *d)
     return rv;
 }
 
-/* The drive failed because the CA does not know the account it used (a CA reset). */
-static int account_forgotten(const md_drive_t *d)
-{
-    return d->err.problem &&
-           !strcmp(md_acme_problem_short_type(d->err.problem), "accountDoesNotExist");
-}
-
-/* The account is not to be used again in this run: by this drive (it looks the account up
- * anew and registers one when the CA knows none) nor by the drives beside it -- unless one of
- * them has already replaced it. */
-static void forget_account(md_drive_t *d)
-{
-    const char *old = d->md->ca_account;
-
-    if (d->accts) {
-        apr_thread_mutex_lock(d->accts->lock);
-        if (d->accts->id && old && !strcmp(d->accts->id, old)) {
-            d->accts->id = NULL;
-            d->accts->acct = NULL;
-            d->accts->key = NULL;
-        }
-        apr_thread_mutex_unlock(d->accts->lock);
-    }
-    d->md->ca_account = NULL;
-}
-
-static apr_status_t drive_steps(md_drive_t *d);
-
-/* The drive failed as the CA asks for agreement to its terms (RFC 8555 7.3.3): when the MD
- * accepts them, the account agrees and the drive runs once more; else the error says which
- * terms and how to accept them. */
-static apr_status_t terms_asked(md_drive_t *d, apr_status_t rv)
-{
-    const md_acme_problem_t *prob = d->err.problem;
-    const md_acme_directory_t *dir;
-    const char *terms = prob ? prob->terms : NULL;
-    md_acme_acct_t *acct;
-    md_pkey_t *key;
-
-    if (!prob || !md_acme_problem_wants_terms(prob) || !d->md->ca_account) {
-        return rv;
-    }
-    if (!terms && md_acme_directory(&dir, d->acme) == APR_SUCCESS) {
-        terms = dir->terms_of_service;
-    }
-    if (!md_acme_terms_covered(d->md->ca_agreement, terms)) {
-        d->err.refused = 1;
-        return fail(d, rv, NULL, prob,
-                    "the CA %s asks account %s to agree to its terms of service %s: read them "
-                    "and, if you agree, set 'MDCertificateAgreement accepted' and restart the "
-                    "server gracefully (or run 'a2md -t accepted acme agree %s')",
-                    d->ca_url, d->md->ca_account, terms ? terms : "(no URL given)",
-                    d->md->ca_account);
-    }
-    if ((rv = md_acme_acct_load(&acct, &key, d->store, d->md->ca_account, d->p)) != APR_SUCCESS) {
-        return fail(d, rv, NULL, NULL, "cannot load account %s", d->md->ca_account);
-    }
-    md_acme_use_account(d->acme, key, acct->url);
-    if ((rv = md_acme_acct_agree_terms(acct, d->acme, d->store, d->p)) != APR_SUCCESS) {
-        return ca_fail(d, rv, NULL, "agreeing to the CA's terms of service");
-    }
-    memset(&d->err, 0, sizeof(d->err));
-    return drive_steps(d);
-}
-
 static apr_status_t drive_steps(md_drive_t *d)
 {
     const apr_array_header_t *specs = md_pkey_specs(d->md, d->p);
     apr_status_t rv;
 
     if ((rv = acme_client(d)) != APR_SUCCESS) {
-        return fail(d, rv, NULL, NULL, "cannot set up a client for %s", d->ca_url);
+        return md_drive_fail(d, rv, NULL, NULL, "cannot set up a client for %s", d->ca_url);
     }
-    if ((rv = step_account(d)) != APR_SUCCESS) {
+    if ((rv = md_drive_step_account(d)) != APR_SUCCESS) {
         return rv;
     }
     for (int i = 0; i < specs->nelts; ++i) {
@@ -960,6 +678,7 @@ apr_status_t md_drive_one(md_reg_t *reg, const md_t *md, const md_drive_opts_t *
     md_drive_t *d = apr_pcalloc(p, sizeof(*d));
     apr_time_t remembered;
     md_ari_state_t *ari;
+    int again;
     apr_status_t rv;
 
     d->accts = accts;
@@ -996,17 +715,18 @@ apr_status_t md_drive_one(md_reg_t *reg, const md_t *md, const md_drive_opts_t *
     if ((rv = event(d, "renewing")) == APR_SUCCESS) {
         rv = drive_steps(d);
     }
-    if (rv != APR_SUCCESS && rv != APR_EINTR && account_forgotten(d)) {
+    if (rv != APR_SUCCESS && rv != APR_EINTR && md_drive_account_forgotten(d)) {
         md_log_perror(MD_LOG_MARK, MD_LOG_NOTICE, APR_SUCCESS,
                       "%s: the CA %s no longer knows account %s (was it reset?): registering "
                       "anew and starting over",
                       md->name, d->ca_url, d->md->ca_account ? d->md->ca_account : "(none)");
-        forget_account(d);
+        md_drive_forget_account(d);
         memset(&d->err, 0, sizeof(d->err));
         rv = drive_steps(d);
     }
-    if (rv != APR_SUCCESS && rv != APR_EINTR) {
-        rv = terms_asked(d, rv);
+    if (rv != APR_SUCCESS && rv != APR_EINTR &&
+        (rv = md_drive_terms_asked(d, rv, &again)) == APR_SUCCESS && again) {
+        rv = drive_steps(d); /* agreed to the terms the CA asked for: once more */
     }
     if (rv == APR_SUCCESS) {
         md_reg_failure_note(reg, md->name, 0, 0);
