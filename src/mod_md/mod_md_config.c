@@ -1,4 +1,4 @@
-/* mod_md_config.c: the directive table and its handlers -- MD definitions (lines and sections)
+/* mod_md_config.c: the directive table and the handlers of MD definitions (lines and sections)
  * and their settings, checked while httpd reads the config so that configtest names file:line. */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 #include "md_acme_profile.h"
 #include "md_challenge.h"
 #include "mod_md.h"
+#include "mod_md_config_int.h"
 #include "mod_md_config.h"
 
 /* The CAs MDCertificateAuthority knows by name (as the bundled module does). */
@@ -28,22 +29,19 @@ static const md_mod_ca_name_t ca_names[] = {
 #define MD_MOD_CA_NAMES "letsencrypt, letsencrypt-test, buypass, buypass-test"
 /* what MDCertificateAgreement accepts instead of the terms' URL */
 #define MD_MOD_AGREEMENT_ACCEPTED "accepted"
-#define MD_MOD_PORT_MAX 65535
-/* MDPortMap's way of saying "the CA cannot reach this port" */
-#define MD_MOD_PORT_NONE "-"
 
 APLOG_USE_MODULE(md);
 
-/* ---- where a directive stands ---- */
+/* ---- where a directive stands (mod_md_config_int.h) ---- */
 
 /* Inside an MD section, httpd hands every handler our section's md_mod_mdef_t as 'mconfig'
  * (see section_mdomain); elsewhere mconfig is NULL, as the module has no directory config. */
-static md_mod_conf_t *conf_of(cmd_parms *cmd)
+md_mod_conf_t *md_mod_conf_of(cmd_parms *cmd)
 {
     return md_mod_srv_get(cmd->server)->mc;
 }
 
-static const char *not_in_vhost(cmd_parms *cmd)
+const char *md_mod_not_in_vhost(cmd_parms *cmd)
 {
     if (cmd->server->is_virtual) {
         return apr_psprintf(cmd->pool,
@@ -56,7 +54,7 @@ static const char *not_in_vhost(cmd_parms *cmd)
 }
 
 /* For directives that apply to all MDs: not in a vhost, not in an MD section. */
-static const char *global_only(cmd_parms *cmd, void *mconfig)
+const char *md_mod_global_only(cmd_parms *cmd, void *mconfig)
 {
     const md_mod_mdef_t *mdef = mconfig;
 
@@ -66,18 +64,18 @@ static const char *global_only(cmd_parms *cmd, void *mconfig)
                             "move it outside the section",
                             cmd->cmd->name, mdef->md->name);
     }
-    return not_in_vhost(cmd);
+    return md_mod_not_in_vhost(cmd);
 }
 
 /* Settings of the MD section the directive stands in, else the global ones. */
-static md_mod_settings_t *settings_of(cmd_parms *cmd, void *mconfig)
+md_mod_settings_t *md_mod_settings_of(cmd_parms *cmd, void *mconfig)
 {
     md_mod_mdef_t *mdef = mconfig;
 
-    return mdef ? &mdef->settings : &conf_of(cmd)->defaults;
+    return mdef ? &mdef->settings : &md_mod_conf_of(cmd)->defaults;
 }
 
-static const char *file_check(cmd_parms *cmd, const char **ppath, const char *arg, int executable)
+const char *md_mod_file_check(cmd_parms *cmd, const char **ppath, const char *arg, int executable)
 {
     const char *path = ap_server_root_relative(cmd->pool, arg);
     apr_finfo_t fi;
@@ -100,7 +98,7 @@ static const char *file_check(cmd_parms *cmd, const char **ppath, const char *ar
     return NULL;
 }
 
-static int is_http_url(const char *s)
+int md_mod_is_http_url(const char *s)
 {
     return !strncasecmp(s, "https://", 8) || !strncasecmp(s, "http://", 7);
 }
@@ -136,7 +134,7 @@ static const char *mdef_add_names(cmd_parms *cmd, md_mod_mdef_t *mdef, int argc,
         if (md_dns_name_check(&norm, &err, argv[i], cmd->pool) != APR_SUCCESS) {
             return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
         }
-        other = mdef_of_name(conf_of(cmd), norm);
+        other = mdef_of_name(md_mod_conf_of(cmd), norm);
         if (other == mdef) {
             continue; /* given twice for the same MD: harmless */
         }
@@ -153,7 +151,7 @@ static const char *mdef_add_names(cmd_parms *cmd, md_mod_mdef_t *mdef, int argc,
                                 MD_NAMES_MAX);
         }
         APR_ARRAY_PUSH(mdef->md->domains, const char *) = norm;
-        apr_hash_set(conf_of(cmd)->mdef_names, norm, APR_HASH_KEY_STRING, mdef);
+        apr_hash_set(md_mod_conf_of(cmd)->mdef_names, norm, APR_HASH_KEY_STRING, mdef);
         if (!mdef->md->name) {
             mdef->md->name = norm;
         }
@@ -170,7 +168,7 @@ static const char *mdef_add_names(cmd_parms *cmd, md_mod_mdef_t *mdef, int argc,
 
 static const char *mdef_create(md_mod_mdef_t **pmdef, cmd_parms *cmd, int argc, char *const argv[])
 {
-    md_mod_conf_t *mc = conf_of(cmd);
+    md_mod_conf_t *mc = md_mod_conf_of(cmd);
     md_mod_mdef_t *mdef = apr_pcalloc(cmd->pool, sizeof(*mdef));
     const char *err;
 
@@ -239,7 +237,7 @@ static const char *section_mdomain(cmd_parms *cmd, void *mconfig, const char *ar
                             "first",
                             cmd->cmd->name, ((md_mod_mdef_t *) mconfig)->md->name);
     }
-    if ((err = not_in_vhost(cmd)) != NULL) {
+    if ((err = md_mod_not_in_vhost(cmd)) != NULL) {
         return err;
     }
     if (!endp) {
@@ -274,10 +272,10 @@ static const char *set_members(cmd_parms *cmd, void *mconfig, int argc, char *co
     if (mdef) {
         return mdef_add_names(cmd, mdef, argc, argv);
     }
-    if ((err = not_in_vhost(cmd)) != NULL) {
+    if ((err = md_mod_not_in_vhost(cmd)) != NULL) {
         return err;
     }
-    if (argc != 1 || !transitive_word(&conf_of(cmd)->defaults, argv[0])) {
+    if (argc != 1 || !transitive_word(&md_mod_conf_of(cmd)->defaults, argv[0])) {
         return apr_psprintf(cmd->pool,
                             "%s: outside an MD section only 'auto' or 'manual' is "
                             "allowed; names go inside <MDomainSet name...> sections",
@@ -320,33 +318,16 @@ static const char *set_members_raw(cmd_parms *cmd, void *mconfig, const char *li
 
 /* ---- settings an MD section can override ---- */
 
-#define MD_MOD_GLOBAL_CHECK(cmd, mconfig)                                                          \
-    do {                                                                                           \
-        const char *ctx_err_ = global_only(cmd, mconfig);                                          \
-        if (ctx_err_) {                                                                            \
-            return ctx_err_;                                                                       \
-        }                                                                                          \
-    } while (0)
-
-/* Checks the context of a per-MD setting. */
-#define MD_MOD_SETTING_CHECK(cmd, mconfig)                                                         \
-    do {                                                                                           \
-        const char *ctx_err_ = (mconfig) ? NULL : not_in_vhost(cmd);                               \
-        if (ctx_err_) {                                                                            \
-            return ctx_err_;                                                                       \
-        }                                                                                          \
-    } while (0)
-
 static const char *set_agreement(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     MD_MOD_SETTING_CHECK(cmd, mconfig);
-    if (strcasecmp(arg, MD_MOD_AGREEMENT_ACCEPTED) && !is_http_url(arg)) {
+    if (strcasecmp(arg, MD_MOD_AGREEMENT_ACCEPTED) && !md_mod_is_http_url(arg)) {
         return apr_psprintf(cmd->pool,
                             "%s: '%s' is neither 'accepted' nor the URL of the CA's "
                             "terms of service; write 'MDCertificateAgreement accepted'",
                             cmd->cmd->name, arg);
     }
-    settings_of(cmd, mconfig)->ca_agreement =
+    md_mod_settings_of(cmd, mconfig)->ca_agreement =
         strcasecmp(arg, MD_MOD_AGREEMENT_ACCEPTED) ? arg : MD_MOD_AGREEMENT_ACCEPTED;
     return NULL;
 }
@@ -354,7 +335,7 @@ static const char *set_agreement(cmd_parms *cmd, void *mconfig, const char *arg)
 static const char *set_eab(cmd_parms *cmd, void *mconfig, const char *a1, const char *a2)
 {
     MD_MOD_SETTING_CHECK(cmd, mconfig);
-    return md_mod_eab_parse(&settings_of(cmd, mconfig)->eab, cmd, a1, a2);
+    return md_mod_eab_parse(&md_mod_settings_of(cmd, mconfig)->eab, cmd, a1, a2);
 }
 
 static const char *set_contact(cmd_parms *cmd, void *mconfig, const char *arg)
@@ -369,13 +350,13 @@ static const char *set_contact(cmd_parms *cmd, void *mconfig, const char *arg)
                             "'%s admin@example.org'",
                             cmd->cmd->name, arg, cmd->cmd->name);
     }
-    settings_of(cmd, mconfig)->contact = apr_pstrcat(cmd->pool, "mailto:", addr, NULL);
+    md_mod_settings_of(cmd, mconfig)->contact = apr_pstrcat(cmd->pool, "mailto:", addr, NULL);
     return NULL;
 }
 
 static const char *set_ca(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
 {
-    md_mod_settings_t *settings = settings_of(cmd, mconfig);
+    md_mod_settings_t *settings = md_mod_settings_of(cmd, mconfig);
     const char *url;
 
     MD_MOD_SETTING_CHECK(cmd, mconfig);
@@ -390,7 +371,7 @@ static const char *set_ca(cmd_parms *cmd, void *mconfig, int argc, char *const a
         settings->ca_urls = apr_array_make(cmd->pool, argc, sizeof(const char *));
     }
     for (int i = 0; i < argc; ++i) {
-        url = is_http_url(argv[i]) ? argv[i] : NULL;
+        url = md_mod_is_http_url(argv[i]) ? argv[i] : NULL;
         for (apr_size_t k = 0; !url && k < sizeof(ca_names) / sizeof(ca_names[0]); ++k) {
             url = strcasecmp(argv[i], ca_names[k].name) ? NULL : ca_names[k].url;
         }
@@ -428,7 +409,7 @@ static const char *set_renew_mode(cmd_parms *cmd, void *mconfig, const char *arg
         return apr_psprintf(cmd->pool, "%s: unknown mode '%s'; write auto, manual or always",
                             cmd->cmd->name, arg);
     }
-    settings_of(cmd, mconfig)->renew_mode = (int) mode;
+    md_mod_settings_of(cmd, mconfig)->renew_mode = (int) mode;
     return NULL;
 }
 
@@ -436,7 +417,7 @@ static const char *set_renew_mode(cmd_parms *cmd, void *mconfig, const char *arg
  * which. */
 static const char *set_window(cmd_parms *cmd, void *mconfig, const char *arg)
 {
-    md_mod_settings_t *settings = settings_of(cmd, mconfig);
+    md_mod_settings_t *settings = md_mod_settings_of(cmd, mconfig);
     md_timeslice_t *ts = apr_pcalloc(cmd->pool, sizeof(*ts));
     const char *err;
 
@@ -456,7 +437,7 @@ static const char *set_window(cmd_parms *cmd, void *mconfig, const char *arg)
     if (!strcmp(cmd->info, "renew")) {
         settings->renew_window = ts;
     } else if (!strcmp(cmd->info, "stapling")) {
-        conf_of(cmd)->stapling_window = ts;
+        md_mod_conf_of(cmd)->stapling_window = ts;
     } else {
         settings->warn_window = ts;
     }
@@ -479,14 +460,14 @@ static const char *set_pkeys(cmd_parms *cmd, void *mconfig, int argc, char *cons
             return apr_psprintf(cmd->pool, "%s: 'Default' stands alone, without other key types",
                                 cmd->cmd->name);
         }
-        settings_of(cmd, mconfig)->pkey_specs = apr_array_make(cmd->pool, 0, sizeof(void *));
+        md_mod_settings_of(cmd, mconfig)->pkey_specs = apr_array_make(cmd->pool, 0, sizeof(void *));
         return NULL;
     }
     if (md_pkey_specs_parse(&specs, &err, argc, (const char *const *) argv, cmd->pool) !=
         APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
     }
-    settings_of(cmd, mconfig)->pkey_specs = specs;
+    md_mod_settings_of(cmd, mconfig)->pkey_specs = specs;
     return NULL;
 }
 
@@ -519,7 +500,7 @@ static const char *set_challenges(cmd_parms *cmd, void *mconfig, int argc, char 
                             "%s needs at least one of http-01, tls-alpn-01, dns-01, dns-persist-01",
                             cmd->cmd->name);
     }
-    settings_of(cmd, mconfig)->ca_challenges = types;
+    md_mod_settings_of(cmd, mconfig)->ca_challenges = types;
     return NULL;
 }
 
@@ -532,7 +513,7 @@ static const char *set_preferred_chain(cmd_parms *cmd, void *mconfig, const char
                             "e.g. \"ISRG Root X1\"",
                             cmd->cmd->name);
     }
-    settings_of(cmd, mconfig)->preferred_chain = arg;
+    md_mod_settings_of(cmd, mconfig)->preferred_chain = arg;
     return NULL;
 }
 
@@ -543,7 +524,7 @@ static const char *set_require_https(cmd_parms *cmd, void *mconfig, const char *
     MD_MOD_SETTING_CHECK(cmd, mconfig);
     for (int i = 0; i < (int) (sizeof(words) / sizeof(words[0])); ++i) {
         if (!strcasecmp(arg, words[i])) {
-            settings_of(cmd, mconfig)->require_https = i;
+            md_mod_settings_of(cmd, mconfig)->require_https = i;
             return NULL;
         }
     }
@@ -562,14 +543,14 @@ static const char *set_profile(cmd_parms *cmd, void *mconfig, const char *arg)
                             "its directory, e.g. '%s shortlived'",
                             cmd->cmd->name, arg, cmd->cmd->name);
     }
-    settings_of(cmd, mconfig)->profile = arg;
+    md_mod_settings_of(cmd, mconfig)->profile = arg;
     return NULL;
 }
 
 static const char *set_profile_mandatory(cmd_parms *cmd, void *mconfig, int flag)
 {
     MD_MOD_SETTING_CHECK(cmd, mconfig);
-    settings_of(cmd, mconfig)->profile_mandatory = flag;
+    md_mod_settings_of(cmd, mconfig)->profile_mandatory = flag;
     return NULL;
 }
 
@@ -582,7 +563,7 @@ static const char *set_renew_via_ari(cmd_parms *cmd, void *mconfig, const char *
                             "information says so) or off (MDRenewWindow alone decides)",
                             cmd->cmd->name, arg);
     }
-    settings_of(cmd, mconfig)->ari_renewals = !strcasecmp(arg, "on");
+    md_mod_settings_of(cmd, mconfig)->ari_renewals = !strcasecmp(arg, "on");
     return NULL;
 }
 
@@ -601,7 +582,7 @@ static const char *set_static_file(cmd_parms *cmd, void *mconfig, const char *ar
                             "renewed",
                             cmd->cmd->name);
     }
-    if ((err = file_check(cmd, &path, arg, 0)) != NULL) {
+    if ((err = md_mod_file_check(cmd, &path, arg, 0)) != NULL) {
         return err;
     }
     if (!strcmp(cmd->info, "cert")) {
@@ -609,311 +590,6 @@ static const char *set_static_file(cmd_parms *cmd, void *mconfig, const char *ar
     } else {
         mdef->key_file = path;
     }
-    return NULL;
-}
-
-/* ---- module-wide settings ---- */
-
-/* MDCACertificateFile, MDChallengeDns01, MDMessageCmd, MDNotifyCmd; cmd->info: the field. */
-/* A file or program used later, not while the config is read: one that is not there (yet:
- * deployment tools often install it after the config) is a warning naming file and line, as
- * with the bundled module; where it is needed, its absence is an error in the log then. */
-static const char *later_file(cmd_parms *cmd, const char **ppath, const char *arg, int executable)
-{
-    const char *err;
-
-    if ((err = file_check(cmd, ppath, arg, executable)) != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, cmd->server,
-                     "%s:%d: %s (it is used later, when needed: provide it by then)",
-                     cmd->directive->filename, cmd->directive->line_num, err);
-        if (!(*ppath = ap_server_root_relative(cmd->pool, arg))) {
-            return err;
-        }
-    }
-    return NULL;
-}
-
-static const char *set_global_file(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    md_mod_conf_t *mc = conf_of(cmd);
-    const char *which = cmd->info, *path, *err;
-    int executable = strcmp(which, "ca_file") && strcmp(which, "proxy_ca_file");
-
-    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    if ((err = later_file(cmd, &path, arg, executable)) != NULL) {
-        return err;
-    }
-    if (!strcmp(which, "ca_file")) {
-        mc->ca_file = path;
-    } else if (!strcmp(which, "proxy_ca_file")) {
-        mc->proxy_ca_file = path;
-    } else if (!strcmp(which, "dns01")) {
-        mc->dns01_cmd = path;
-    }
-    return NULL;
-}
-
-/* MDMessageCmd / MDNotifyCmd program [args...] (a missing program: see later_file). */
-static const char *set_cmd(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
-{
-    md_mod_conf_t *mc = conf_of(cmd);
-    apr_array_header_t *cmdline;
-    const char *path, *err;
-
-    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    if (argc < 1) {
-        return apr_psprintf(cmd->pool, "%s needs the program to run (and its arguments, if any)",
-                            cmd->cmd->name);
-    }
-    if ((err = later_file(cmd, &path, argv[0], 1)) != NULL) {
-        return err;
-    }
-    cmdline = apr_array_make(cmd->pool, argc, sizeof(const char *));
-    APR_ARRAY_PUSH(cmdline, const char *) = path;
-    for (int i = 1; i < argc; ++i) {
-        APR_ARRAY_PUSH(cmdline, const char *) = argv[i];
-    }
-    if (!strcmp(cmd->info, "message")) {
-        mc->message_cmd = cmdline;
-    } else {
-        mc->notify_cmd = cmdline;
-    }
-    return NULL;
-}
-
-/* MDCheckInterval, MDRetryDelay and MDActivationDelay (which may be 0); cmd->info says which. */
-static const char *set_duration(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    md_mod_conf_t *mc = conf_of(cmd);
-    int activation = !strcmp(cmd->info, "activation") || !strcmp(cmd->info, "initial");
-    apr_interval_time_t dur;
-
-    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    if (md_duration_parse(&dur, arg, "s") != APR_SUCCESS || dur < 0 || (dur == 0 && !activation)) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a duration; write e.g. 30s, 5m, 12h or 1d",
-                            cmd->cmd->name, arg);
-    }
-    if (!strcmp(cmd->info, "check")) {
-        mc->check_interval = dur;
-    } else if (!strcmp(cmd->info, "initial")) {
-        mc->initial_delay = dur;
-    } else if (activation) {
-        mc->activation_delay = dur;
-    } else {
-        mc->retry_delay = dur;
-    }
-    return NULL;
-}
-
-static const char *port_map_one(cmd_parms *cmd, const char *arg)
-{
-    md_mod_conf_t *mc = conf_of(cmd);
-    const char *colon = strchr(arg, ':'), *val;
-    char *end;
-    long port = 0;
-    int *target;
-
-    if (!colon) {
-        goto bad;
-    }
-    if (!strncasecmp(arg, "http:", 5) || !strncmp(arg, "80:", 3)) {
-        target = &mc->port_http;
-    } else if (!strncasecmp(arg, "https:", 6) || !strncmp(arg, "443:", 4)) {
-        target = &mc->port_https;
-    } else {
-        goto bad;
-    }
-    val = colon + 1;
-    if (strcmp(val, MD_MOD_PORT_NONE)) {
-        port = strtol(val, &end, 10);
-        if (!apr_isdigit(*val) || *end || port < 1 || port > MD_MOD_PORT_MAX) {
-            goto bad;
-        }
-    }
-    *target = (int) port; /* 0: the CA cannot reach us there */
-    return NULL;
-bad:
-    return apr_psprintf(cmd->pool,
-                        "%s: cannot read '%s'; write http:PORT and/or https:PORT "
-                        "(the local ports the CA's 80 and 443 arrive at), or http:- when the CA "
-                        "cannot reach port 80",
-                        cmd->cmd->name, arg);
-}
-
-static const char *set_port_map(cmd_parms *cmd, void *mconfig, const char *a1, const char *a2)
-{
-    const char *err;
-
-    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    if ((err = port_map_one(cmd, a1)) == NULL && a2) {
-        err = port_map_one(cmd, a2);
-    }
-    return err;
-}
-
-static const char *set_store_dir(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    const char *path = ap_server_root_relative(cmd->pool, arg);
-
-    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    if (!path) {
-        return apr_psprintf(cmd->pool, "%s: '%s' is not a valid path", cmd->cmd->name, arg);
-    }
-    conf_of(cmd)->store_dir = path;
-    return NULL;
-}
-
-/* MDHttpProxy: globally (also the default of every MD) or for one MD in its section. */
-static const char *set_proxy(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    MD_MOD_SETTING_CHECK(cmd, mconfig);
-    if (!is_http_url(arg)) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not a proxy URL; write e.g. "
-                            "http://proxy.example.org:3128",
-                            cmd->cmd->name, arg);
-    }
-    if (mconfig) {
-        settings_of(cmd, mconfig)->proxy = arg;
-    } else {
-        conf_of(cmd)->proxy = arg;
-    }
-    return NULL;
-}
-
-static const char *set_dns01_version(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    if (strcmp(arg, "1") && strcmp(arg, "2")) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not a version: 1 runs 'teardown <domain>', 2 runs "
-                            "'teardown <domain> <txt-value>'",
-                            cmd->cmd->name, arg);
-    }
-    conf_of(cmd)->dns01_version = arg[0] - '0';
-    return NULL;
-}
-
-/* MDStoreLocks on|off|<duration>. The store is always locked around activation (a store
- * shared by several servers included): on/off are accepted for the bundled module's configs;
- * a duration is how long startup waits for the lock. */
-static const char *set_store_locks(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    apr_interval_time_t dur;
-
-    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    if (!strcasecmp(arg, "on") || !strcasecmp(arg, "off")) {
-        return NULL;
-    }
-    if (md_duration_parse(&dur, arg, "s") != APR_SUCCESS || dur <= 0) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is neither on, off nor a duration (how long startup waits "
-                            "for the store's lock, e.g. 10s)",
-                            cmd->cmd->name, arg);
-    }
-    conf_of(cmd)->store_lock_wait = dur;
-    return NULL;
-}
-
-static const char *set_retry_failover(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    char *end;
-    long n = strtol(arg, &end, 10);
-
-    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    if (end == arg || *end || n < 1 || n > 1000) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not a number of tries from 1 to 1000 (after how many "
-                            "failed tries in a row the next CA of MDCertificateAuthority is used)",
-                            cmd->cmd->name, arg);
-    }
-    conf_of(cmd)->retry_failover = (int) n;
-    return NULL;
-}
-
-static const char *set_match_names(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    if (strcasecmp(arg, "all") && strcasecmp(arg, "servernames")) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is neither 'all' (a vhost uses the MD of its ServerName or "
-                            "of a ServerAlias) nor 'servernames' (of its ServerName only)",
-                            cmd->cmd->name, arg);
-    }
-    conf_of(cmd)->match_servernames = !strcasecmp(arg, "servernames");
-    return NULL;
-}
-
-static const char *set_certificate_status(cmd_parms *cmd, void *mconfig, int flag)
-{
-    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    conf_of(cmd)->certificate_status = flag;
-    return NULL;
-}
-
-static const char *set_server_status(cmd_parms *cmd, void *mconfig, int flag)
-{
-    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    conf_of(cmd)->server_status = flag;
-    return NULL;
-}
-
-/* MDCertificateCheck name url: the link status pages give per certificate (url + its SHA-256
- * fingerprint), e.g. to a CT log search. */
-static const char *set_certificate_check(cmd_parms *cmd, void *mconfig, const char *name,
-                                         const char *url)
-{
-    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    if (!is_http_url(url)) {
-        return apr_psprintf(
-            cmd->pool, "%s: '%s' is not an http(s) URL; write e.g. %s crt.sh https://crt.sh?q=",
-            cmd->cmd->name, url, cmd->cmd->name);
-    }
-    conf_of(cmd)->check_name = name;
-    conf_of(cmd)->check_url = url;
-    return NULL;
-}
-
-/* MDBaseServer and MDStapleOthers; cmd->info says which. */
-static const char *set_global_flag(cmd_parms *cmd, void *mconfig, int flag)
-{
-    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    if (!strcmp(cmd->info, "base")) {
-        conf_of(cmd)->base_server = flag;
-    } else {
-        conf_of(cmd)->staple_others = flag;
-    }
-    return NULL;
-}
-
-/* ---- OCSP stapling ---- */
-
-/* MDStapling and MDMustStaple: global or per MD; cmd->info says which. */
-static const char *set_staple_flag(cmd_parms *cmd, void *mconfig, int flag)
-{
-    md_mod_settings_t *settings = settings_of(cmd, mconfig);
-
-    MD_MOD_SETTING_CHECK(cmd, mconfig);
-    if (!strcmp(cmd->info, "stapling")) {
-        settings->stapling = flag;
-    } else {
-        settings->must_staple = flag;
-    }
-    return NULL;
-}
-
-static const char *set_stapling_keep(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    apr_interval_time_t dur;
-
-    MD_MOD_GLOBAL_CHECK(cmd, mconfig);
-    if (md_duration_parse(&dur, arg, "d") != APR_SUCCESS || dur <= 0) {
-        return apr_psprintf(cmd->pool,
-                            "%s: '%s' is not a duration; write e.g. 7d or 12h (a plain number "
-                            "is days)",
-                            cmd->cmd->name, arg);
-    }
-    conf_of(cmd)->stapling_keep = dur;
     return NULL;
 }
 
@@ -945,7 +621,7 @@ const command_rec md_mod_cmds[] = {
     MD_CMD_ARGV("MDCertificateAuthority", set_ca, NULL,
                 "ACME directory URL(s), tried in order; or " MD_MOD_CA_NAMES),
     MD_CMD_TAKE1("MDCertificateProtocol", set_ca_proto, NULL, "the protocol: ACME"),
-    MD_CMD_TAKE1("MDCACertificateFile", set_global_file, "ca_file",
+    MD_CMD_TAKE1("MDCACertificateFile", md_mod_set_global_file, "ca_file",
                  "PEM file with the roots to trust for the CA's TLS"),
     MD_CMD_TAKE1("MDDriveMode", set_renew_mode, NULL, "auto | manual | always"),
     MD_CMD_TAKE1("MDRenewMode", set_renew_mode, NULL, "auto | manual | always"),
@@ -953,25 +629,25 @@ const command_rec md_mod_cmds[] = {
                  "when to renew: time (21d) or share of the lifetime (33%) before expiry"),
     MD_CMD_TAKE1("MDWarnWindow", set_window, "warn",
                  "when to warn of expiry: time (7d) or share of the lifetime (10%)"),
-    MD_CMD_TAKE1("MDCheckInterval", set_duration, "check",
+    MD_CMD_TAKE1("MDCheckInterval", md_mod_set_duration, "check",
                  "how often certificates are checked (default 12h)"),
-    MD_CMD_TAKE1("MDRetryDelay", set_duration, "retry",
+    MD_CMD_TAKE1("MDRetryDelay", md_mod_set_duration, "retry",
                  "delay of the first retry after an error, doubling (default 5s)"),
     MD_CMD_ARGV("MDPrivateKeys", set_pkeys, NULL,
                 "key types, one certificate each: RSA [bits] | secp256r1 | secp384r1"),
     MD_CMD_ARGV("MDCAChallenges", set_challenges, NULL,
                 "allowed challenge types: http-01 tls-alpn-01 dns-01 dns-persist-01"),
-    MD_CMD_TAKE1("MDChallengeDns01", set_global_file, "dns01",
+    MD_CMD_TAKE1("MDChallengeDns01", md_mod_set_global_file, "dns01",
                  "program that sets up/tears down dns-01 TXT records"),
-    MD_CMD_TAKE1("MDChallengeDns01Version", set_dns01_version, NULL,
+    MD_CMD_TAKE1("MDChallengeDns01Version", md_mod_set_dns01_version, NULL,
                  "1: teardown <domain> (default); 2: teardown <domain> <txt-value>"),
-    AP_INIT_TAKE12("MDPortMap", set_port_map, NULL, RSRC_CONF,
+    AP_INIT_TAKE12("MDPortMap", md_mod_set_port_map, NULL, RSRC_CONF,
                    "local ports the CA's 80 and 443 arrive at: http:N https:N (http:- none)"),
-    MD_CMD_TAKE1("MDStoreDir", set_store_dir, NULL, "the store's directory (default md)"),
-    MD_CMD_TAKE1("MDStoreLocks", set_store_locks, NULL,
+    MD_CMD_TAKE1("MDStoreDir", md_mod_set_store_dir, NULL, "the store's directory (default md)"),
+    MD_CMD_TAKE1("MDStoreLocks", md_mod_set_store_locks, NULL,
                  "on | off | how long startup waits for the store's lock (default 5s)"),
-    MD_CMD_TAKE1("MDHttpProxy", set_proxy, NULL, "proxy URL for talking to the CA"),
-    MD_CMD_TAKE1("MDHttpProxyCACertificateFile", set_global_file, "proxy_ca_file",
+    MD_CMD_TAKE1("MDHttpProxy", md_mod_set_proxy, NULL, "proxy URL for talking to the CA"),
+    MD_CMD_TAKE1("MDHttpProxyCACertificateFile", md_mod_set_global_file, "proxy_ca_file",
                  "PEM file with the roots to trust for an https:// MDHttpProxy's own TLS"),
     MD_CMD_TAKE1("MDPreferredChain", set_preferred_chain, NULL,
                  "name (CN) of the root whose chain to use, of those the CA offers; quote a "
@@ -985,38 +661,38 @@ const command_rec md_mod_cmds[] = {
                  "inside an MD section: a static certificate chain file, not renewed"),
     MD_CMD_TAKE1("MDCertificateKeyFile", set_static_file, "key",
                  "inside an MD section: the key of MDCertificateFile"),
-    MD_CMD_TAKE1("MDMatchNames", set_match_names, NULL,
+    MD_CMD_TAKE1("MDMatchNames", md_mod_set_match_names, NULL,
                  "all | servernames: which vhost names find the vhost's MD (default all)"),
-    AP_INIT_FLAG("MDCertificateStatus", set_certificate_status, NULL, RSRC_CONF,
+    AP_INIT_FLAG("MDCertificateStatus", md_mod_set_certificate_status, NULL, RSRC_CONF,
                  "on: MD vhosts answer /.httpd/certificate-status over TLS (default on)"),
-    AP_INIT_FLAG("MDServerStatus", set_server_status, NULL, RSRC_CONF,
+    AP_INIT_FLAG("MDServerStatus", md_mod_set_server_status, NULL, RSRC_CONF,
                  "on: the MDs in mod_status's server-status page (default off)"),
-    AP_INIT_TAKE2("MDCertificateCheck", set_certificate_check, NULL, RSRC_CONF,
+    AP_INIT_TAKE2("MDCertificateCheck", md_mod_set_certificate_check, NULL, RSRC_CONF,
                   "name url: status pages link each certificate to url<sha256-fingerprint>"),
-    AP_INIT_FLAG("MDBaseServer", set_global_flag, "base", RSRC_CONF,
+    AP_INIT_FLAG("MDBaseServer", md_mod_set_global_flag, "base", RSRC_CONF,
                  "on: the server outside any vhost may use an MD too (default off)"),
-    MD_CMD_ARGV("MDMessageCmd", set_cmd, "message",
+    MD_CMD_ARGV("MDMessageCmd", md_mod_set_cmd, "message",
                 "program [args] run on events: <program> [args] <event> <md-name>"),
-    MD_CMD_ARGV("MDNotifyCmd", set_cmd, "notify",
+    MD_CMD_ARGV("MDNotifyCmd", md_mod_set_cmd, "notify",
                 "program [args] run after renewals: <program> [args] <md-name>..."),
-    MD_CMD_TAKE1("MDActivationDelay", set_duration, "activation",
+    MD_CMD_TAKE1("MDActivationDelay", md_mod_set_duration, "activation",
                  "how long a renewed certificate waits before it is served (default 0)"),
-    MD_CMD_TAKE1("MDRetryFailover", set_retry_failover, NULL,
+    MD_CMD_TAKE1("MDRetryFailover", md_mod_set_retry_failover, NULL,
                  "failed tries in a row after which the next CA is used (default 13)"),
-    MD_CMD_TAKE1("MDInitialDelay", set_duration, "initial",
+    MD_CMD_TAKE1("MDInitialDelay", md_mod_set_duration, "initial",
                  "how long after a (re)start the first check waits (default 0)"),
     MD_CMD_TAKE1("MDProfile", set_profile, NULL,
                  "certificate profile to order, one the CA lists (default: the CA's default)"),
     AP_INIT_FLAG("MDProfileMandatory", set_profile_mandatory, NULL, RSRC_CONF,
                  "on: no certificate when the CA does not offer MDProfile (default off: a "
                  "warning, and the CA's default profile)"),
-    AP_INIT_FLAG("MDStapling", set_staple_flag, "stapling", RSRC_CONF,
+    AP_INIT_FLAG("MDStapling", md_mod_set_staple_flag, "stapling", RSRC_CONF,
                  "on: staple OCSP responses for the MD(s) (default off)"),
-    AP_INIT_FLAG("MDMustStaple", set_staple_flag, "must-staple", RSRC_CONF,
+    AP_INIT_FLAG("MDMustStaple", md_mod_set_staple_flag, "must-staple", RSRC_CONF,
                  "on: new certificates carry the OCSP Must-Staple flag (default off)"),
-    AP_INIT_FLAG("MDStapleOthers", set_global_flag, "others", RSRC_CONF,
+    AP_INIT_FLAG("MDStapleOthers", md_mod_set_global_flag, "others", RSRC_CONF,
                  "with MDStapling on: also staple certificates of no MD (default on)"),
-    MD_CMD_TAKE1("MDStaplingKeepResponse", set_stapling_keep, NULL,
+    MD_CMD_TAKE1("MDStaplingKeepResponse", md_mod_set_stapling_keep, NULL,
                  "how long an OCSP response is kept in the store after it expired (default 7d)"),
     MD_CMD_TAKE1("MDStaplingRenewWindow", set_window, "stapling",
                  "when to renew OCSP responses before they expire: 2d or 33% (default 33%)"),
