@@ -6,7 +6,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <apr_date.h>
 #include <apr_strings.h>
 #include <openssl/ocsp.h>
 #include <openssl/sha.h>
@@ -311,14 +310,6 @@ const char *md_ocsp_aspect(const md_ocsp_cert_t *oc, apr_pool_t *p)
     return apr_pstrcat(p, "ocsp-", oc->id, ".json", NULL);
 }
 
-const char *md_ocsp_date_format(apr_time_t t, apr_pool_t *p)
-{
-    char *s = apr_palloc(p, APR_RFC822_DATE_LEN);
-
-    apr_rfc822_date(s, t);
-    return s;
-}
-
 apr_status_t md_ocsp_save(md_store_t *store, const char *entry, const md_ocsp_cert_t *oc,
                           const md_ocsp_resp_t *resp, apr_pool_t *p)
 {
@@ -326,8 +317,8 @@ apr_status_t md_ocsp_save(md_store_t *store, const char *entry, const md_ocsp_ce
 
     md_json_set_str(j, MD_OCSP_KEY_RESPONSE, md_base64url_encode(resp->der, resp->der_len, p));
     md_json_set_str(j, MD_OCSP_KEY_STATUS, md_ocsp_status_name(resp->status));
-    md_json_set_str(valid, MD_OCSP_KEY_FROM, md_ocsp_date_format(resp->valid_from, p));
-    md_json_set_str(valid, MD_OCSP_KEY_UNTIL, md_ocsp_date_format(resp->valid_until, p));
+    md_json_set_str(valid, MD_OCSP_KEY_FROM, md_time_http(resp->valid_from, p));
+    md_json_set_str(valid, MD_OCSP_KEY_UNTIL, md_time_http(resp->valid_until, p));
     md_json_set(j, MD_OCSP_KEY_VALID, valid);
     return md_store_save_json(store, MD_SG_OCSP, entry, md_ocsp_aspect(oc, p), j, p);
 }
@@ -367,14 +358,7 @@ apr_status_t md_ocsp_load(md_ocsp_resp_t *resp, const char **perr, md_store_t *s
 /* valid.until of a stored response as either module wrote it; 0 when it has none. */
 static apr_time_t stored_until(const md_json_t *j, apr_pool_t *p)
 {
-    const char *s = md_json_get_str(md_json_get(j, MD_OCSP_KEY_VALID, p), MD_OCSP_KEY_UNTIL);
-    apr_time_t t = 0;
-
-    if (s && md_time_parse(&t, s) != APR_SUCCESS) {
-        t = apr_date_parse_http(s);
-        t = t == APR_DATE_BAD ? 0 : t;
-    }
-    return t;
+    return md_time_of(md_json_get_str(md_json_get(j, MD_OCSP_KEY_VALID, p), MD_OCSP_KEY_UNTIL));
 }
 
 static int is_response_file(const char *aspect)

@@ -73,10 +73,6 @@ apr_status_t md_ocsp_fetch(md_ocsp_resp_t *resp, const char **perr, md_http_t *h
  * its validity as a certificate's renew window is of the certificate's lifetime. */
 apr_time_t md_ocsp_renew_at(const md_ocsp_resp_t *resp, const md_timeslice_t *window);
 
-/* An HTTP date ("Mon, 07 Dec 2026 15:14:06 GMT"), as the bundled module writes times of
- * OCSP responses in the store and in md-status. */
-const char *md_ocsp_date_format(apr_time_t t, apr_pool_t *p);
-
 /* The file of oc's response in the entry of the ocsp/ group: "ocsp-<id>.json". */
 const char *md_ocsp_aspect(const md_ocsp_cert_t *oc, apr_pool_t *p);
 

@@ -1,7 +1,6 @@
 /* md_status_fmt.c: the status JSON of MDs (md_reg_status_json, as md-status completes it) in
  * two more forms: an HTML table for people and the Prometheus text exposition for scrapers. */
 #include <string.h>
-#include <apr_date.h>
 #include <apr_strings.h>
 
 #include "md_status_fmt.h"
@@ -98,16 +97,10 @@ static const char *label_esc(const char *s, apr_pool_t *p)
     return escape(s, "\\\"\n", label_repl, p);
 }
 
-/* Seconds since the epoch of an HTTP date or RFC 3339 member; 0 when missing. */
+/* The time of an HTTP date or RFC 3339 member; 0 when missing. */
 static apr_time_t member_time(const md_json_t *j, const char *key)
 {
-    const char *s = md_json_get_str(j, key);
-    apr_time_t t = 0;
-
-    if (s && md_time_parse(&t, s) != APR_SUCCESS) {
-        t = apr_date_parse_http(s);
-    }
-    return t > 0 ? t : 0;
+    return md_time_of(md_json_get_str(j, key));
 }
 
 typedef struct {

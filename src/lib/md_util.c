@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <apr_cstr.h>
+#include <apr_date.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
@@ -168,6 +169,16 @@ const char *md_time_http(apr_time_t t, apr_pool_t *p)
     char buf[APR_RFC822_DATE_LEN];
 
     return apr_rfc822_date(buf, t) == APR_SUCCESS ? apr_pstrdup(p, buf) : NULL;
+}
+
+apr_time_t md_time_of(const char *s)
+{
+    apr_time_t t = 0;
+
+    if (s && md_time_parse(&t, s) != APR_SUCCESS) {
+        t = apr_date_parse_http(s);
+    }
+    return t > 0 ? t : 0;
 }
 
 /* Exactly n digits at *ps, advancing it. */

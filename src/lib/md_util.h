@@ -86,6 +86,9 @@ const char *md_time_format(apr_time_t t, apr_pool_t *p);
 /* "Mon, 07 Dec 2026 15:14:07 GMT" (RFC 9110 5.6.7): how the bundled module's status JSON
  * writes times, which its consumers parse. */
 const char *md_time_http(apr_time_t t, apr_pool_t *p);
+/* A time written either way (RFC 3339 or HTTP date: stores and status JSON of either module
+ * hold both); 0 for NULL or something else. */
+apr_time_t md_time_of(const char *s);
 apr_status_t md_time_parse(apr_time_t *pt, const char *s);
 
 /* ---- base64url (RFC 4648 section 5, no padding) ---- */

@@ -378,12 +378,12 @@ static md_json_t *staple_status(md_mod_ocsp_t *ocsp, md_mod_staple_t *st, apr_po
     if (md_ocsp_load(&resp, &err, store, st->entry, st->oc, p) == APR_SUCCESS) {
         valid = md_json_new_obj(p);
         md_json_set_str(j, "status", md_ocsp_status_name(resp.status));
-        md_json_set_str(valid, "from", md_ocsp_date_format(resp.valid_from, p));
-        md_json_set_str(valid, "until", md_ocsp_date_format(resp.valid_until, p));
+        md_json_set_str(valid, "from", md_time_http(resp.valid_from, p));
+        md_json_set_str(valid, "until", md_time_http(resp.valid_until, p));
         md_json_set(j, "valid", valid);
         md_json_set_str(
             j, "renew-at",
-            md_ocsp_date_format(md_ocsp_renew_at(&resp, md_mod_stapling_window(ocsp->mc, p)), p));
+            md_time_http(md_ocsp_renew_at(&resp, md_mod_stapling_window(ocsp->mc, p)), p));
     }
     if (md_store_load_json(&job, &err, store, MD_SG_OCSP, st->entry, MD_MOD_OCSP_JOB, p) ==
         APR_SUCCESS) {

@@ -168,8 +168,8 @@ static void job_save(md_mod_ocsp_renewer_t *rn, const char *entry, const md_mod_
     md_json_set_str(j, "name", entry);
     md_json_set_bool(j, "finished", 1);
     md_json_set_int(j, "errors", o->errored ? errors + 1 : 0);
-    md_json_set_str(j, "last-run", md_ocsp_date_format(now, p));
-    md_json_set_str(j, "next-run", md_ocsp_date_format(next, p));
+    md_json_set_str(j, "last-run", md_time_http(now, p));
+    md_json_set_str(j, "next-run", md_time_http(next, p));
     md_json_set_int(last, "status", o->errored ? o->rv : 0);
     md_json_set_str(last, "detail", o->detail);
     md_json_set(j, "last", last);

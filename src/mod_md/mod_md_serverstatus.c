@@ -132,14 +132,8 @@ static void print_html(request_rec *r, md_mod_conf_t *mc, const md_mod_row_t *ro
 {
     const char *check_url = mc->check_url ? mc->check_url : MD_MOD_CHECK_URL_DEFAULT;
     const char *check_name = mc->check_name ? mc->check_name : MD_MOD_CHECK_NAME_DEFAULT;
-    char until[APR_RFC822_DATE_LEN] = "-", renew[APR_RFC822_DATE_LEN] = "-";
-
-    if (row->valid_until) {
-        apr_rfc822_date(until, row->valid_until);
-    }
-    if (row->renew_at) {
-        apr_rfc822_date(renew, row->renew_at);
-    }
+    const char *until = row->valid_until ? md_time_http(row->valid_until, r->pool) : "-";
+    const char *renew = row->renew_at ? md_time_http(row->renew_at, r->pool) : "-";
     ap_rprintf(r, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>",
                ap_escape_html(r->pool, row->md->name),
                ap_escape_html(r->pool, md_array_str_join(row->md->domains, " ", r->pool)),

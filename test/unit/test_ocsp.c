@@ -307,7 +307,7 @@ static void test_store_round_trip_in_bundled_layout(void **state)
     assert_int_equal(md_json_read_file(&j, &err, path, f->pool), APR_SUCCESS);
     assert_string_equal(md_json_get_str(j, "status"), "good");
     assert_string_equal(md_json_get_str(md_json_get(j, "valid", f->pool), "until"),
-                        md_ocsp_date_format(resp.valid_until, f->pool));
+                        md_time_http(resp.valid_until, f->pool));
     assert_int_equal(md_ocsp_load(&loaded, &err, store, "a.example.org", oc, f->pool), APR_SUCCESS);
     assert_int_equal(loaded.status, MD_OCSP_GOOD);
     assert_true(loaded.valid_until == resp.valid_until);
@@ -326,7 +326,7 @@ static void test_prune_after_keep(void **state)
     int removed;
 
     md_json_set(j, "valid", valid);
-    md_json_set_str(valid, "until", md_ocsp_date_format(now - 3 * TEST_HOUR, f->pool));
+    md_json_set_str(valid, "until", md_time_http(now - 3 * TEST_HOUR, f->pool));
     assert_int_equal(
         md_store_save_json(store, MD_SG_OCSP, "a.example.org", "ocsp-01.json", j, f->pool),
         APR_SUCCESS);
