@@ -328,21 +328,28 @@ md_plan_opts_t md_mod_plan_opts(const md_mod_conf_t *mc, const md_mod_gen_t *gen
     return opts;
 }
 
+apr_array_header_t *md_mod_live_infos(md_mod_conf_t *mc, const md_mod_gen_t *gen, int i,
+                                      apr_time_t now, apr_pool_t *p)
+{
+    apr_array_header_t *live;
+
+    if (!gen || i < 0 || i >= gen->snaps->nelts || !md_mod_live_presented(mc, i) ||
+        md_reg_cert_infos(&live, mc->reg, APR_ARRAY_IDX(gen->snaps, i, const md_mod_snap_t *)->md,
+                          MD_SG_LIVE, now, p) != APR_SUCCESS) {
+        return NULL;
+    }
+    return live;
+}
+
 const apr_array_header_t *md_mod_presented(md_mod_conf_t *mc, const md_mod_gen_t *gen, int i,
                                            apr_time_t now, apr_pool_t *p)
 {
-    const md_mod_snap_t *snap;
-    apr_array_header_t *live;
+    const apr_array_header_t *live = md_mod_live_infos(mc, gen, i, now, p);
 
-    if (!gen || i < 0 || i >= gen->snaps->nelts) {
-        return NULL;
-    }
-    snap = APR_ARRAY_IDX(gen->snaps, i, const md_mod_snap_t *);
-    if (md_mod_live_presented(mc, i) &&
-        md_reg_cert_infos(&live, mc->reg, snap->md, MD_SG_LIVE, now, p) == APR_SUCCESS) {
+    if (live || !gen || i < 0 || i >= gen->snaps->nelts) {
         return live;
     }
-    return snap->installed;
+    return APR_ARRAY_IDX(gen->snaps, i, const md_mod_snap_t *)->installed;
 }
 
 static md_plan_opts_t plan_opts(const md_mod_driver_t *drv, int i)

@@ -53,6 +53,10 @@ int md_mod_snap_index(const md_mod_gen_t *gen, const md_mod_snap_t *snap);
 /* What md_plan_next needs to know beyond the store for the MD of snapshot i. */
 md_plan_opts_t md_mod_plan_opts(const md_mod_conf_t *mc, const md_mod_gen_t *gen, int i);
 
+/* The md_cert_info_t* of the set the driver published in live/ for the MD of snapshot i, when
+ * the workers present it; NULL when they do not (they present the installed one). */
+apr_array_header_t *md_mod_live_infos(md_mod_conf_t *mc, const md_mod_gen_t *gen, int i,
+                                      apr_time_t now, apr_pool_t *p);
 /* The md_cert_info_t* of what the workers present for the MD of snapshot i: the live set the
  * driver published, else what was installed at the start (NULL: nothing, the temporary). */
 const apr_array_header_t *md_mod_presented(md_mod_conf_t *mc, const md_mod_gen_t *gen, int i,

@@ -119,9 +119,7 @@ static md_json_t *md_status(request_rec *r, md_mod_conf_t *mc, const md_mod_snap
         md_json_set(j, "dns-persist", md_json_get(live, "dns-persist", r->pool));
     }
     opts = md_mod_plan_opts(mc, md_mod_gen_get(r->server), i);
-    if (opts.live_presented) {
-        md_reg_cert_infos(&live_infos, mc->reg, snap->md, MD_SG_LIVE, now, r->pool);
-    }
+    live_infos = md_mod_live_infos(mc, md_mod_gen_get(r->server), i, now, r->pool);
     md_json_set(j, "presented", presented(r, live_infos, j));
     md_json_set_bool(j, "watched", snap->watched);
     /* as the bundled module: the names tls-alpn-01 can be answered for (acme-tls/1 offered) */
