@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from mdtest import ports
-from mdtest.caproxy import CaProxy, rate_limited
+from mdtest.caproxy import CaProxy, authz_identifier_as, rate_limited
 from mdtest.mdhttpd import MdHttpd, cert_dns_names
 from mdtest.proxied import start_proxied
 from mdtest.procs import wait_until
@@ -198,15 +198,7 @@ def test_an_unusable_certificate_is_reported_and_never_ordered_again(workdir, pr
 
 def test_an_authorization_for_a_name_not_of_the_md_is_refused(proxied):
     evil = "evil.example.test"
-
-    def rewrite(method, path, answer):
-        status, headers, body = answer
-        if method == "POST" and path.startswith("/authZ/") and status == 200:
-            authz = json.loads(body)
-            authz["identifier"]["value"] = evil
-            body = json.dumps(authz).encode()
-        return status, headers, body
-    h, proxy = proxied(lambda proxy: lambda method, path: None, rewrite)
+    h, proxy = proxied(lambda proxy: lambda method, path: None, authz_identifier_as(evil))
     job = wait_until(lambda: job_error(h), SERVED_TIMEOUT_SECONDS, interval=0.25)
     assert job, h.error_log_tail(60)
     assert job["error"]["class"] == "refused"

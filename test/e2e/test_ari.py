@@ -97,15 +97,6 @@ def ari_server(workdir, pebble_factory):
         proxy.stop()
 
 
-def served(h, name, root):
-    def get():
-        try:
-            return h.peer_cert(name, cafile=root)
-        except (OSError, ValueError):
-            return None
-    return get
-
-
 def md_status(h, name):
     status, body = h.get(f"/md-status/{name}")
     return json.loads(body) if status == 200 else {}
@@ -125,7 +116,7 @@ def ari_requests(proxy, cert):
 def test_window_moved_into_the_past_renews_with_replaces(workdir, ari_server):
     h, proxy, pebble = ari_server(f"MDomain {DOMAIN}\n")
     root = pebble.write_root(workdir / "pebble-root.pem")
-    first = wait_until(served(h, DOMAIN, root), SERVED_TIMEOUT_SECONDS, interval=0.25)
+    first = h.wait_served(DOMAIN, root, SERVED_TIMEOUT_SECONDS)
     assert first, h.error_log_tail(60)
 
     # the module asks about the certificate it serves; md-status shows the CA's window (pebble's
@@ -150,7 +141,7 @@ def test_window_moved_into_the_past_renews_with_replaces(workdir, ari_server):
 
     move_window_into_past(pebble, first, "https://ca.example.test/incident")
     # hands off: at a next check the module sees it and renews
-    renewed = wait_until(lambda: (c := served(h, DOMAIN, root)()) and
+    renewed = wait_until(lambda: (c := h.verified_cert(DOMAIN, root)) and
                          c.serial_number != first.serial_number and c,
                          RENEWED_TIMEOUT_SECONDS, interval=0.25)
     assert renewed, h.error_log_tail(80)
@@ -169,8 +160,8 @@ def test_renew_via_ari_off_never_asks_and_does_not_renew(workdir, ari_server):
     h, proxy, pebble = ari_server(f"MDomain {DOMAIN}\n<MDomain {OTHER}>\n  MDRenewViaARI off\n"
                                   f"</MDomain>\n", vhost_names=(DOMAIN, OTHER))
     root = pebble.write_root(workdir / "pebble-root.pem")
-    with_ari = wait_until(served(h, DOMAIN, root), SERVED_TIMEOUT_SECONDS, interval=0.25)
-    without = wait_until(served(h, OTHER, root), SERVED_TIMEOUT_SECONDS, interval=0.25)
+    with_ari = h.wait_served(DOMAIN, root, SERVED_TIMEOUT_SECONDS)
+    without = h.wait_served(OTHER, root, SERVED_TIMEOUT_SECONDS)
     assert with_ari and without, h.error_log_tail(60)
     assert h.md_json(OTHER)["ari-renewals"] is False
     assert h.md_json(DOMAIN)["ari-renewals"] is True
@@ -181,7 +172,7 @@ def test_renew_via_ari_off_never_asks_and_does_not_renew(workdir, ari_server):
     time.sleep(QUIET_SECONDS)
     assert ari_requests(proxy, without) == 0, proxy.requests
     assert "ari" not in md_status(h, OTHER)
-    assert served(h, OTHER, root)().serial_number == without.serial_number
+    assert h.verified_cert(OTHER, root).serial_number == without.serial_number
 
 
 def test_failing_renewal_info_backs_off_and_leaves_the_certificate(workdir, ari_server):
@@ -190,7 +181,7 @@ def test_failing_renewal_info_backs_off_and_leaves_the_certificate(workdir, ari_
     h, proxy, pebble = ari_server(f"MDomain {DOMAIN}\n", ari_answer=(
         503, [("Content-Type", "application/problem+json")], json.dumps(problem).encode()))
     root = pebble.write_root(workdir / "pebble-root.pem")
-    cert = wait_until(served(h, DOMAIN, root), SERVED_TIMEOUT_SECONDS, interval=0.25)
+    cert = h.wait_served(DOMAIN, root, SERVED_TIMEOUT_SECONDS)
     assert cert, h.error_log_tail(60)
 
     def failed():
@@ -207,4 +198,4 @@ def test_failing_renewal_info_backs_off_and_leaves_the_certificate(workdir, ari_
     time.sleep(2 * QUIET_SECONDS)
     assert ari_requests(proxy, cert) - before <= 5, proxy.requests
     # and the certificate stays: MDRenewWindow is still in charge
-    assert served(h, DOMAIN, root)().serial_number == cert.serial_number
+    assert h.verified_cert(DOMAIN, root).serial_number == cert.serial_number

@@ -96,12 +96,7 @@ def test_published_record_gets_a_wildcard_certificate_without_a_dns_hook(workdir
     h = start(store_dir=store)
     root = pebble.write_root(workdir / "pebble-root.pem")
 
-    def served():
-        try:
-            return h.peer_cert(f"www.{BASE}", cafile=root)
-        except (OSError, ValueError):
-            return None
-    cert = wait_until(served, SERVED_TIMEOUT_SECONDS, interval=0.25)
+    cert = h.wait_served(f"www.{BASE}", root, SERVED_TIMEOUT_SECONDS)
     assert cert, h.error_log_tail(60)
     assert set(cert_dns_names(cert)) == {BASE, WILD}
     # no hook, no answer files: the record did it, and the log names it

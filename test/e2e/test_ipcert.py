@@ -7,7 +7,7 @@ import pytest
 from cryptography import x509
 
 from mdtest import ports
-from mdtest.caproxy import CaProxy
+from mdtest.caproxy import CaProxy, authz_identifier_as
 from mdtest.mdhttpd import MOD_MD_PATH, MdHttpd
 from mdtest.procs import wait_until
 
@@ -107,18 +107,10 @@ def test_an_authorization_for_another_address_is_refused(workdir, pebble_factory
     # a CA (here: our proxy rewriting pebble's answer) that asks to authorize an address the MD
     # does not name gets nothing answered for it
     other = "127.0.0.2"
-
-    def rewrite(method, path, answer):
-        status, headers, body = answer
-        if method == "POST" and path.startswith("/authZ/") and status == 200:
-            authz = json.loads(body)
-            authz["identifier"]["value"] = other
-            body = json.dumps(authz).encode()
-        return status, headers, body
     http_port, https_port = ports.free_ports(2)
     pebble = pebble_factory(sid=True, http_port=http_port, tls_port=https_port)
     proxy = CaProxy(pebble)
-    proxy.rewrite = rewrite
+    proxy.rewrite = authz_identifier_as(other)
     proxy.start()
     h = MdHttpd(workdir, ca_url=proxy.directory_url, ca_file=pebble.ca_file,
                 http_port=http_port, https_port=https_port)

@@ -198,12 +198,7 @@ def test_must_staple_flag_in_issued_certificate(workdir, pebble_factory, must_st
                    vhosts=h.vhost(domain))
     h.start()
     try:
-        def served():
-            try:
-                return h.peer_cert(domain, cafile=root)
-            except (OSError, ValueError):
-                return None
-        cert = wait_until(served, STAPLE_TIMEOUT_SECONDS, interval=0.25)
+        cert = h.wait_served(domain, root, STAPLE_TIMEOUT_SECONDS)
         assert cert, h.error_log_tail(60)
         try:
             features = list(cert.extensions.get_extension_for_class(x509.TLSFeature).value)

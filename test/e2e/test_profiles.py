@@ -55,14 +55,6 @@ def profile_server(workdir, pebble_factory):
         proxy.stop()
 
 
-def served_cert(h, root):
-    """The certificate served for DOMAIN, verified with pebble's root; None while there is none."""
-    try:
-        return h.peer_cert(DOMAIN, cafile=root)
-    except (OSError, ValueError):
-        return None
-
-
 def parse_time(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
@@ -93,7 +85,7 @@ def test_shortlived_profile_gives_a_six_day_certificate(workdir, profile_server)
                                                 f"<MDomain {DOMAIN}>\n  MDProfile shortlived\n"
                                                 f"  MDProfileMandatory on\n</MDomain>\n")
     root = pebble.write_root(workdir / "pebble-root.pem")
-    cert = wait_until(lambda: served_cert(h, root), SERVED_TIMEOUT_SECONDS, interval=0.25)
+    cert = h.wait_served(DOMAIN, root, SERVED_TIMEOUT_SECONDS)
     assert cert, h.error_log_tail(60)
     assert cert_dns_names(cert) == [DOMAIN]
     assert abs(lifetime(cert) - 6 * DAY) <= LIFETIME_SLACK_SECONDS, cert
@@ -132,7 +124,7 @@ def test_missing_profile_mandatory_is_refused_naming_the_cas_profiles(workdir, p
                                           f"MDomain {DOMAIN}\n")
     h.graceful()
     root = pebble.write_root(workdir / "pebble-root.pem")
-    cert = wait_until(lambda: served_cert(h, root), SERVED_TIMEOUT_SECONDS, interval=0.25)
+    cert = h.wait_served(DOMAIN, root, SERVED_TIMEOUT_SECONDS)
     assert cert, h.error_log_tail(60)
     assert abs(lifetime(cert) - 6 * DAY) <= LIFETIME_SLACK_SECONDS, cert
 
@@ -162,7 +154,7 @@ def test_missing_profile_not_mandatory_warns_and_takes_the_cas_default(workdir, 
     # pebble with one profile: what an order without a profile gets is known
     h, pebble, proxy = profile_server(ONLY_CLASSIC, f"MDProfile tlsserver\nMDomain {DOMAIN}\n")
     root = pebble.write_root(workdir / "pebble-root.pem")
-    cert = wait_until(lambda: served_cert(h, root), SERVED_TIMEOUT_SECONDS, interval=0.25)
+    cert = h.wait_served(DOMAIN, root, SERVED_TIMEOUT_SECONDS)
     assert cert, h.error_log_tail(60)
     assert abs(lifetime(cert) - 7 * DAY) <= LIFETIME_SLACK_SECONDS, cert
     orders = proxy.jws_payloads("POST", proxy.path_of("newOrder"))
@@ -180,7 +172,7 @@ def test_ninety_second_certificates_are_renewed_hands_off(workdir, profile_serve
     failed = []  # handshakes that got no valid certificate: (time, what)
 
     def watch():
-        cert = served_cert(h, root)  # verified: an expired certificate fails the handshake
+        cert = h.verified_cert(DOMAIN, root)  # verified: an expired certificate fails the handshake
         now = time.time()
         if cert is None:
             failed.append((now, "no certificate that verifies"))
@@ -190,7 +182,7 @@ def test_ninety_second_certificates_are_renewed_hands_off(workdir, profile_serve
             seen.setdefault(cert.serial_number, not_after(cert))
         return len(seen) >= NINETY_SERIALS
 
-    first = wait_until(lambda: served_cert(h, root), SERVED_TIMEOUT_SECONDS, interval=0.25)
+    first = h.wait_served(DOMAIN, root, SERVED_TIMEOUT_SECONDS)
     assert first, h.error_log_tail(60)
     assert abs(lifetime(first) - NINETY["ninety"]["validityPeriod"]) <= LIFETIME_SLACK_SECONDS
     pid = h.pid()

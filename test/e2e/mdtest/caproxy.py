@@ -116,6 +116,19 @@ class CaProxy:
             self._server = None
 
 
+def authz_identifier_as(value):
+    """A rewrite that makes every authorization pebble hands out name `value` (a CA asking to
+    authorize something the MD does not name)."""
+    def rewrite(method, path, answer):
+        status, headers, body = answer
+        if method == "POST" and path.startswith("/authZ/") and status == 200:
+            authz = json.loads(body)
+            authz["identifier"]["value"] = value
+            body = json.dumps(authz).encode()
+        return status, headers, body
+    return rewrite
+
+
 def rate_limited(retry_after_seconds, detail="too many new orders recently"):
     """A 429 answer with a rateLimited problem and Retry-After, as Let's Encrypt sends it."""
     problem = {"type": "urn:ietf:params:acme:error:rateLimited", "detail": detail, "status": 429}
